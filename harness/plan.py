@@ -1,0 +1,257 @@
+"""Expand a scenario into measurement points on a given machine, and decide which run.
+
+Only decides: sizes are resolved against the machine's LLC, each point gets the
+CPUs it will be pinned to, and points the machine cannot run (too few cores in
+the pinning set, tables beyond the memory budget) become ``skipped`` with a
+reason. Nothing is allocated or measured here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.cpulist import format_cpulist, parse_cpulist
+from harness.errors import UsageError
+from harness.kernelspec import KERNELS, Geometry, variants
+from harness.machine import Machine
+from harness.scenario import LoadedScenario, Pinning
+from harness.sizes import format_bytes, parse_size
+
+# RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
+# the development VM; the rest is allocator slack and torch's per-thread arenas.
+PROCESS_OVERHEAD_BYTES = 512 * 2**20
+# Index batches are generated before timing; beyond this they are reused cyclically.
+INDEX_POOL_BYTES = 256 * 2**20
+DEFAULT_MEMORY_FRACTION = 0.75
+
+
+@dataclass
+class Point:
+    """One measurement: a kernel variant at one size, batch, pooling and thread count."""
+
+    point_id: str
+    kernel: str
+    label: str
+    params: dict
+    table_size: str        # as the scenario wrote it, e.g. "4x LLC"
+    table_rows: int        # ids range over [0, table_rows)
+    table_bytes: int       # the uncompressed table those ids index, per feature
+    llc_ratio: float       # table_bytes / llc_bytes
+    kernel_bytes: int      # bytes of the tables this kernel owns (all features)
+    bytes_per_lookup: int  # table bytes one id reads
+    dim: int
+    batch_size: int
+    pooling: int
+    features: int
+    threads: int
+    cpus: list[int]
+    distribution: dict
+    warmups: int
+    batches: int
+    repeats: int
+    seed: int
+    timeout_s: float
+    verify: bool
+    distinct_batches: int
+    memory_bytes: int
+    status: str = "planned"  # planned | skipped
+    reason: str = ""
+
+    @property
+    def lookups_per_batch(self) -> int:
+        return self.batch_size * self.pooling * self.features
+
+    def identity(self) -> dict:
+        """What makes two points comparable across runs and machines."""
+        return {"kernel": self.kernel, "params": self.params, "table_rows": self.table_rows,
+                "dim": self.dim, "batch_size": self.batch_size, "pooling": self.pooling,
+                "features": self.features, "threads": self.threads,
+                "distribution": {k: v for k, v in self.distribution.items() if k != "path"}}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Point":
+        return cls(**data)
+
+
+@dataclass
+class PinningSet:
+    requested: dict
+    cpus: list[int]          # the effective set, in the order threads take them
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    scenario: str
+    points: list[Point]
+    pinning: PinningSet
+    llc_bytes: int
+    memory_budget_bytes: int
+    memory_budget_source: str
+
+    @property
+    def runnable(self) -> list[Point]:
+        return [p for p in self.points if p.status == "planned"]
+
+
+def resolve_pinning(pinning: Pinning, machine: Machine) -> PinningSet:
+    """Order the CPUs threads are pinned to: one per physical core, siblings last."""
+    requested = {"cores": pinning.cores, "socket": pinning.socket, "smt": pinning.smt}
+    usable = parse_cpulist(machine.usable_cpus)
+    notes = []
+    if pinning.cores == "auto":
+        candidates = usable
+    else:
+        asked = pinning.cores if isinstance(pinning.cores, list) else parse_cpulist(pinning.cores)
+        candidates = [c for c in asked if c in usable]
+        missing = sorted(set(asked) - set(usable))
+        if missing:
+            notes.append(f"CPUs {format_cpulist(missing)} are not usable on this machine "
+                         f"(usable: {machine.usable_cpus})")
+    topo = {t.cpu: t for t in machine.topology}
+    if pinning.socket is not None:
+        on_socket = [c for c in candidates if c in topo and topo[c].socket == pinning.socket]
+        if len(on_socket) < len(candidates):
+            notes.append(f"kept the CPUs of socket {pinning.socket}")
+        candidates = on_socket
+    # Group by physical core; cores in order of socket then lowest CPU number.
+    by_core: dict[str, list[int]] = {}
+    for cpu in sorted(candidates):
+        key = topo[cpu].core_cpus if cpu in topo else str(cpu)
+        by_core.setdefault(key, []).append(cpu)
+    cores = sorted(by_core.values(), key=lambda cs: (topo[cs[0]].socket if cs[0] in topo else 0,
+                                                     cs[0]))
+    ordered = [cs[0] for cs in cores]
+    if pinning.smt:
+        ordered += [c for cs in cores for c in cs[1:]]
+    elif any(len(cs) > 1 for cs in cores):
+        notes.append("smt off: one logical CPU per physical core; siblings left idle")
+    return PinningSet(requested, ordered, notes)
+
+
+def parse_memory_limit(text: str, available: int | None) -> int:
+    """'--memory-limit' as bytes ('12GiB') or a share of available memory ('60%')."""
+    text = text.strip()
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            raise UsageError(f"--memory-limit: {text!r} is not a percentage like '60%'") from None
+        if not 0 < share <= 1 or available is None:
+            raise UsageError(f"--memory-limit: {text!r} must be in (0%, 100%] of known "
+                             f"available memory")
+        return int(available * share)
+    try:
+        return parse_size(text).to_bytes(0, 1)
+    except ValueError as exc:
+        raise UsageError(f"--memory-limit: {exc}") from None
+
+
+def _slug(kernel: str, params: dict) -> str:
+    parts = [kernel, params.get("backend", "")]
+    short = {"token_rows": "d", "k": "k", "weight_rows": "dw", "k_weight": "kw"}
+    parts += [f"{short.get(k, k)}{v}" for k, v in params.items() if k != "backend"]
+    return "-".join(str(p) for p in parts if p != "")
+
+
+def _distribution(loaded: LoadedScenario) -> dict:
+    ind = loaded.scenario.indices
+    if ind.distribution == "zipf":
+        return {"name": "zipf", "alpha": ind.alpha}
+    if ind.distribution == "trace":
+        path = (loaded.base_dir / ind.path).resolve()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return {"name": "trace", "path": str(path), "sha256": digest}
+    return {"name": "uniform"}
+
+
+def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | None = None,
+              ) -> Plan:
+    """Expand ``loaded`` into points on ``machine``; infeasible points are skipped."""
+    sc = loaded.scenario
+    needs_llc = any(s.kind == "llc" for s in sc.tables.sizes) or any(
+        isinstance(v, object) and getattr(v, "kind", None) == "llc"
+        for entry in sc.kernels for vals in entry.__dict__.values()
+        if isinstance(vals, list) for v in vals)
+    if not machine.llc_bytes and needs_llc:
+        raise UsageError(f"{loaded.path}: sizes are relative to the LLC, but this machine's "
+                         f"LLC size is unknown (no cache/index* in sysfs); give sizes in "
+                         f"bytes or rows")
+    llc_bytes = machine.llc_bytes or 0
+    if memory_budget is None:
+        available = machine.mem_available_bytes or 0
+        memory_budget = int(available * DEFAULT_MEMORY_FRACTION)
+        source = f"{DEFAULT_MEMORY_FRACTION:.0%} of {format_bytes(available)} available"
+    else:
+        source = "--memory-limit"
+    pinning = resolve_pinning(sc.pinning, machine)
+    dist = _distribution(loaded)
+    m = sc.measure
+    dim, features = sc.tables.dim, sc.tables.features
+    row_bytes = dim * 4
+
+    points: list[Point] = []
+    seen: set[str] = set()
+    for size, batch, threads, pooling in itertools.product(
+            sc.tables.sizes, sc.batch_sizes, sc.threads, sc.pooling):
+        rows = size.to_rows(llc_bytes, row_bytes)
+        geometry = Geometry(rows=rows, dim=dim, llc_bytes=llc_bytes)
+        for entry in sc.kernels:
+            spec = KERNELS[entry.kernel]
+            for raw in variants(entry):
+                try:
+                    params = spec.resolve(raw, geometry)
+                except ValueError as exc:
+                    raise UsageError(f"{loaded.path}: kernel {entry.kernel}: {exc}") from None
+                point_id = (f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
+                            f".p{pooling}.t{threads}"
+                            + (f".f{features}" if features > 1 else "")
+                            + ("" if dist["name"] == "uniform" else
+                               f".{dist['name']}{dist.get('alpha', '')}"))
+                if point_id in seen:
+                    continue  # the same variant listed twice in the scenario
+                seen.add(point_id)
+                lookups = batch * pooling * features
+                batch_index_bytes = lookups * 8 + batch * features * 8
+                distinct = max(1, min(m.warmups + m.batches,
+                                      INDEX_POOL_BYTES // max(1, batch_index_bytes)))
+                kernel_bytes = spec.footprint_bytes(params, geometry) * features
+                memory = (kernel_bytes + distinct * batch_index_bytes
+                          + 4 * batch * features * row_bytes  # outputs and temporaries
+                          + PROCESS_OVERHEAD_BYTES)
+                point = Point(
+                    point_id=point_id, kernel=entry.kernel,
+                    label=entry.label or spec.describe(params), params=params,
+                    table_size=str(size), table_rows=rows, table_bytes=rows * row_bytes,
+                    llc_ratio=(rows * row_bytes / llc_bytes) if llc_bytes else float("nan"),
+                    kernel_bytes=kernel_bytes,
+                    bytes_per_lookup=spec.bytes_per_lookup(params, geometry),
+                    dim=dim, batch_size=batch, pooling=pooling, features=features,
+                    threads=threads, cpus=pinning.cpus[:threads], distribution=dist,
+                    warmups=m.warmups, batches=m.batches, repeats=m.repeats, seed=m.seed,
+                    timeout_s=m.timeout_s, verify=m.verify, distinct_batches=distinct,
+                    memory_bytes=memory)
+                _check_feasible(point, pinning, memory_budget, source)
+                points.append(point)
+    return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source)
+
+
+def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str) -> None:
+    if point.threads > len(pinning.cpus):
+        point.status, point.cpus = "skipped", []
+        point.reason = (f"needs {point.threads} cores, the pinning set has "
+                        f"{len(pinning.cpus)} (CPUs {format_cpulist(pinning.cpus) or 'none'})")
+    elif point.params.get("backend") == "numpy" and point.threads > 1:
+        point.status = "skipped"
+        point.reason = "the numpy backend runs on one thread"
+    elif point.memory_bytes > budget:
+        point.status = "skipped"
+        point.reason = (f"needs ~{format_bytes(point.memory_bytes)} of memory "
+                        f"({format_bytes(point.kernel_bytes)} of tables), over the budget of "
+                        f"{format_bytes(budget)} ({source})")

@@ -1,0 +1,220 @@
+"""Stored results: raw per-run JSON, then pyperf.json, points.csv and manifest.json.
+
+Each finished worker run is written at once to ``raw/<point_id>/r<repeat>.json``
+(atomically), so nothing finished is lost whatever happens next; the three
+summary files are regenerated from those after every point and at the end.
+
+- ``pyperf.json``: a pyperf BenchmarkSuite, one benchmark per point, one run per
+  worker process, values in seconds per batch (pyperf's unit).
+- ``points.csv``: one row per point (ok, failed or skipped) with derived figures.
+- ``manifest.json``: format version, scenario as given and as expanded, machine,
+  versions, git commit, times, and every point's status.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import RESULT_FORMAT_VERSION
+from harness.cpulist import format_cpulist
+from harness.fileio import atomic_write_json, atomic_write_text
+from harness.plan import Plan, Point
+from harness.stats import point_figures
+
+PYPERF_FILE, POINTS_FILE, MANIFEST_FILE, RAW_DIR = (
+    "pyperf.json", "points.csv", "manifest.json", "raw")
+
+POINT_COLUMNS = [
+    "point_id", "kernel", "label", "params", "table_size", "table_rows", "table_bytes",
+    "llc_ratio", "kernel_bytes", "compression", "bytes_per_lookup", "dim", "batch_size",
+    "pooling", "features", "threads", "cores", "distribution", "status", "reason",
+    "runs", "latency_p50_ns", "latency_p25_ns", "latency_p75_ns", "latency_p99_ns",
+    "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
+    "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
+    "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
+]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if value is None:
+        return ""
+    return value
+
+
+class ResultStore:
+    """Writes one run's results into ``directory``."""
+
+    def __init__(self, directory: Path, plan: Plan, manifest: dict):
+        self.dir = Path(directory)
+        self.plan = plan
+        self.manifest = manifest
+        self.runs: dict[str, dict[int, dict]] = {}
+        (self.dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
+
+    # -- recording ----------------------------------------------------------
+    def record(self, point: Point, repeat: int, outcome: dict) -> None:
+        """Store one worker run (ok or failed) at once."""
+        folder = self.dir / RAW_DIR / point.point_id
+        folder.mkdir(exist_ok=True)
+        atomic_write_json(folder / f"r{repeat}.json", outcome)
+        self.runs.setdefault(point.point_id, {})[repeat] = outcome
+
+    # -- summaries ----------------------------------------------------------
+    def point_status(self, point: Point) -> tuple[str, str]:
+        if point.status == "skipped":
+            return "skipped", point.reason
+        runs = self.runs.get(point.point_id, {})
+        failed = [r for r in runs.values() if r.get("status") != "ok"]
+        if failed:
+            return "failed", (f"{len(failed)} of {len(runs)} runs failed: "
+                              f"{failed[0].get('reason') or failed[0].get('error', '?')}")
+        if len(runs) < point.repeats:
+            return "pending", f"{len(runs)} of {point.repeats} runs done"
+        return "ok", ""
+
+    def point_row(self, point: Point) -> dict:
+        status, reason = self.point_status(point)
+        ok_runs = [r for _, r in sorted(self.runs.get(point.point_id, {}).items())
+                   if r.get("status") == "ok"]
+        values = [v for r in ok_runs for v in r["values_ns"]]
+        row = {
+            "point_id": point.point_id, "kernel": point.kernel, "label": point.label,
+            "params": point.params, "table_size": point.table_size,
+            "table_rows": point.table_rows, "table_bytes": point.table_bytes,
+            "llc_ratio": point.llc_ratio, "kernel_bytes": point.kernel_bytes,
+            "compression": point.table_bytes * point.features / point.kernel_bytes
+            if point.kernel_bytes else math.nan,
+            "bytes_per_lookup": point.bytes_per_lookup, "dim": point.dim,
+            "batch_size": point.batch_size, "pooling": point.pooling,
+            "features": point.features, "threads": point.threads,
+            "cores": format_cpulist(point.cpus), "distribution": point.distribution["name"],
+            "status": status, "reason": reason, "runs": len(ok_runs),
+        }
+        row.update(point_figures(point.to_dict(), values) if values else
+                   {c: math.nan for c in POINT_COLUMNS if c not in row})
+        if ok_runs:
+            last = ok_runs[-1]
+            row["effective_threads"] = last.get("effective_threads")
+            row["cpus_run_on"] = last.get("affinity", {}).get("cpus_run_on", "")
+            row["table_alignment_bytes"] = last.get("table_alignment_bytes")
+            row["anon_huge_bytes"] = last.get("memory", {}).get("anonhugepages_bytes")
+            row["timer_overhead_ns"] = last.get("timer_overhead_ns")
+        return {c: row.get(c) for c in POINT_COLUMNS}
+
+    def write_points_csv(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=POINT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for point in self.plan.points:
+            writer.writerow({k: _fmt(v) for k, v in self.point_row(point).items()})
+        atomic_write_text(self.dir / POINTS_FILE, buf.getvalue())
+
+    def write_pyperf(self) -> None:
+        import pyperf
+
+        benchmarks = []
+        machine = self.manifest["machine"]
+        for point in self.plan.points:
+            runs = [r for _, r in sorted(self.runs.get(point.point_id, {}).items())
+                    if r.get("status") == "ok" and r.get("values_ns")]
+            if not runs:
+                continue
+            pyperf_runs = [pyperf.Run([v / 1e9 for v in r["values_ns"]],
+                                      warmups=[(1, w / 1e9) for w in r["warmups_ns"]],
+                                      metadata=_run_metadata(point, r, machine),
+                                      collect_metadata=False) for r in runs]
+            benchmarks.append(pyperf.Benchmark(pyperf_runs))
+        if benchmarks:
+            buf = io.StringIO()
+            pyperf.BenchmarkSuite(benchmarks).dump(buf)
+            text = buf.getvalue()
+        else:
+            text = json.dumps({"version": "1.0", "benchmarks": []}) + "\n"
+        atomic_write_text(self.dir / PYPERF_FILE, text)
+
+    def write_manifest(self, state: str) -> None:
+        points = []
+        for point in self.plan.points:
+            status, reason = self.point_status(point)
+            points.append({"point_id": point.point_id, "status": status, "reason": reason,
+                           "runs_done": len(self.runs.get(point.point_id, {})),
+                           "runs_planned": 0 if point.status == "skipped" else point.repeats})
+        self.manifest.update({
+            "format_version": RESULT_FORMAT_VERSION,
+            "state": state,
+            "complete": state == "complete",
+            "updated": utc_now(),
+            "point_status": points,
+        })
+        if state != "running":
+            self.manifest["finished"] = utc_now()
+        atomic_write_json(self.dir / MANIFEST_FILE, self.manifest)
+
+    def write(self, state: str = "running") -> None:
+        """Regenerate all three summary files from the runs recorded so far."""
+        self.write_pyperf()
+        self.write_points_csv()
+        self.write_manifest(state)
+
+
+def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
+    """pyperf run metadata: its own keys plus the point's identity (int/str/float only)."""
+    md = {
+        "name": point.point_id,
+        "unit": "second",
+        "loops": 1,
+        "date": datetime.fromtimestamp(run["started"], timezone.utc).isoformat(timespec="seconds"),
+        "duration": max(0.0, run["finished"] - run["started"]),
+        "hostname": machine["hostname"],
+        "cpu_model_name": machine["model_name"],
+        "cpu_count": machine["logical_cpus"],
+        "cpu_affinity": run["affinity"]["after_pin"],
+        "python_version": run["versions"]["python"],
+        "kernel": point.kernel,
+        "label": point.label,
+        "params": json.dumps(point.params, sort_keys=True),
+        "table_bytes": point.table_bytes,
+        "table_rows": point.table_rows,
+        "llc_ratio": point.llc_ratio,
+        "kernel_bytes": point.kernel_bytes,
+        "dim": point.dim,
+        "batch_size": point.batch_size,
+        "pooling": point.pooling,
+        "features": point.features,
+        "threads": point.threads,
+        "lookups_per_batch": point.lookups_per_batch,
+        "distribution": json.dumps(point.distribution, sort_keys=True),
+        "repeat": run["repeat"],
+        "worker_pid": run["pid"],
+        "effective_threads": run["effective_threads"],
+        "cpus_run_on": run["affinity"]["cpus_run_on"],
+        "timer_overhead_ns": run["timer_overhead_ns"],
+        "table_alignment_bytes": run["table_alignment_bytes"],
+        "verified": "yes" if run.get("verified") else "no",
+    }
+    for key, value in run.get("versions", {}).items():
+        md[f"{key}_version"] = value
+    return {k: v for k, v in md.items() if isinstance(v, (int, float, str)) and v != ""}
+
+
+def default_result_dir(root: Path, scenario: str, hostname: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return root / scenario / f"{hostname}-{stamp}"
+
+
+def load_manifest(directory: Path) -> dict:
+    return json.loads((Path(directory) / MANIFEST_FILE).read_text())
+

@@ -1,0 +1,111 @@
+"""The manager's loop: one fresh worker process per point and repeat; never measures.
+
+Repeats run round-robin (every point once, then every point again) so that slow
+drift of a shared machine falls on all kernels alike. A worker that crashes, is
+killed or times out becomes a failed run with its exit status and the tail of
+its stderr; the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from harness.plan import Plan, Point
+from harness.results import ResultStore
+
+STDERR_TAIL_LINES = 15
+
+
+@dataclass
+class WorkerLauncher:
+    """Builds and runs the worker command line; the one place it is spawned."""
+
+    work_dir: Path
+    llc_bytes: int
+    python: str = sys.executable
+
+    def command(self, spec_path: Path, result_path: Path) -> list[str]:
+        return [self.python, "-m", "harness.worker", str(spec_path), "--result", str(result_path)]
+
+    def run(self, point: Point, repeat: int) -> dict:
+        stem = f"{point.point_id}.r{repeat}"
+        spec_path = self.work_dir / f"{stem}.spec.json"
+        result_path = self.work_dir / f"{stem}.result.json"
+        stderr_path = self.work_dir / f"{stem}.stderr"
+        spec = {"point": point.to_dict(), "repeat": repeat, "llc_bytes": self.llc_bytes}
+        spec_path.write_text(json.dumps(spec))
+        result_path.unlink(missing_ok=True)
+        started = time.monotonic()
+        with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
+            proc = subprocess.Popen(self.command(spec_path, result_path), stdout=devnull,
+                                    stderr=stderr, start_new_session=True)
+            try:
+                returncode = proc.wait(timeout=point.timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                returncode = proc.wait()
+                timed_out = True
+        elapsed = time.monotonic() - started
+        return interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
+                                 stderr_path, elapsed)
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result_path: Path,
+                      stderr_path: Path, elapsed: float) -> dict:
+    """Turn a finished worker into a run record: its result, or why there is none."""
+    result = None
+    if result_path.exists():
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            result = None
+    stderr_tail = _tail(stderr_path)
+    if timed_out:
+        return {"status": "failed", "reason": f"timed out after {timeout_s:g} s (killed)",
+                "returncode": returncode, "stderr_tail": stderr_tail, "elapsed_s": elapsed}
+    if returncode == 0 and result and result.get("status") == "ok":
+        result["elapsed_s"] = elapsed
+        return result
+    if returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() \
+            else str(-returncode)
+        hint = " (the OOM killer sends SIGKILL)" if returncode == -signal.SIGKILL else ""
+        reason = f"worker killed by {name}{hint}"
+    elif result and result.get("error"):
+        reason = result["error"]
+    else:
+        reason = f"worker exited with status {returncode} and no result"
+    return {"status": "failed", "reason": reason, "returncode": returncode,
+            "stderr_tail": stderr_tail, "elapsed_s": elapsed,
+            "traceback": (result or {}).get("traceback")}
+
+
+def run_plan(plan: Plan, store: ResultStore, launcher: WorkerLauncher,
+             on_run: Callable[[Point, int, dict], None] = lambda p, r, o: None) -> None:
+    """Run every planned point ``repeats`` times, round-robin, storing as it goes."""
+    repeats = max((p.repeats for p in plan.runnable), default=0)
+    for repeat in range(repeats):
+        for point in plan.runnable:
+            if repeat >= point.repeats or repeat in store.runs.get(point.point_id, {}):
+                continue
+            outcome = launcher.run(point, repeat)
+            store.record(point, repeat, outcome)
+            store.write("running")
+            on_run(point, repeat, outcome)

@@ -1,0 +1,323 @@
+"""Scenario files: one validated schema, every error named by file, line and key path.
+
+A scenario says what to measure (kernels, table sizes relative to the LLC, batch
+sizes, threads, pinning, index distribution) independently of the machine it
+runs on; ``harness.plan`` resolves it against a machine. Unknown keys are errors.
+A ``quick:`` block overrides any keys for ``--quick`` runs and is validated too.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt,
+                      PositiveFloat, PositiveInt, ValidationError, field_validator,
+                      model_validator)
+
+from harness.cpulist import parse_cpulist
+from harness.errors import UsageError
+from harness.kernelspec import KERNELS, KernelEntry, _as_list
+from harness.sizes import Size, parse_size
+from harness.yamlload import YamlProblem, format_path, load_yaml
+
+TableSize = Annotated[Size, BeforeValidator(lambda v: parse_size(v))]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Target(Strict):
+    """The machine the scenario was written for; advisory, never enforced."""
+
+    cpu: str | None = None
+    uarch: str | None = None
+    sockets: PositiveInt | None = None
+    cores_per_socket: PositiveInt | None = None
+    llc: TableSize | None = None
+    notes: str | None = None
+
+
+class Pinning(Strict):
+    cores: Literal["auto"] | str | list[NonNegativeInt] = "auto"
+    socket: NonNegativeInt | None = None
+    smt: bool = False  # False: one logical CPU per physical core
+
+    @field_validator("cores")
+    @classmethod
+    def _cpulist(cls, value):
+        if isinstance(value, str) and value != "auto":
+            try:
+                cpus = parse_cpulist(value)
+            except ValueError as exc:
+                raise ValueError(f"expected 'auto', a cpulist like '0-27' or a list of "
+                                 f"CPU numbers: {exc}") from None
+            if not cpus:
+                raise ValueError("the cpulist is empty")
+        if isinstance(value, list) and not value:
+            raise ValueError("the list of cores is empty")
+        return value
+
+
+class Tables(Strict):
+    sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)]
+    dim: PositiveInt = 128
+    features: PositiveInt = 1
+
+
+class Indices(Strict):
+    distribution: Literal["uniform", "zipf", "trace"] = "uniform"
+    alpha: PositiveFloat | None = None
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.distribution == "zipf" and self.alpha is None:
+            self.alpha = 1.05
+        if self.distribution != "zipf" and self.alpha is not None:
+            raise ValueError("alpha applies only to distribution: zipf")
+        if self.distribution == "trace" and not self.path:
+            raise ValueError("distribution: trace needs path: (a .npy or text file of ids)")
+        if self.distribution != "trace" and self.path is not None:
+            raise ValueError("path applies only to distribution: trace")
+        return self
+
+
+class Measure(Strict):
+    warmups: NonNegativeInt = 20       # batches run untimed-for-results before timing
+    batches: PositiveInt = 200         # timed batches per worker process
+    repeats: PositiveInt = 3           # worker processes per point (pyperf runs)
+    seed: NonNegativeInt = 0
+    timeout_s: PositiveFloat = 1800.0  # per worker process
+    verify: bool = True                # check the first batch against numpy
+
+
+PositiveList = Annotated[list[PositiveInt], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    target: Target | None = None
+    threads: PositiveList
+    pinning: Pinning = Pinning()
+    tables: Tables
+    batch_sizes: PositiveList
+    pooling: PositiveList = [1]
+    indices: Indices = Indices()
+    kernels: list[KernelEntry] = Field(min_length=1)
+    measure: Measure = Measure()
+
+
+# Built-in caps for --quick on what the quick: block leaves alone.
+QUICK_CAPS = {"warmups": 5, "batches": 50, "repeats": 1}
+_SECTIONS = {(): Scenario, ("target",): Target, ("pinning",): Pinning,
+             ("tables",): Tables, ("indices",): Indices, ("measure",): Measure}
+
+
+@dataclass
+class LoadedScenario:
+    scenario: Scenario
+    path: Path
+    text: str
+    given: dict          # as written, including any quick: block
+    quick: bool
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def _model_at(parent: tuple, data) -> type[BaseModel] | None:
+    if parent in _SECTIONS:
+        return _SECTIONS[parent]
+    if len(parent) == 2 and parent[0] == "kernels" and isinstance(parent[1], int):
+        try:
+            name = data["kernels"][parent[1]].get("kernel")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+        return KERNELS[name].params_model if name in KERNELS else None
+    return None
+
+
+def _data_path(data, loc) -> tuple:
+    """Map a pydantic error location onto the key path in the data (drop union tags)."""
+    out, cur = [], data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif last and isinstance(part, str) and part not in KERNELS:
+            out.append(part)
+    return tuple(out)
+
+
+def _message(err: dict, path: tuple, data) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(path[:-1], data)
+        allowed = [f for f in model.model_fields] if model else []
+        hint = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        msg = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        return msg + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    if kind == "union_tag_invalid" and isinstance(err["input"], dict):
+        name = str(err["input"].get("kernel"))
+        hint = difflib.get_close_matches(name, list(KERNELS), n=1)
+        return (f"unknown kernel {name!r}" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                + f"; expected one of: {', '.join(KERNELS)}")
+    if kind == "union_tag_not_found":
+        return f"each kernel needs 'kernel:' naming one of: {', '.join(KERNELS)}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if not isinstance(value, (dict, list)) and kind not in ("value_error",):
+        msg += f" (got {value!r})"
+    return msg
+
+
+def _validate(data) -> tuple[Scenario | None, list[tuple[tuple, str]]]:
+    """Validate scenario data; problems are (key path, message) pairs."""
+    try:
+        return Scenario.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = _data_path(data, err["loc"])
+            problems.append((path, _message(err, path, data)))
+        return None, problems
+
+
+def _format(file: str, line: int | None, path: tuple, message: str) -> str:
+    where = f"{file}:{line}" if line else file
+    return f"{where}: {format_path(path)}: {message}"
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Dicts merge key by key; anything else (lists included) is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _within(path: tuple, tree) -> bool:
+    """Whether ``path`` (or a prefix of it naming a replaced value) is in ``tree``."""
+    for part in path:
+        if isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        elif isinstance(tree, dict):
+            return False
+        else:
+            return True  # a list or scalar the override replaced wholesale
+    return True
+
+
+def check_trace(path: Path) -> str | None:
+    """Problem with a trace file of ids, or None. Accepts .npy or one integer per line."""
+    if not path.is_file():
+        return f"trace file {str(path)!r} does not exist"
+    try:
+        ids = load_trace(path)
+    except ValueError as exc:
+        return f"trace file {str(path)!r} is malformed: {exc}"
+    if ids.size == 0:
+        return f"trace file {str(path)!r} holds no ids"
+    return None
+
+
+def load_trace(path: Path) -> np.ndarray:
+    """Ids from a trace file: a 1-D integer .npy, or text with one integer per line."""
+    if path.suffix == ".npy":
+        try:
+            ids = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"not a readable .npy file ({exc})") from None
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise ValueError(f"expected a 1-D integer array, got {ids.dtype} {ids.shape}")
+        if ids.size and ids.min() < 0:
+            raise ValueError("ids must be non-negative")
+        return ids
+    values = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            if not text.isdigit():
+                raise ValueError(f"line {lineno}: {text[:40]!r} is not a non-negative integer id")
+            values.append(int(text))
+    ids = np.array(values, dtype=np.uint64)
+    if ids.size and int(ids.max()) > 2**63 - 1:
+        raise ValueError("ids must fit in int64")
+    return ids.astype(np.int64)
+
+
+def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
+    """Load and validate a scenario; raise UsageError listing every problem found."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{file}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read: {exc}") from None
+    try:
+        doc = load_yaml(text)
+    except YamlProblem as exc:
+        problems = getattr(exc, "problems", [exc])
+        raise UsageError([f"{file}:{p.line}: {p}" if p.line else f"{file}: {p}"
+                          for p in problems]) from None
+    data = doc.data
+    if not isinstance(data, dict):
+        raise UsageError(f"{file}: expected a mapping of scenario keys at the top level, "
+                         f"got {type(data).__name__}")
+    base = {k: v for k, v in data.items() if k != "quick"}
+    quick_block = data.get("quick")
+    scenario, problems = _validate(base)
+    problem_lines = [_format(file, doc.line_of(p), p, m) for p, m in problems]
+    quick_scenario = None
+    if quick_block is not None:
+        if not isinstance(quick_block, dict):
+            problem_lines.append(_format(file, doc.line_of(("quick",)), ("quick",),
+                                         "expected a mapping of keys to override"))
+        else:
+            quick_scenario, quick_problems = _validate(deep_merge(base, quick_block))
+            for qpath, message in quick_problems:
+                if _within(qpath, quick_block):  # else it is the base's own problem
+                    full = ("quick",) + qpath
+                    problem_lines.append(_format(file, doc.line_of(full), full, message))
+    if problem_lines:
+        raise UsageError(problem_lines)
+
+    chosen = scenario
+    if quick:
+        chosen = quick_scenario or scenario.model_copy(deep=True)
+        set_measure = (quick_block or {}).get("measure") or {}
+        for key, cap in QUICK_CAPS.items():
+            if key not in set_measure:
+                setattr(chosen.measure, key, min(getattr(chosen.measure, key), cap))
+
+    trace_problems = []
+    for label, sc in (("", scenario), ("quick.", quick_scenario)):
+        if sc is not None and sc.indices.distribution == "trace":
+            problem = check_trace(path.parent / sc.indices.path)
+            if problem:
+                key = ("quick", "indices", "path") if label else ("indices", "path")
+                trace_problems.append(f"{file}:{doc.line_of(key)}: {label}indices.path: {problem}")
+    if trace_problems:
+        raise UsageError(sorted(set(trace_problems)))
+    return LoadedScenario(chosen, path, text, data, quick)

@@ -1,0 +1,47 @@
+"""Bags (pooled lookups) as torch's embedding_bag takes them: flat ids + offsets.
+
+``offsets[b]`` is where bag ``b`` starts in ``ids``; the last bag runs to the end.
+Equal consecutive offsets make empty bags, whose sum is zero. ``offsets=None``
+means one id per bag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_ids(ids) -> np.ndarray:
+    """ids as a 1-D int64 numpy array (torch tensors accepted)."""
+    if hasattr(ids, "detach"):  # a torch tensor
+        ids = ids.detach().cpu().numpy()
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be integers, got {ids.dtype}")
+    return ids.astype(np.int64, copy=False)
+
+
+def check_offsets(offsets, n_ids: int) -> np.ndarray:
+    offsets = as_ids(offsets)
+    if offsets.size and (offsets[0] != 0 or np.any(np.diff(offsets) < 0)
+                         or offsets[-1] > n_ids):
+        raise ValueError("offsets must start at 0, never decrease, and stay <= len(ids)")
+    return offsets
+
+
+def bag_sum(values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+    """Sum per-id rows into per-bag rows (reference implementation)."""
+    if offsets is None:
+        return values
+    n_bags = offsets.shape[0]
+    lengths = np.diff(np.append(offsets, values.shape[0]))
+    bag_of_id = np.repeat(np.arange(n_bags), lengths)
+    out = np.zeros((n_bags,) + values.shape[1:], dtype=values.dtype)
+    np.add.at(out, bag_of_id, values)
+    return out
+
+
+def fixed_offsets(n_bags: int, pooling: int) -> np.ndarray:
+    """Offsets of ``n_bags`` bags of ``pooling`` ids each."""
+    return np.arange(n_bags, dtype=np.int64) * pooling

@@ -1,0 +1,117 @@
+"""MEM-REC: z(x) = alpha(x) * sum_i M[h_i(x)],  alpha(x) = sum_j W[g_j(x)].
+
+A token table M (``token_rows`` x ``dim``) addressed by ``k`` hashes whose rows are
+summed, and a weight table W (``weight_rows`` scalars) addressed by ``k_weight``
+hashes whose sum scales the result (arXiv 2305.07205). ``k_weight=0`` drops the
+weight encoder: plain Bloom embeddings (Serra & Karatzoglou, RecSys 2017).
+Bags sum z(x) over their ids; a repeated index counts twice.
+
+Backends: ``numpy`` (the reference) and ``torch`` (hash in torch, then one
+``embedding_bag`` with alpha folded in as per-sample weights).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import hashing
+from kernels.bags import as_ids, bag_sum, check_offsets
+from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
+
+BACKENDS = ("torch", "numpy")
+
+
+class MemRec:
+    def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
+                 seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES):
+        if not 1 <= token_rows <= hashing.MAX_ROWS:
+            raise ValueError(f"token_rows must be in 1..{hashing.MAX_ROWS}, got {token_rows}")
+        if not 1 <= weight_rows <= hashing.MAX_ROWS:
+            raise ValueError(f"weight_rows must be in 1..{hashing.MAX_ROWS}, got {weight_rows}")
+        if k < 1 or k_weight < 0 or dim < 1:
+            raise ValueError(f"need k >= 1, k_weight >= 0, dim >= 1; got k={k}, "
+                             f"k_weight={k_weight}, dim={dim}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.token_rows, self.dim, self.k = token_rows, dim, k
+        self.weight_rows, self.k_weight = weight_rows, k_weight
+        self.seed, self.backend = seed, backend
+        self.token_table = random_table((token_rows, dim), seed, align)
+        # Weights near 1 keep alpha(x) of the order of k_weight, like trained ones.
+        self.weight_table = aligned_empty((weight_rows,), np.float32, align)
+        rng = np.random.default_rng(seed + 1)
+        self.weight_table[:] = rng.uniform(0.5, 1.5, weight_rows).astype(np.float32)
+        if backend == "torch":
+            import torch
+
+            self._token = torch.from_numpy(self.token_table)
+            self._weight = torch.from_numpy(self.weight_table)
+
+    @staticmethod
+    def footprint_bytes(token_rows: int, dim: int, weight_rows: int, k_weight: int) -> int:
+        return token_rows * dim * 4 + (weight_rows * 4 if k_weight else 0)
+
+    @property
+    def nbytes(self) -> int:
+        return self.token_table.nbytes + (self.weight_table.nbytes if self.k_weight else 0)
+
+    @property
+    def alignment(self) -> int:
+        return alignment_of(self.token_table)
+
+    def bytes_per_lookup(self) -> int:
+        """Table bytes one id reads: k token rows and k' scalars."""
+        return self.k * self.dim * 4 + self.k_weight * 4
+
+    def token_indices(self, ids) -> np.ndarray:
+        keys = hashing.as_keys_numpy(as_ids(ids))
+        return hashing.token_indices_numpy(keys, self.seed, self.k, self.token_rows)
+
+    def weight_indices(self, ids) -> np.ndarray:
+        keys = hashing.as_keys_numpy(as_ids(ids))
+        return hashing.weight_indices_numpy(keys, self.seed, self.k_weight, self.weight_rows)
+
+    def prepare(self, ids, offsets=None):
+        ids = as_ids(ids)
+        offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
+        if self.backend == "torch":
+            import torch
+
+            if offsets is None:
+                offsets = np.arange(ids.shape[0], dtype=np.int64)
+            # Each id expands to k token rows, so bag b starts at k * offsets[b].
+            return torch.from_numpy(ids), torch.from_numpy(offsets * self.k)
+        return ids, offsets
+
+    def run(self, prepared):
+        ids, offsets = prepared
+        if self.backend == "torch":
+            return self._run_torch(ids, offsets)
+        return self._run_numpy(ids, offsets)
+
+    def _run_torch(self, ids, token_offsets):
+        import torch.nn.functional as F
+
+        h = hashing.hashes_torch(ids, self.seed, max(self.k, self.k_weight))
+        tokens = (hashing._lshr(h[:, :self.k], 32) * self.token_rows) >> 32
+        alpha = None
+        if self.k_weight:
+            w = ((h[:, :self.k_weight] & 0xFFFFFFFF) * self.weight_rows) >> 32
+            alpha = self._weight[w].sum(1).repeat_interleave(self.k)
+        return F.embedding_bag(tokens.reshape(-1), self._token, token_offsets, mode="sum",
+                               per_sample_weights=alpha)
+
+    def _run_numpy(self, ids, offsets):
+        z = self.token_table[self.token_indices(ids)].sum(1)
+        if self.k_weight:
+            z *= self.weight_table[self.weight_indices(ids)].sum(1)[:, None]
+        return bag_sum(z, offsets)
+
+    def lookup(self, ids, offsets=None) -> np.ndarray:
+        out = self.run(self.prepare(ids, offsets))
+        return out.numpy() if hasattr(out, "numpy") else out
+
+    def reference(self, ids, offsets=None) -> np.ndarray:
+        ids = as_ids(ids)
+        offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
+        return self._run_numpy(ids, offsets)
