@@ -1,0 +1,108 @@
+"""Functional tests: the real CLI as a subprocess, real workers, tiny scenarios."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def harness(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def rows(out_dir):
+    return list(csv.DictReader(open(out_dir / "points.csv")))
+
+
+def test_ci_quick_end_to_end(repo, tmp_path):
+    out = tmp_path / "res"
+    proc = harness("run", repo / "scenarios/ci.yaml", "--quick", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert {"pyperf.json", "points.csv", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert not (out / ".work").exists()
+    points = rows(out)
+    assert len(points) == 4 and all(p["status"] == "ok" for p in points)
+    for p in points:
+        assert float(p["ns_per_lookup"]) > 0 and float(p["gbytes_per_s"]) > 0
+        assert p["cores"] == p["cpus_run_on"]  # the worker ran where it was pinned
+        assert p["table_alignment_bytes"] == "4096"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["scenario"]["quick"] is True
+    assert manifest["machine"]["llc_bytes"] > 0 and manifest["versions"]["torch"].startswith("2.13.0")
+    assert manifest["requested"]["threads"] == [1]
+    assert manifest["git"]["commit"]
+    stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(out / "pyperf.json")],
+                           capture_output=True, text=True)
+    assert stats.returncode == 0 and "Median" in stats.stdout
+
+
+SCENARIO = """\
+name: functional
+threads: [1, 64]
+tables: {sizes: ["0.25x LLC"], dim: 32}
+batch_sizes: [32]
+pooling: [2]
+kernels:
+  - kernel: baseline
+  - {kernel: memrec, token_rows: 1000, k: 2, weight_rows: 100, k_weight: 1, backend: numpy}
+measure: {warmups: 1, batches: 5, repeats: 2, timeout_s: %s}
+"""
+
+
+def test_skipped_points_and_repeats(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO % 300)
+    out = tmp_path / "res"
+    proc = harness("run", path, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    by_status = {}
+    for r in rows(out):
+        by_status.setdefault(r["status"], []).append(r)
+    assert len(by_status["ok"]) == 2 and all(r["runs"] == "2" for r in by_status["ok"])
+    assert len(by_status["skipped"]) == 2
+    assert "needs 64 cores" in by_status["skipped"][0]["reason"]
+    assert "needs 64 cores" in proc.stderr  # the summary lists why
+    assert (out / "pyperf.json").exists()
+
+
+def test_worker_timeout_is_a_failed_point_and_the_run_goes_on(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text((SCENARIO % 0.05).replace("repeats: 2", "repeats: 1"))
+    out = tmp_path / "res"
+    proc = harness("run", path, "--out", out)
+    assert proc.returncode == 1
+    failed = [r for r in rows(out) if r["status"] == "failed"]
+    assert len(failed) == 2 and all("timed out" in r["reason"] for r in failed)
+    assert json.loads((out / "manifest.json").read_text())["complete"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_nothing_runnable_exits_2(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text((SCENARIO % 300).replace("threads: [1, 64]", "threads: [64]"))
+    proc = harness("run", path, "--out", tmp_path / "res")
+    assert proc.returncode == 2 and "no point of this scenario can run" in proc.stderr
+    assert "needs 64 cores" in proc.stderr
+
+
+def test_dry_run_and_existing_dir(repo, tmp_path):
+    proc = harness("run", repo / "scenarios/skylake.yaml", "--quick", "--dry-run")
+    assert proc.returncode == 0 and "skip" in proc.stdout and "run " in proc.stdout
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+    proc = harness("run", repo / "scenarios/ci.yaml", "--out", out)
+    assert proc.returncode == 2 and "already holds results" in proc.stderr
+
+
+def test_bad_scenario_never_tracebacks(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\nthreads: 1\ntables: {sizes: ['4x LCC']}\nkernels: []\n")
+    proc = harness("run", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "tables.sizes[0]" in proc.stderr and "batch_sizes" in proc.stderr
