@@ -18,7 +18,7 @@ from harness.errors import UsageError
 from harness.kernelspec import KERNELS, Geometry, variants
 from harness.machine import Machine
 from harness.scenario import LoadedScenario, Pinning
-from harness.sizes import format_bytes, parse_size
+from harness.sizes import Size, format_bytes, parse_size
 
 # RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
 # the development VM; the rest is allocator slack and torch's per-thread arenas.
@@ -175,10 +175,9 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
               ) -> Plan:
     """Expand ``loaded`` into points on ``machine``; infeasible points are skipped."""
     sc = loaded.scenario
-    needs_llc = any(s.kind == "llc" for s in sc.tables.sizes) or any(
-        isinstance(v, object) and getattr(v, "kind", None) == "llc"
-        for entry in sc.kernels for vals in entry.__dict__.values()
-        if isinstance(vals, list) for v in vals)
+    kernel_sizes = [v for entry in sc.kernels for values in entry.__dict__.values()
+                    if isinstance(values, list) for v in values if isinstance(v, Size)]
+    needs_llc = any(s.kind == "llc" for s in [*sc.tables.sizes, *kernel_sizes])
     if not machine.llc_bytes and needs_llc:
         raise UsageError(f"{loaded.path}: sizes are relative to the LLC, but this machine's "
                          f"LLC size is unknown (no cache/index* in sysfs); give sizes in "

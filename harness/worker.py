@@ -11,6 +11,7 @@ errors) goes to RESULT.json; the manager never measures.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -84,11 +85,13 @@ def timer_overhead_ns(clock=time.perf_counter_ns, samples: int = 2000) -> int:
 
 
 def time_batches(calls: list, warmups: int, batches: int, clock=time.perf_counter_ns,
-                 ) -> tuple[list[int], list[int]]:
+                 region=None) -> tuple[list[int], list[int]]:
     """Run ``warmups`` then ``batches`` calls (cycling through ``calls``), timing each.
 
     Returns (warmup_ns, values_ns). The garbage collector is off while timing, as
     in pyperf and timeit: a collection inside a sample is not the kernel's cost.
+    ``region`` (a context manager) wraps the timed batches only, not the warmups:
+    it is where hardware counters are enabled and disabled.
     """
     n = len(calls)
     warm = []
@@ -101,11 +104,12 @@ def time_batches(calls: list, warmups: int, batches: int, clock=time.perf_counte
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for i in range(warmups, warmups + batches):
-            fn = calls[i % n]
-            t0 = clock()
-            fn()
-            values.append(clock() - t0)
+        with region if region is not None else contextlib.nullcontext():
+            for i in range(warmups, warmups + batches):
+                fn = calls[i % n]
+                t0 = clock()
+                fn()
+                values.append(clock() - t0)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -60,3 +60,18 @@ def test_point_figures_per_lookup():
     assert f["lookups_per_s"] == pytest.approx(1e7)
     assert f["gbytes_per_s"] == pytest.approx(5.12)        # 512 B per 100 ns
     assert f["samples"] == 3
+
+
+def test_region_wraps_only_the_timed_batches():
+    events = []
+
+    class Region:
+        def __enter__(self):
+            events.append("enable")
+
+        def __exit__(self, *exc):
+            events.append("disable")
+
+    calls = [lambda: events.append("call")]
+    time_batches(calls, warmups=2, batches=3, clock=itertools.count().__next__, region=Region())
+    assert events == ["call", "call", "enable", "call", "call", "call", "disable"]
