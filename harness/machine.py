@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.cgroup import read_cgroup_memory
 from harness.cpulist import format_cpulist, parse_cpulist
 from harness.sizes import format_bytes
 from harness.uarch import identify
@@ -91,6 +92,7 @@ class Machine:
     perf: PerfInfo
     topology: list[CpuTopology] = field(repr=False)
     sources: dict[str, str] = field(default_factory=dict)
+    cgroup_memory_limit_bytes: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -324,6 +326,14 @@ def describe_machine(sysfs_root: str | os.PathLike | None = None,
         mem_total, mem_available = vm.total, vm.available
         sources["memory"] = "psutil"
 
+    cgroup = read_cgroup_memory(sysfs, procfs)
+    if cgroup.limit_bytes is not None and cgroup.usage_bytes is not None and mem_available:
+        # In a container the cgroup's limit, not the host's free memory, is what holds.
+        headroom = max(0, cgroup.limit_bytes - cgroup.usage_bytes)
+        if headroom < mem_available:
+            mem_available = headroom
+            sources["memory"] += " (available capped by the memory cgroup's limit)"
+
     thp = _read(sysfs / "kernel/mm/transparent_hugepage/enabled") or "unknown"
     if m := re.search(r"\[(\w+)\]", thp):
         thp = m.group(1)
@@ -351,7 +361,19 @@ def describe_machine(sysfs_root: str | os.PathLike | None = None,
         perf=probe_perf(perf, procfs),
         topology=topology,
         sources=sources,
+        cgroup_memory_limit_bytes=cgroup.limit_bytes,
     )
+
+
+def available_memory_bytes(sysfs_root: str | os.PathLike = "/sys",
+                           procfs_root: str | os.PathLike = "/proc") -> int | None:
+    """Memory available right now: MemAvailable, capped by the cgroup's headroom."""
+    available = parse_meminfo(_read(Path(procfs_root) / "meminfo") or "").get("MemAvailable")
+    cgroup = read_cgroup_memory(sysfs_root, procfs_root)
+    if cgroup.limit_bytes is not None and cgroup.usage_bytes is not None:
+        headroom = max(0, cgroup.limit_bytes - cgroup.usage_bytes)
+        available = headroom if available is None else min(available, headroom)
+    return available
 
 
 def format_machine(m: Machine) -> str:
@@ -369,7 +391,9 @@ def format_machine(m: Machine) -> str:
                  f"{plural(len(m.numa_nodes) or 1, 'NUMA node')}"),
         ("usable cpus", m.usable_cpus),
         ("memory", f"{format_bytes(m.mem_total_bytes or 0)} total, "
-                   f"{format_bytes(m.mem_available_bytes or 0)} available"),
+                   f"{format_bytes(m.mem_available_bytes or 0)} available"
+                   + (f", cgroup limit {format_bytes(m.cgroup_memory_limit_bytes)}"
+                      if m.cgroup_memory_limit_bytes else "")),
     ]
     for i, c in enumerate(m.caches):
         desc = (f"{c.label:<4}{format_bytes(c.size_bytes):>10}  {c.ways or '?'}-way  "

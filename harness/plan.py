@@ -94,10 +94,43 @@ class Plan:
     llc_bytes: int
     memory_budget_bytes: int
     memory_budget_source: str
+    shard: dict | None = None           # {"index": I, "count": N} for --shard I/N
+    unsharded: list[Point] = field(default_factory=list)  # the whole sweep, when sharded
 
     @property
     def runnable(self) -> list[Point]:
         return [p for p in self.points if p.status == "planned"]
+
+    def sharded(self, index: int, count: int) -> "Plan":
+        """Every ``count``-th point starting at ``index`` (for job arrays)."""
+        return Plan(self.scenario, [p for k, p in enumerate(self.points) if k % count == index],
+                    self.pinning, self.llc_bytes, self.memory_budget_bytes,
+                    self.memory_budget_source, {"index": index, "count": count},
+                    list(self.points))
+
+    def meta(self) -> dict:
+        """Everything but the points (which the manifest keeps as its "plan" list)."""
+        meta = {"scenario": self.scenario, "pinning": asdict(self.pinning),
+                "llc_bytes": self.llc_bytes, "memory_budget_bytes": self.memory_budget_bytes,
+                "memory_budget_source": self.memory_budget_source, "shard": self.shard}
+        if self.shard:
+            meta["unsharded"] = [p.to_dict() for p in self.unsharded]
+        return meta
+
+    @classmethod
+    def from_stored(cls, meta: dict, points: list[dict]) -> "Plan":
+        return cls(meta["scenario"], [Point.from_dict(p) for p in points],
+                   PinningSet(**meta["pinning"]), meta["llc_bytes"],
+                   meta["memory_budget_bytes"], meta["memory_budget_source"],
+                   meta.get("shard"), [Point.from_dict(p) for p in meta.get("unsharded", [])])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'--shard I/N' -> (I, N) with 0 <= I < N."""
+    index, slash, count = text.partition("/")
+    if not (slash and index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise UsageError(f"--shard: expected I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    return int(index), int(count)
 
 
 def resolve_pinning(pinning: Pinning, machine: Machine) -> PinningSet:
@@ -239,6 +272,22 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                 _check_feasible(point, pinning, memory_budget, source)
                 points.append(point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source)
+
+
+def memory_refusal(point: Point, plan: Plan, available_now: int | None) -> str | None:
+    """Re-check a point's memory just before its worker starts (hours may have passed).
+
+    Only the default budget follows the machine; an explicit --memory-limit stands.
+    """
+    if plan.memory_budget_source == "--memory-limit" or available_now is None:
+        return None
+    budget = int(available_now * DEFAULT_MEMORY_FRACTION)
+    if point.memory_bytes <= budget:
+        return None
+    return (f"needs ~{format_bytes(point.memory_bytes)} of memory "
+            f"({format_bytes(point.kernel_bytes)} of tables), over the budget of "
+            f"{format_bytes(budget)} ({DEFAULT_MEMORY_FRACTION:.0%} of "
+            f"{format_bytes(available_now)} available when it was due to run)")
 
 
 def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str) -> None:

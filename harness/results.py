@@ -22,6 +22,7 @@ from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
 from harness.cpulist import format_cpulist
+from harness.errors import UsageError
 from harness.fileio import atomic_write_json, atomic_write_text
 from harness.plan import Plan, Point
 from harness.stats import point_figures
@@ -54,29 +55,70 @@ def _fmt(value):
     return value
 
 
+class ResultWriteError(Exception):
+    """The result directory cannot be written (full disk, read-only, removed)."""
+
+
 class ResultStore:
-    """Writes one run's results into ``directory``."""
+    """Writes one run's results into ``directory``.
+
+    Every write is atomic, so a failure (a full disk) leaves the previous version of
+    each file intact; it is reported as ResultWriteError naming the file.
+    """
 
     def __init__(self, directory: Path, plan: Plan, manifest: dict):
         self.dir = Path(directory)
         self.plan = plan
         self.manifest = manifest
         self.runs: dict[str, dict[int, dict]] = {}
-        (self.dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
+        self._guarded(lambda: (self.dir / RAW_DIR).mkdir(parents=True, exist_ok=True),
+                      self.dir / RAW_DIR)
+
+    def _guarded(self, write, path: Path) -> None:
+        try:
+            write()
+        except OSError as exc:
+            raise ResultWriteError(f"cannot write {path}: {exc.strerror or exc}; results "
+                                   f"recorded before this are intact in {self.dir}") from None
 
     # -- recording ----------------------------------------------------------
     def record(self, point: Point, repeat: int, outcome: dict) -> None:
-        """Store one worker run (ok or failed) at once."""
+        """Store one worker run (ok, failed or skipped) at once."""
         folder = self.dir / RAW_DIR / point.point_id
-        folder.mkdir(exist_ok=True)
-        atomic_write_json(folder / f"r{repeat}.json", outcome)
+        path = folder / f"r{repeat}.json"
+        self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, outcome)),
+                      path)
         self.runs.setdefault(point.point_id, {})[repeat] = outcome
+
+    def load_recorded(self, source: Path | None = None) -> int:
+        """Read runs already stored under ``source``/raw (default: this directory).
+
+        Returns how many were loaded. Only runs of points in this plan are taken.
+        """
+        raw = Path(source or self.dir) / RAW_DIR
+        wanted = {p.point_id for p in self.plan.points}
+        loaded = 0
+        for path in sorted(raw.glob("*/r*.json")):
+            point_id, stem = path.parent.name, path.stem
+            if point_id not in wanted or not stem[1:].isdigit():
+                continue
+            try:
+                outcome = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise UsageError(f"{path}: unreadable run record ({exc}); move it aside to "
+                                 f"run that repeat again") from None
+            self.runs.setdefault(point_id, {})[int(stem[1:])] = outcome
+            loaded += 1
+        return loaded
 
     # -- summaries ----------------------------------------------------------
     def point_status(self, point: Point) -> tuple[str, str]:
         if point.status == "skipped":
             return "skipped", point.reason
         runs = self.runs.get(point.point_id, {})
+        skipped = [r for r in runs.values() if r.get("status") == "skipped"]
+        if skipped:
+            return "skipped", skipped[0].get("reason", "")
         failed = [r for r in runs.values() if r.get("status") != "ok"]
         if failed:
             return "failed", (f"{len(failed)} of {len(runs)} runs failed: "
@@ -120,7 +162,8 @@ class ResultStore:
         writer.writeheader()
         for point in self.plan.points:
             writer.writerow({k: _fmt(v) for k, v in self.point_row(point).items()})
-        atomic_write_text(self.dir / POINTS_FILE, buf.getvalue())
+        self._guarded(lambda: atomic_write_text(self.dir / POINTS_FILE, buf.getvalue()),
+                      self.dir / POINTS_FILE)
 
     def write_pyperf(self) -> None:
         import pyperf
@@ -143,7 +186,8 @@ class ResultStore:
             text = buf.getvalue()
         else:
             text = json.dumps({"version": "1.0", "benchmarks": []}) + "\n"
-        atomic_write_text(self.dir / PYPERF_FILE, text)
+        self._guarded(lambda: atomic_write_text(self.dir / PYPERF_FILE, text),
+                      self.dir / PYPERF_FILE)
 
     def write_manifest(self, state: str) -> None:
         points = []
@@ -152,19 +196,28 @@ class ResultStore:
             points.append({"point_id": point.point_id, "status": status, "reason": reason,
                            "runs_done": len(self.runs.get(point.point_id, {})),
                            "runs_planned": 0 if point.status == "skipped" else point.repeats})
+        pending = sum(p["status"] == "pending" for p in points)
+        if state == "complete" and pending:
+            state = "incomplete"  # e.g. a merge of shards that lacks some
         self.manifest.update({
             "format_version": RESULT_FORMAT_VERSION,
             "state": state,
             "complete": state == "complete",
+            "points_pending": pending,
             "updated": utc_now(),
             "point_status": points,
         })
         if state != "running":
             self.manifest["finished"] = utc_now()
-        atomic_write_json(self.dir / MANIFEST_FILE, self.manifest)
+        self._guarded(lambda: atomic_write_json(self.dir / MANIFEST_FILE, self.manifest),
+                      self.dir / MANIFEST_FILE)
 
     def write(self, state: str = "running") -> None:
-        """Regenerate all three summary files from the runs recorded so far."""
+        """Regenerate all three summary files from the runs recorded so far.
+
+        ``state``: running, complete, or interrupted (complete is downgraded to
+        incomplete when points are still pending).
+        """
         self.write_pyperf()
         self.write_points_csv()
         self.write_manifest(state)

@@ -2,8 +2,12 @@
 
 Repeats run round-robin (every point once, then every point again) so that slow
 drift of a shared machine falls on all kernels alike. A worker that crashes, is
-killed or times out becomes a failed run with its exit status and the tail of
-its stderr; the run goes on.
+killed (the memory cgroup's OOM-kill counter tells the OOM killer apart) or times
+out becomes a failed run with its exit status and the tail of its stderr; the run
+goes on. Just before each worker starts, its estimated memory is checked against
+what is available now, so a table the machine can no longer hold is skipped
+instead of OOM-killed. If the manager itself is interrupted, the worker's whole
+process group is stopped before the interruption propagates.
 """
 
 from __future__ import annotations
@@ -18,10 +22,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness.cgroup import read_cgroup_memory
 from harness.plan import Plan, Point
 from harness.results import ResultStore
+from harness.signals import SignalGuard
 
 STDERR_TAIL_LINES = 15
+TERMINATE_GRACE_S = 5.0
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the worker's process group, then SIGKILL what is left after a grace."""
+    for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE_S), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @dataclass
@@ -43,6 +64,7 @@ class WorkerLauncher:
         spec = {"point": point.to_dict(), "repeat": repeat, "llc_bytes": self.llc_bytes}
         spec_path.write_text(json.dumps(spec))
         result_path.unlink(missing_ok=True)
+        oom_before = read_cgroup_memory().oom_kills
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
             proc = subprocess.Popen(self.command(spec_path, result_path), stdout=devnull,
@@ -54,9 +76,14 @@ class WorkerLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
                 returncode = proc.wait()
                 timed_out = True
+            except BaseException:  # interrupted: never leave a worker running behind us
+                _stop_group(proc)
+                raise
         elapsed = time.monotonic() - started
+        oom_after = read_cgroup_memory().oom_kills
+        oom_killed = None if oom_before is None or oom_after is None else oom_after > oom_before
         return interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
-                                 stderr_path, elapsed)
+                                 stderr_path, elapsed, oom_killed)
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -68,7 +95,7 @@ def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
 
 
 def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result_path: Path,
-                      stderr_path: Path, elapsed: float) -> dict:
+                      stderr_path: Path, elapsed: float, oom_killed: bool | None = None) -> dict:
     """Turn a finished worker into a run record: its result, or why there is none."""
     result = None
     if result_path.exists():
@@ -86,7 +113,12 @@ def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result
     if returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() \
             else str(-returncode)
-        hint = " (the OOM killer sends SIGKILL)" if returncode == -signal.SIGKILL else ""
+        if returncode == -signal.SIGKILL and oom_killed:
+            hint = " by the OOM killer (the memory cgroup counted an OOM kill)"
+        elif returncode == -signal.SIGKILL and oom_killed is None:
+            hint = " (the OOM killer sends SIGKILL; its counter was not readable)"
+        else:
+            hint = ""
         reason = f"worker killed by {name}{hint}"
     elif result and result.get("error"):
         reason = result["error"]
@@ -98,14 +130,25 @@ def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result
 
 
 def run_plan(plan: Plan, store: ResultStore, launcher: WorkerLauncher,
-             on_run: Callable[[Point, int, dict], None] = lambda p, r, o: None) -> None:
-    """Run every planned point ``repeats`` times, round-robin, storing as it goes."""
+             on_run: Callable[[Point, int, dict], None] = lambda p, r, o: None,
+             guard: SignalGuard | None = None,
+             memory_check: Callable[[Point], str | None] = lambda p: None) -> None:
+    """Run every planned point ``repeats`` times, round-robin, storing as it goes.
+
+    Runs already in ``store`` (a resumed directory) are not run again.
+    """
+    guard = guard or SignalGuard()
     repeats = max((p.repeats for p in plan.runnable), default=0)
     for repeat in range(repeats):
         for point in plan.runnable:
             if repeat >= point.repeats or repeat in store.runs.get(point.point_id, {}):
                 continue
-            outcome = launcher.run(point, repeat)
-            store.record(point, repeat, outcome)
-            store.write("running")
+            refusal = memory_check(point)
+            if refusal:
+                outcome = {"status": "skipped", "reason": refusal}
+            else:
+                outcome = launcher.run(point, repeat)
+            with guard.critical():
+                store.record(point, repeat, outcome)
+                store.write("running")
             on_run(point, repeat, outcome)

@@ -1,0 +1,295 @@
+"""Interruption, resume, worker faults, locks, shards and merges, damaged result files."""
+
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from harness.cgroup import parse_keyed, parse_proc_cgroup
+from harness.errors import UsageError
+from harness.lock import DirectoryLock
+from harness.resultset import load_result, load_pyperf
+from harness.signals import Interrupted, SignalGuard
+
+# numpy-backend kernels: workers start in ~0.3 s (no torch import).
+SCENARIO = """\
+name: reliability
+threads: [1]
+tables: {sizes: ["0.25x LLC"], dim: 16}
+batch_sizes: [16, 32, 64, 128]
+kernels:
+  - {kernel: baseline, backend: numpy}
+  - {kernel: memrec, token_rows: 1000, k: 2, weight_rows: 100, k_weight: 1, backend: numpy}
+measure: {warmups: 1, batches: %d, repeats: 1, timeout_s: 120}
+"""
+
+
+def harness_cmd(*args):
+    return [sys.executable, "-m", "harness", *map(str, args)]
+
+
+def write_scenario(tmp_path, batches=5, name="s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(SCENARIO % batches)
+    return path
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def raw_runs(out: Path) -> list[Path]:
+    return sorted(out.glob("raw/*/r*.json"))
+
+
+def workers_of(out: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "harness.worker" in cmd and str(out) in cmd:
+                pids.append(int(proc.name))
+    return pids
+
+
+def check_valid_files(out: Path) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text())
+    list(csv.DictReader(open(out / "points.csv")))
+    if json.loads((out / "pyperf.json").read_text())["benchmarks"]:
+        pyperf.BenchmarkSuite.load(str(out / "pyperf.json"))
+    return manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_keeps_finished_points_and_resume_completes(tmp_path, sig, status):
+    scenario, out = write_scenario(tmp_path, batches=400), tmp_path / "out"
+    proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),
+                            stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(raw_runs(out)) >= 2 and workers_of(out))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert "resume with:" in err and f"--resume {out}" in err
+    assert not workers_of(out), "a worker outlived the interrupted run"
+    manifest = check_valid_files(out)
+    assert manifest["state"] == "interrupted" and not manifest["complete"]
+    done_before = {p: p.read_text() for p in raw_runs(out)}
+    assert 2 <= len(done_before) < 8
+
+    again = subprocess.run(harness_cmd("run", scenario, "--resume", out),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(done_before)} already done" in again.stderr
+    manifest = check_valid_files(out)
+    assert manifest["complete"] and manifest["resumed"]
+    assert len(raw_runs(out)) == 8
+    assert all(p.read_text() == text for p, text in done_before.items())  # not rerun
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    assert [r["status"] for r in rows] == ["ok"] * 8
+
+
+@pytest.mark.slow
+def test_killed_worker_is_a_failed_point_and_the_run_goes_on(tmp_path):
+    scenario, out = write_scenario(tmp_path, batches=20000), tmp_path / "out"
+    scenario.write_text(scenario.read_text().replace("batch_sizes: [16, 32, 64, 128]",
+                                                     "batch_sizes: [16, 32]"))
+    proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),
+                            stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: workers_of(out))
+    victim = workers_of(out)[0]
+    time.sleep(0.5)
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    assert rows[0]["status"] == "failed" and "killed by SIGKILL" in rows[0]["reason"]
+    assert [r["status"] for r in rows[1:]] == ["ok"] * 3
+    assert check_valid_files(out)["complete"]
+
+
+def test_lock_refuses_a_second_writer(tmp_path):
+    with DirectoryLock(tmp_path):
+        with pytest.raises(UsageError, match=f"another run \\(pid {os.getpid()}\\)"):
+            with DirectoryLock(tmp_path):
+                pass
+    with DirectoryLock(tmp_path):  # released when the holder is done
+        pass
+
+
+@pytest.mark.slow
+def test_resume_refuses_other_scenario_and_locked_dir(tmp_path):
+    scenario, out = write_scenario(tmp_path), tmp_path / "out"
+    subprocess.run(harness_cmd("run", scenario, "--out", out), check=True, capture_output=True)
+    other = write_scenario(tmp_path, batches=7, name="other.yaml")
+    proc = subprocess.run(harness_cmd("run", other, "--resume", out), capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "scenario differs" in proc.stderr and "measure" in proc.stderr
+    with DirectoryLock(out):
+        proc = subprocess.run(harness_cmd("run", scenario, "--resume", out),
+                              capture_output=True, text=True)
+    assert proc.returncode == 2 and "another run" in proc.stderr
+    proc = subprocess.run(harness_cmd("run", scenario, "--resume", out), capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "nothing left to run" in proc.stderr
+    proc = subprocess.run(harness_cmd("run", scenario, "--resume", tmp_path / "nowhere"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "missing" in proc.stderr
+
+
+@pytest.mark.slow
+def test_shards_merge_and_machines_are_kept_apart(tmp_path):
+    scenario = write_scenario(tmp_path)
+    for i in range(3):
+        subprocess.run(harness_cmd("run", scenario, "--shard", f"{i}/3", "--out",
+                                   tmp_path / f"s{i}"), check=True, capture_output=True)
+    sizes = [len(json.loads((tmp_path / f"s{i}/manifest.json").read_text())["plan"])
+             for i in range(3)]
+    assert sizes == [3, 3, 2]
+    proc = subprocess.run(harness_cmd("merge", *(tmp_path / f"s{i}" for i in range(3)),
+                                      "-o", tmp_path / "all"), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    merged = load_result(tmp_path / "all")
+    assert merged.complete and len(merged.rows) == 8
+    assert [r["status"] for r in merged.rows] == ["ok"] * 8
+    assert len(load_pyperf(merged)) == 8
+
+    partial = subprocess.run(harness_cmd("merge", tmp_path / "s0", "-o", tmp_path / "part"),
+                             capture_output=True, text=True)
+    assert partial.returncode == 0 and "recorded as pending" in partial.stderr
+    assert not load_result(tmp_path / "part").complete
+
+    m = json.loads((tmp_path / "s2/manifest.json").read_text())
+    m["machine"]["model_name"], m["machine"]["hostname"] = "Other CPU", "otherhost"
+    (tmp_path / "s2/manifest.json").write_text(json.dumps(m))
+    refused = subprocess.run(harness_cmd("merge", *(tmp_path / f"s{i}" for i in range(3)),
+                                         "-o", tmp_path / "mixed"), capture_output=True, text=True)
+    assert refused.returncode == 2 and "2 different machines" in refused.stderr
+    apart = subprocess.run(harness_cmd("merge", *(tmp_path / f"s{i}" for i in range(3)),
+                                       "-o", tmp_path / "hosts", "--keep-hosts-apart"),
+                           capture_output=True, text=True)
+    assert apart.returncode == 0, apart.stderr
+    assert (tmp_path / "hosts/otherhost/points.csv").exists()
+
+
+@pytest.mark.slow
+def test_huge_table_is_skipped_with_both_numbers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text((SCENARIO % 5).replace('["0.25x LLC"]', '["4096x LLC"]')
+                    .replace("  - {kernel: memrec", "  #"))
+    proc = subprocess.run(harness_cmd("run", path, "--out", tmp_path / "o"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "no point of this scenario can run" in proc.stderr
+    assert "over the budget of" in proc.stderr and "of tables" in proc.stderr
+    assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path):
+    scenario = write_scenario(tmp_path)
+    (tmp_path / "file").write_text("x")
+    proc = subprocess.run(harness_cmd("run", scenario, "--out", tmp_path / "file/sub"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot create the result directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_full_disk_keeps_earlier_files(tmp_path, repo, zen3_vm, monkeypatch):
+    from harness import results
+    from harness.plan import make_plan
+    from harness.scenario import load_scenario
+
+    plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
+    store = results.ResultStore(tmp_path, plan, {"machine": zen3_vm.to_dict()})
+    store.write("running")
+    before = (tmp_path / "points.csv").read_text()
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results, "atomic_write_text", full)
+    with pytest.raises(results.ResultWriteError, match="No space left.*intact"):
+        store.write("running")
+    assert (tmp_path / "points.csv").read_text() == before
+
+
+@pytest.mark.parametrize("content,needle", [
+    (None, "missing"),
+    ("{\"format_version\": 1, \"scen", "not valid JSON \\(truncated\\?\\)"),
+    ("[1, 2]", "expected a JSON object"),
+    ("{\"hello\": 1}", "no integer format_version"),
+    ("{\"format_version\": 99}", "newer harness"),
+    ("{\"format_version\": 0}", "too old"),
+    ("{\"format_version\": 1}", "missing scenario"),
+])
+def test_damaged_manifest(tmp_path, content, needle):
+    if content is not None:
+        (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(UsageError, match=needle):
+        load_result(tmp_path)
+
+
+def test_damaged_points_csv(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"format_version": 1, "scenario": {}, "machine": {}, "plan": []}))
+    (tmp_path / "points.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(UsageError, match="missing columns"):
+        load_result(tmp_path)
+    header = "point_id,kernel,status,batch_size,threads,latency_p50_ns,ns_per_lookup\n"
+    (tmp_path / "points.csv").write_text(header + "p,baseline,ok,1\n")
+    with pytest.raises(UsageError, match="line 2 has too few fields"):
+        load_result(tmp_path)
+    (tmp_path / "points.csv").write_text(header + "p,baseline,ok,1,1,2,3\n")
+    assert load_result(tmp_path).rows[0]["point_id"] == "p"
+    (tmp_path / "pyperf.json").write_text('{"benchmarks": [{"x": 1}]}')
+    with pytest.raises(UsageError, match="pyperf cannot read it"):
+        load_pyperf(load_result(tmp_path))
+
+
+def test_signal_guard_defers_inside_critical():
+    guard = SignalGuard()
+    with guard.installed():
+        with pytest.raises(Interrupted) as info:
+            with guard.critical():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                reached = True  # the signal did not cut the critical section short
+        assert reached and info.value.exit_status == 143
+        with pytest.raises(Interrupted):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_memory_refusal_uses_memory_now(repo, zen3_vm):
+    from harness.plan import make_plan, memory_refusal
+    from harness.scenario import load_scenario
+
+    plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
+    point = plan.runnable[0]
+    assert memory_refusal(point, plan, 64 * 2**30) is None
+    reason = memory_refusal(point, plan, 100 * 2**20)
+    assert "over the budget of 75 MiB" in reason and "available when it was due" in reason
+    plan.memory_budget_source = "--memory-limit"
+    assert memory_refusal(point, plan, 100 * 2**20) is None
+
+
+def test_cgroup_parsers():
+    assert parse_proc_cgroup("0::/user.slice\n") == ("/user.slice", None)
+    assert parse_proc_cgroup("4:memory:/docker/abc\n0::/\n") == ("/", "/docker/abc")
+    assert parse_keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")["oom_kill"] == 3
