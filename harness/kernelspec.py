@@ -59,6 +59,13 @@ class MemRecParams(KernelParams):
     backend: Sweep(Literal["torch", "numpy"]) = ["torch"]
 
 
+class MicrobenchParams(KernelParams):
+    """Machine-limit microbenchmarks (kernels/microbench.py); no parameters of their own."""
+
+    kernel: Literal["gather", "chase", "stream"]
+    backend: Sweep(Literal["numba"]) = ["numba"]
+
+
 @dataclass(frozen=True)
 class Geometry:
     """What a kernel's sizes resolve against: the vocabulary table and the machine."""
@@ -66,6 +73,7 @@ class Geometry:
     rows: int      # ids range over [0, rows): the uncompressed table's rows
     dim: int
     llc_bytes: int
+    effective_llc_bytes: int | None = None  # measured by `harness limits`, when known
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,8 @@ def _resolve_baseline(p: dict, g: Geometry) -> dict:
 
 
 def _resolve_memrec(p: dict, g: Geometry) -> dict:
-    token_rows = p["token_rows"].to_rows(g.llc_bytes, g.dim * 4)
-    weight_rows = p["weight_rows"].to_rows(g.llc_bytes, 4)
+    token_rows = p["token_rows"].to_rows(g.llc_bytes, g.dim * 4, g.effective_llc_bytes)
+    weight_rows = p["weight_rows"].to_rows(g.llc_bytes, 4, g.effective_llc_bytes)
     for key, rows in (("token_rows", token_rows), ("weight_rows", weight_rows)):
         if rows > MAX_ROWS:
             raise ValueError(f"{key} resolves to {rows} rows; at most {MAX_ROWS} are supported")
@@ -106,6 +114,23 @@ def _build_memrec(p: dict, g: Geometry, seed: int):
                   seed=seed, backend=p["backend"])
 
 
+def _build_microbench(name: str):
+    def build(p: dict, g: Geometry, seed: int):
+        from kernels import microbench
+
+        cls = {"gather": microbench.Gather, "chase": microbench.Chase,
+               "stream": microbench.Stream}[name]
+        return cls(g.rows, g.dim, seed=seed)
+    return build
+
+
+_MICROBENCH = {
+    "gather": ("random rows of the table, summed (a gather's memory traffic)",
+               lambda p, g: g.dim * 4),
+    "chase": ("dependent loads through 64-byte lines (latency)", lambda p, g: 64),
+    "stream": ("sequential read of 64-byte lines (bandwidth)", lambda p, g: 64),
+}
+
 KERNELS: dict[str, KernelSpec] = {
     "baseline": KernelSpec(
         "baseline", BaselineParams, _resolve_baseline,
@@ -123,8 +148,18 @@ KERNELS: dict[str, KernelSpec] = {
         build=_build_memrec),
 }
 
+KERNELS.update({
+    name: KernelSpec(
+        name, MicrobenchParams, lambda p, g: {"backend": p["backend"]},
+        footprint_bytes=lambda p, g: g.rows * g.dim * 4,
+        bytes_per_lookup=per_lookup,
+        describe=lambda p, name=name: name,
+        build=_build_microbench(name))
+    for name, (_, per_lookup) in _MICROBENCH.items()
+})
+
 KernelEntry = Annotated[
-    BaselineParams | MemRecParams,
+    BaselineParams | MemRecParams | MicrobenchParams,
     Field(discriminator="kernel"),
 ]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from harness.cpulist import format_cpulist, parse_cpulist
 from harness.errors import UsageError
@@ -95,6 +94,7 @@ class Plan:
     memory_budget_bytes: int
     memory_budget_source: str
     shard: dict | None = None           # {"index": I, "count": N} for --shard I/N
+    effective_llc_bytes: int | None = None
     unsharded: list[Point] = field(default_factory=list)  # the whole sweep, when sharded
 
     @property
@@ -106,13 +106,14 @@ class Plan:
         return Plan(self.scenario, [p for k, p in enumerate(self.points) if k % count == index],
                     self.pinning, self.llc_bytes, self.memory_budget_bytes,
                     self.memory_budget_source, {"index": index, "count": count},
-                    list(self.points))
+                    self.effective_llc_bytes, list(self.points))
 
     def meta(self) -> dict:
         """Everything but the points (which the manifest keeps as its "plan" list)."""
         meta = {"scenario": self.scenario, "pinning": asdict(self.pinning),
                 "llc_bytes": self.llc_bytes, "memory_budget_bytes": self.memory_budget_bytes,
-                "memory_budget_source": self.memory_budget_source, "shard": self.shard}
+                "memory_budget_source": self.memory_budget_source, "shard": self.shard,
+                "effective_llc_bytes": self.effective_llc_bytes}
         if self.shard:
             meta["unsharded"] = [p.to_dict() for p in self.unsharded]
         return meta
@@ -122,7 +123,8 @@ class Plan:
         return cls(meta["scenario"], [Point.from_dict(p) for p in points],
                    PinningSet(**meta["pinning"]), meta["llc_bytes"],
                    meta["memory_budget_bytes"], meta["memory_budget_source"],
-                   meta.get("shard"), [Point.from_dict(p) for p in meta.get("unsharded", [])])
+                   meta.get("shard"), meta.get("effective_llc_bytes"),
+                   [Point.from_dict(p) for p in meta.get("unsharded", [])])
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -204,13 +206,31 @@ def _distribution(loaded: LoadedScenario) -> dict:
     return {"name": "uniform"}
 
 
-def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | None = None,
-              ) -> Plan:
-    """Expand ``loaded`` into points on ``machine``; infeasible points are skipped."""
+def scenario_sizes(loaded: LoadedScenario) -> list[Size]:
+    """Every size the scenario names: table sizes and kernel parameters."""
     sc = loaded.scenario
-    kernel_sizes = [v for entry in sc.kernels for values in entry.__dict__.values()
-                    if isinstance(values, list) for v in values if isinstance(v, Size)]
-    needs_llc = any(s.kind == "llc" for s in [*sc.tables.sizes, *kernel_sizes])
+    return [*sc.tables.sizes, *(v for entry in sc.kernels for values in entry.__dict__.values()
+                                if isinstance(values, list) for v in values
+                                if isinstance(v, Size))]
+
+
+def needs_effective_llc(loaded: LoadedScenario) -> bool:
+    return any(s.kind == "effective-llc" for s in scenario_sizes(loaded))
+
+
+def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | None = None,
+              effective_llc_bytes: int | None = None) -> Plan:
+    """Expand ``loaded`` into points on ``machine``; infeasible points are skipped.
+
+    ``effective_llc_bytes`` (measured by ``harness limits``) resolves sizes written
+    as "x effective-LLC"; plain "x LLC" stays the sysfs LLC.
+    """
+    sc = loaded.scenario
+    needs_llc = any(s.kind == "llc" for s in scenario_sizes(loaded))
+    if needs_effective_llc(loaded) and not effective_llc_bytes:
+        raise UsageError(f"{loaded.path}: sizes relative to the effective LLC need a "
+                         f"measured one: run `python -m harness limits` first or pass "
+                         f"--limits DIR")
     if not machine.llc_bytes and needs_llc:
         raise UsageError(f"{loaded.path}: sizes are relative to the LLC, but this machine's "
                          f"LLC size is unknown (no cache/index* in sysfs); give sizes in "
@@ -230,10 +250,13 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
 
     points: list[Point] = []
     seen: set[str] = set()
+    thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
+        len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
     for size, batch, threads, pooling in itertools.product(
-            sc.tables.sizes, sc.batch_sizes, sc.threads, sc.pooling):
-        rows = size.to_rows(llc_bytes, row_bytes)
-        geometry = Geometry(rows=rows, dim=dim, llc_bytes=llc_bytes)
+            sc.tables.sizes, sc.batch_sizes, thread_counts, sc.pooling):
+        rows = size.to_rows(llc_bytes, row_bytes, effective_llc_bytes)
+        geometry = Geometry(rows=rows, dim=dim, llc_bytes=llc_bytes,
+                            effective_llc_bytes=effective_llc_bytes)
         for entry in sc.kernels:
             spec = KERNELS[entry.kernel]
             for raw in variants(entry):
@@ -271,7 +294,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     memory_bytes=memory)
                 _check_feasible(point, pinning, memory_budget, source)
                 points.append(point)
-    return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source)
+    return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
+                effective_llc_bytes=effective_llc_bytes)
 
 
 def memory_refusal(point: Point, plan: Plan, available_now: int | None) -> str | None:

@@ -100,11 +100,22 @@ class Measure(Strict):
 PositiveList = Annotated[list[PositiveInt], BeforeValidator(_as_list), Field(min_length=1)]
 
 
+def _thread_count(value):
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError(f"expected a positive number of threads or 'all' (got {value!r})")
+
+
+# Thread counts; "all" means every CPU of the pinning set on the machine it runs on.
+ThreadList = Annotated[list[Annotated[object, BeforeValidator(_thread_count)]],
+                       BeforeValidator(_as_list), Field(min_length=1)]
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     target: Target | None = None
-    threads: PositiveList
+    threads: ThreadList
     pinning: Pinning = Pinning()
     tables: Tables
     batch_sizes: PositiveList

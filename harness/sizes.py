@@ -1,7 +1,8 @@
 """Table sizes as written in scenarios: relative to the LLC, in bytes, or in rows.
 
-    "4x LLC"      four times the detected last-level cache (one LLC instance)
+    "4x LLC"      four times the detected last-level cache (one LLC instance, sysfs)
     "0.5x LLC"
+    "0.5x effective-LLC"  half the LLC capacity measured by `harness limits`
     "64MiB"       bytes, binary (KiB, MiB, GiB, TiB) or decimal (KB, MB, GB, TB) units
     "1000000 rows"
 
@@ -20,33 +21,46 @@ _UNITS = {
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
 }
-_LLC_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*x\s*(llc)\s*$", re.I)
+_LLC_RE = re.compile(
+    r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*x\s*(llc|effective-llc)\s*$", re.I)
 _BYTES_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]+)\s*$", re.I)
 _ROWS_RE = re.compile(r"^\s*([0-9][0-9_]*)\s*rows?\s*$", re.I)
 
-EXPECTED = "a size like '4x LLC', '0.5x LLC', '64MiB', '1.5GB' or '100000 rows'"
+EXPECTED = ("a size like '4x LLC', '0.5x LLC', '0.5x effective-LLC', '64MiB', '1.5GB' "
+            "or '100000 rows'")
+
+
+class NeedsEffectiveLLC(ValueError):
+    """An 'x effective-LLC' size was resolved without a measured LLC capacity."""
 
 
 @dataclass(frozen=True)
 class Size:
-    """A parsed size: ``kind`` is "llc" (value is the multiple), "bytes" or "rows"."""
+    """A parsed size: ``kind`` is "llc" or "effective-llc" (value is the multiple),
+    "bytes" or "rows"."""
 
     kind: str
     value: float
     text: str
 
-    def to_bytes(self, llc_bytes: int, row_bytes: int) -> int:
+    def to_bytes(self, llc_bytes: int, row_bytes: int,
+                 effective_llc_bytes: int | None = None) -> int:
         if self.kind == "llc":
             return int(round(self.value * llc_bytes))
+        if self.kind == "effective-llc":
+            if not effective_llc_bytes:
+                raise NeedsEffectiveLLC(f"{self.text} needs the measured effective LLC")
+            return int(round(self.value * effective_llc_bytes))
         if self.kind == "bytes":
             return int(self.value)
         return int(self.value) * row_bytes
 
-    def to_rows(self, llc_bytes: int, row_bytes: int) -> int:
+    def to_rows(self, llc_bytes: int, row_bytes: int,
+                effective_llc_bytes: int | None = None) -> int:
         """Rows of ``row_bytes`` each that fit the size; at least one."""
         if self.kind == "rows":
             return int(self.value)
-        return max(1, self.to_bytes(llc_bytes, row_bytes) // row_bytes)
+        return max(1, self.to_bytes(llc_bytes, row_bytes, effective_llc_bytes) // row_bytes)
 
     def scaled(self, factor: float) -> "Size":
         return Size(self.kind, self.value * factor, f"{self.text} x {factor:g}")
@@ -76,6 +90,8 @@ def parse_size(value, *, int_means: str | None = None) -> Size:
         factor = float(m.group(1))
         if not math.isfinite(factor) or factor <= 0:
             raise ValueError(f"{value!r}: the LLC multiple must be positive")
+        if m.group(2).lower() == "effective-llc":
+            return Size("effective-llc", factor, f"{factor:g}x effective-LLC")
         return Size("llc", factor, f"{factor:g}x LLC")
     if m := _ROWS_RE.match(text):
         rows = int(m.group(1).replace("_", ""))

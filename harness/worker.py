@@ -203,7 +203,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "verified": verified,
         "affinity": affinity,
         "torch_threads": torch_threads,
-        "effective_threads": torch_threads if backend == "torch" else 1,
+        "effective_threads": torch_threads if backend == "torch"
+        else getattr(kernels[0], "threads", 1),
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,

@@ -95,3 +95,14 @@ def test_memory_limit_parsing():
     for bad in ("lots", "150%", "x%"):
         with pytest.raises(UsageError):
             parse_memory_limit(bad, 1000)
+
+
+def test_threads_all_follows_the_pinning_set(repo, skylake, zen3_vm, tmp_path):
+    text = (repo / "scenarios/ci.yaml").read_text().replace("threads: [1, 2]", "threads: [1, all]")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert {p.threads for p in make_plan(load_scenario(path), skylake).points} == {1, 56}
+    assert {p.threads for p in make_plan(load_scenario(path), zen3_vm).points} == {1, 2}
+    path.write_text(text.replace("[1, all]", "[2, all]"))
+    plan = make_plan(load_scenario(path), zen3_vm)
+    assert {p.threads for p in plan.points} == {2}  # "all" == 2 here: no duplicate points

@@ -53,7 +53,7 @@ def test_smt_accepts_yaml_off(tmp_path):
 
 
 @pytest.mark.parametrize("patch,line,path,needle", [
-    ("threads: [1, -2]", 2, "threads[1]", "greater than 0"),
+    ("threads: [1, -2]", 2, "threads[1]", "positive number of threads or 'all'"),
     ("threads: [1]\nthreads: [2]", 3, "threads", "duplicate key (first at line 2)"),
     ("threds: [1]", 2, "threds", "did you mean 'threads'"),
 ])

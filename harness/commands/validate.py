@@ -3,7 +3,6 @@ valid; exit 2 with one line per problem (file, line, key path, what was expected
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 from harness.errors import UsageError

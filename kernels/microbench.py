@@ -1,0 +1,195 @@
+"""Machine-limit microbenchmarks: random-row gather, pointer chase, streaming read.
+
+The ceilings a kernel is measured against (as likwid-bench, Intel MLC and STREAM
+measure them), written with numba so that the loop costs nothing next to memory:
+
+- ``Gather``: read random rows of ``dim`` float32 and sum them, per chunk of the
+  batch, in parallel: an embedding lookup's memory traffic without its output.
+  One "lookup" is one row.
+- ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
+  lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
+  one load; it runs on one thread.
+- ``Stream``: sequential read of 64-byte lines, in parallel: bandwidth. One
+  "lookup" is one line.
+
+All follow the kernels' interface: ``prepare``/``run`` (the timed call),
+``lookup``/``reference`` (checked against numpy), ``nbytes``, ``alignment``,
+``bytes_per_lookup()``, and ``threads`` (numba's pool size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
+
+LINE_BYTES = 64
+_INTS_PER_LINE = LINE_BYTES // 8
+
+
+def _numba():
+    import numba  # imported late: the manager never needs it
+
+    return numba
+
+
+def _compiled():
+    """Compile (or load from numba's cache) the three loops once per process."""
+    numba = _numba()
+    njit, prange = numba.njit, numba.prange
+
+    @njit(parallel=True, fastmath=True, cache=True)
+    def gather_sum(table, ids, chunks, out):
+        n = ids.shape[0]
+        width = table.shape[1]
+        for c in prange(chunks):
+            lo, hi = c * n // chunks, (c + 1) * n // chunks
+            for j in range(width):
+                out[c, j] = 0.0
+            for i in range(lo, hi):
+                row = ids[i]
+                for j in range(width):
+                    out[c, j] += table[row, j]
+
+    @njit(cache=True)
+    def chase(nxt, start, steps):
+        i = start
+        for _ in range(steps):
+            i = nxt[i * 8]
+        return i
+
+    @njit(parallel=True, fastmath=True, cache=True)
+    def stream_sum(lines, start, count):
+        n = lines.shape[0]
+        total = 0.0
+        for k in prange(count):
+            row = (start + k) % n
+            s = 0.0
+            for j in range(lines.shape[1]):
+                s += lines[row, j]
+            total += s
+        return total
+
+    return gather_sum, chase, stream_sum
+
+
+class _Base:
+    def __init__(self):
+        numba = _numba()
+        self.threads = numba.get_num_threads()
+        self._gather, self._chase, self._stream = _compiled()
+
+    @property
+    def alignment(self) -> int:
+        return alignment_of(self._array)
+
+    @property
+    def nbytes(self) -> int:
+        return self._array.nbytes
+
+    def lookup(self, ids, offsets=None) -> np.ndarray:
+        return np.asarray(self.run(self.prepare(ids, offsets)))
+
+    def _warm(self):
+        """Run once on a tiny input so the JIT never lands in a timed batch."""
+        self.lookup(np.zeros(1, dtype=np.int64))
+
+
+class Gather(_Base):
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+        super().__init__()
+        self.rows, self.dim = rows, dim
+        self._array = self.table = random_table((rows, dim), seed, align)
+        # Fixed chunking (not per thread) keeps the result independent of threads.
+        self.chunks = max(64, 4 * self.threads)
+        self._warm()
+
+    def bytes_per_lookup(self) -> int:
+        return self.dim * 4
+
+    def prepare(self, ids, offsets=None):
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        return ids, np.empty((self.chunks, self.dim), dtype=np.float32)
+
+    def run(self, prepared):
+        ids, out = prepared
+        self._gather(self.table, ids, self.chunks, out)
+        return out
+
+    def reference(self, ids, offsets=None) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        n = ids.shape[0]
+        return np.stack([self.table[ids[c * n // self.chunks:(c + 1) * n // self.chunks]]
+                         .sum(0) for c in range(self.chunks)])
+
+
+class Chase(_Base):
+    """Each batch continues the chase where the last one stopped."""
+
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+        super().__init__()
+        nbytes = rows * dim * 4
+        self.lines = max(2, nbytes // LINE_BYTES)
+        self._array = self.next = aligned_empty((self.lines * _INTS_PER_LINE,), np.int64, align)
+        self.next[:] = 0
+        order = np.random.default_rng(seed).permutation(self.lines)
+        # Sattolo: one cycle through every line, in random order.
+        self.next[order * _INTS_PER_LINE] = np.roll(order, -1)
+        self.position = int(order[0])
+        self._warm()
+
+    def bytes_per_lookup(self) -> int:
+        return LINE_BYTES
+
+    def prepare(self, ids, offsets=None):
+        return len(ids)
+
+    def run(self, steps):
+        self.position = self._chase(self.next, self.position, steps)
+        return self.position
+
+    def lookup(self, ids, offsets=None) -> np.ndarray:
+        """Where ``len(ids)`` steps from line 0's successor lead (state untouched)."""
+        return np.array([self._chase(self.next, int(self.next[0]), len(ids))])
+
+    def reference(self, ids, offsets=None) -> np.ndarray:
+        i = int(self.next[0])
+        for _ in range(len(ids)):
+            i = int(self.next[i * _INTS_PER_LINE])
+        return np.array([i])
+
+    def _warm(self):
+        self._chase(self.next, self.position, 1)
+
+
+class Stream(_Base):
+    """Each batch reads the next ``batch`` lines, wrapping around the array."""
+
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+        super().__init__()
+        lines = max(1, rows * dim * 4 // LINE_BYTES)
+        self._array = self.data = random_table((lines, LINE_BYTES // 4), seed, align)
+        self.cursor = 0
+        self._warm()
+
+    def bytes_per_lookup(self) -> int:
+        return LINE_BYTES
+
+    def prepare(self, ids, offsets=None):
+        return len(ids)
+
+    def run(self, count):
+        total = self._stream(self.data, self.cursor, count)
+        self.cursor = (self.cursor + count) % self.data.shape[0]
+        return total
+
+    def lookup(self, ids, offsets=None) -> np.ndarray:
+        return np.array([self._stream(self.data, 0, len(ids))])
+
+    def reference(self, ids, offsets=None) -> np.ndarray:
+        n = self.data.shape[0]
+        rows = np.arange(len(ids)) % n
+        return np.array([self.data[rows].astype(np.float64).sum()])
+
+    def _warm(self):
+        self._stream(self.data, 0, 1)
