@@ -15,6 +15,7 @@ COMMANDS = {
     "validate": "Check scenario files; exit 2 naming every problem.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
     "merge": "Join the shards of a sweep (run --shard I/N) into one result.",
+    "limits": "Measure the machine's limits: gather cost, load latency, bandwidth, effective LLC.",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from harness.cpulist import format_cpulist, parse_cpulist
 from harness.errors import UsageError
@@ -96,6 +96,7 @@ class Plan:
     shard: dict | None = None           # {"index": I, "count": N} for --shard I/N
     effective_llc_bytes: int | None = None
     unsharded: list[Point] = field(default_factory=list)  # the whole sweep, when sharded
+    effective_llc_source: str | None = None  # the limits result it came from
 
     @property
     def runnable(self) -> list[Point]:
@@ -103,17 +104,16 @@ class Plan:
 
     def sharded(self, index: int, count: int) -> "Plan":
         """Every ``count``-th point starting at ``index`` (for job arrays)."""
-        return Plan(self.scenario, [p for k, p in enumerate(self.points) if k % count == index],
-                    self.pinning, self.llc_bytes, self.memory_budget_bytes,
-                    self.memory_budget_source, {"index": index, "count": count},
-                    self.effective_llc_bytes, list(self.points))
+        return replace(self, points=[p for k, p in enumerate(self.points) if k % count == index],
+                       shard={"index": index, "count": count}, unsharded=list(self.points))
 
     def meta(self) -> dict:
         """Everything but the points (which the manifest keeps as its "plan" list)."""
         meta = {"scenario": self.scenario, "pinning": asdict(self.pinning),
                 "llc_bytes": self.llc_bytes, "memory_budget_bytes": self.memory_budget_bytes,
                 "memory_budget_source": self.memory_budget_source, "shard": self.shard,
-                "effective_llc_bytes": self.effective_llc_bytes}
+                "effective_llc_bytes": self.effective_llc_bytes,
+                "effective_llc_source": self.effective_llc_source}
         if self.shard:
             meta["unsharded"] = [p.to_dict() for p in self.unsharded]
         return meta
@@ -124,7 +124,8 @@ class Plan:
                    PinningSet(**meta["pinning"]), meta["llc_bytes"],
                    meta["memory_budget_bytes"], meta["memory_budget_source"],
                    meta.get("shard"), meta.get("effective_llc_bytes"),
-                   [Point.from_dict(p) for p in meta.get("unsharded", [])])
+                   [Point.from_dict(p) for p in meta.get("unsharded", [])],
+                   meta.get("effective_llc_source"))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

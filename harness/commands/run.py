@@ -14,7 +14,7 @@ from harness import RESULT_FORMAT_VERSION, __version__
 from harness.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.machine import describe_machine
-from harness.plan import Plan, make_plan, parse_memory_limit, parse_shard
+from harness.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
 from harness.provenance import git_state, library_versions
 from harness.results import MANIFEST_FILE, default_result_dir, utc_now
 from harness.resultset import load_manifest_checked
@@ -35,6 +35,10 @@ def add_arguments(parser) -> None:
                         help="print the plan (what would run, what is skipped) and exit")
     parser.add_argument("--resume", metavar="DIR", type=Path,
                         help="continue an interrupted run in DIR: run only what is not done")
+    parser.add_argument("--limits", metavar="DIR", type=Path,
+                        help="a `harness limits` result whose effective LLC resolves sizes "
+                             "like '0.5x effective-LLC' (default: the newest one of this "
+                             "machine under results/limits/, else measured first with --quick)")
     parser.add_argument("--shard", metavar="I/N",
                         help="run every N-th point starting at I (0-based), e.g. for a job "
                              "array; join the shards with `harness merge`")
@@ -59,6 +63,8 @@ def _manifest(args, loaded, machine, plan: Plan) -> dict:
                       "pinning_notes": plan.pinning.notes,
                       "threads_runnable": sorted({p.threads for p in plan.runnable}),
                       "llc_bytes": plan.llc_bytes,
+                      "effective_llc_bytes": plan.effective_llc_bytes,
+                      "effective_llc_source": plan.effective_llc_source,
                       "memory_budget_bytes": plan.memory_budget_bytes,
                       "memory_budget_source": plan.memory_budget_source},
         "machine": machine.to_dict(),
@@ -109,10 +115,42 @@ def _resume_command(args, out: Path) -> str:
     return " ".join(parts + ["--resume", str(out)])
 
 
-def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
+def _effective_llc(args, loaded, machine) -> tuple[int | None, str | None]:
+    """The measured effective LLC, when the scenario's sizes need it, and its source."""
+    from harness.commands import limits
+
+    if not needs_effective_llc(loaded):
+        return None, None
+    directory = args.limits or limits.find_limits(machine)
+    if directory is None and args.dry_run:
+        raise UsageError(f"{loaded.path}: sizes relative to the effective LLC: no limits "
+                         f"result of this machine is stored; a real run measures one first "
+                         f"(or run `python -m harness limits --quick`, or pass --limits DIR)")
+    if directory is None:
+        print("note: the scenario sizes tables by the effective LLC and no limits result of "
+              "this machine is stored: measuring it now (harness limits --quick)",
+              file=sys.stderr)
+        status, directory = limits.measure(True, machine)
+        if status not in (0, 1):
+            raise UsageError("the limits measurement was interrupted")
+        limits.write_analysis(directory)
+    data = limits.load_limits(directory, machine)
+    return data["effective_llc_bytes"], str(directory)
+
+
+def _plan(args, loaded, machine) -> Plan:
     budget = (parse_memory_limit(args.memory_limit, machine.mem_available_bytes)
               if args.memory_limit else None)
-    plan = make_plan(loaded, machine, budget)
+    effective, source = _effective_llc(args, loaded, machine)
+    plan = make_plan(loaded, machine, budget, effective)
+    plan.effective_llc_source = source  # recorded in the manifest with the plan
+    if args.shard:
+        plan = plan.sharded(*parse_shard(args.shard))
+    return plan
+
+
+def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
+    plan = _plan(args, loaded, machine)
     if args.shard:
         plan = plan.sharded(*parse_shard(args.shard))
     if not plan.runnable:
@@ -150,11 +188,7 @@ def run(args) -> int:
     loaded = load_scenario(args.scenario, quick=args.quick)
     machine = describe_machine()
     if args.dry_run:
-        plan = make_plan(loaded, machine, parse_memory_limit(
-            args.memory_limit, machine.mem_available_bytes) if args.memory_limit else None)
-        if args.shard:
-            plan = plan.sharded(*parse_shard(args.shard))
-        _print_plan(plan)
+        _print_plan(_plan(args, loaded, machine))
         return 0
     prepare = _prepare_resume if args.resume else _prepare_new
     plan, out, manifest = prepare(args, loaded, machine)

@@ -1,0 +1,198 @@
+"""The machine's own limits: random-row gather cost, dependent-load latency, and
+streaming bandwidth over working sets from 1/64x to 64x the LLC (likwid-bench,
+Intel MLC and STREAM measure the same). Points run through the normal runner
+(pinned workers, the three result files); the analysis here is pure and reads
+the stored rows only.
+
+The *effective* LLC is where the one-thread gather curve crosses the geometric
+mean of its in-LLC cost and its DRAM cost (interpolated on log-log axes): on a
+shared or virtualised machine that can be far below the LLC sysfs reports.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from fractions import Fraction
+
+import yaml
+
+from harness.scenario import LoadedScenario, Scenario
+
+ROW_BYTES = (64, 256, 512)
+FULL_RATIOS = [Fraction(2) ** k for k in range(-6, 7)]            # 1/64 .. 64
+QUICK_RATIOS = [Fraction(1, 64), Fraction(1, 16), Fraction(1, 4), Fraction(1), Fraction(4),
+                Fraction(16), Fraction(64)]
+GATHER_BATCH = 16384
+CHASE_BATCH = 1 << 16
+STREAM_BATCH = 1 << 18        # 64-byte lines: 16 MiB per batch
+METHOD = ("effective LLC: working set where the 1-thread gather cost crosses the geometric "
+          "mean of its in-LLC level (median over L2 < ws <= LLC/4) and its DRAM level "
+          "(median over ws >= 8x LLC), log-log interpolated")
+
+
+def _ratio_text(r: Fraction) -> str:
+    return f"{float(r):.6g}x LLC"
+
+
+def parse_ratios(text: str) -> list[Fraction]:
+    """'1/64,1/4,4' -> working-set sizes in multiples of the LLC."""
+    try:
+        ratios = [Fraction(part.strip()) for part in text.split(",") if part.strip()]
+    except (ValueError, ZeroDivisionError):
+        ratios = []
+    if not ratios or any(r <= 0 for r in ratios):
+        raise ValueError(f"expected positive LLC multiples like '1/64,1/4,4', got {text!r}")
+    return sorted(set(ratios))
+
+
+def limits_scenarios(quick: bool, thread_counts: list, ratios: list[Fraction] | None = None,
+                     row_bytes: tuple[int, ...] = ROW_BYTES) -> list[dict]:
+    """Scenario documents for the limits sweep: one per row size, plus chase/stream."""
+    ratios = ratios or (QUICK_RATIOS if quick else FULL_RATIOS)
+    sizes = [_ratio_text(r) for r in ratios]
+    measure = {"warmups": 2 if quick else 5, "batches": 10 if quick else 30,
+               "repeats": 1 if quick else 3, "seed": 0, "timeout_s": 900}
+    docs = []
+    for row in row_bytes:
+        docs.append({"name": "limits", "threads": thread_counts,
+                     "tables": {"sizes": sizes, "dim": row // 4},
+                     "batch_sizes": [GATHER_BATCH], "kernels": [{"kernel": "gather"}],
+                     "measure": measure})
+    docs.append({"name": "limits", "threads": [1], "tables": {"sizes": sizes, "dim": 16},
+                 "batch_sizes": [CHASE_BATCH], "kernels": [{"kernel": "chase"}],
+                 "measure": measure})
+    stream_sizes = sizes if not quick or len(sizes) <= 2 else \
+        [_ratio_text(Fraction(1, 4)), _ratio_text(Fraction(64))]
+    docs.append({"name": "limits", "threads": thread_counts,
+                 "tables": {"sizes": stream_sizes, "dim": 16},
+                 "batch_sizes": [STREAM_BATCH], "kernels": [{"kernel": "stream"}],
+                 "measure": measure})
+    return docs
+
+
+def loaded_limits(doc: dict, quick: bool) -> LoadedScenario:
+    from pathlib import Path
+
+    return LoadedScenario(Scenario.model_validate(doc), Path("<limits>"),
+                          yaml.safe_dump(doc, sort_keys=False), doc, quick)
+
+
+# --- analysis: pure functions over points.csv rows --------------------------------
+
+def _num(row: dict, key: str) -> float:
+    try:
+        return float(row.get(key) or "nan")
+    except ValueError:
+        return math.nan
+
+
+def curves(rows: list[dict], kernel: str) -> dict[tuple[int, int], list[tuple[int, float, float]]]:
+    """{(row_bytes, threads): [(working_set_bytes, ns_per_lookup, GB/s), ...]} sorted."""
+    out: dict = {}
+    for r in rows:
+        if r.get("kernel") != kernel or r.get("status") != "ok":
+            continue
+        ns = _num(r, "ns_per_lookup")
+        if math.isnan(ns):
+            continue
+        key = (int(r["dim"]) * 4, int(r["threads"]))
+        out.setdefault(key, []).append((int(float(r["table_bytes"])), ns,
+                                        _num(r, "gbytes_per_s")))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def knee(curve: list[tuple[int, float, float]], llc_bytes: int, l2_bytes: int | None) -> dict:
+    """Where a cost curve steps from its in-LLC level up to its DRAM level."""
+    inside = [ns for ws, ns, _ in curve if (l2_bytes or 0) * 2 < ws <= llc_bytes / 4]
+    if not inside:
+        inside = [ns for ws, ns, _ in curve if ws <= llc_bytes / 4][-1:]
+    dram = [ns for ws, ns, _ in curve if ws >= 8 * llc_bytes]
+    if not inside or not dram:
+        return {"effective_llc_bytes": None,
+                "reason": "the sweep lacks working sets inside the LLC or far beyond it"}
+    cache_ns, dram_ns = statistics.median(inside), statistics.median(dram)
+    result = {"llc_level_ns": cache_ns, "dram_level_ns": dram_ns, "effective_llc_bytes": None}
+    if dram_ns < 1.3 * cache_ns:
+        result["reason"] = (f"no clear step: DRAM rows cost {dram_ns:.3g} ns, in-LLC rows "
+                            f"{cache_ns:.3g} ns")
+        return result
+    threshold = math.sqrt(cache_ns * dram_ns)
+    result["threshold_ns"] = threshold
+    start = max(i for i, (ws, _, _) in enumerate(curve) if ws <= llc_bytes / 4)
+    for (ws0, ns0, _), (ws1, ns1, _) in zip(curve[start:], curve[start + 1:]):
+        if ns0 < threshold <= ns1 and ws1 > 16 * ws0:
+            result["reason"] = (f"the sweep is too coarse to place the knee: it lies between "
+                                f"{ws0} and {ws1} bytes")
+            return result
+        if ns0 < threshold <= ns1:
+            t = (math.log(threshold) - math.log(ns0)) / (math.log(ns1) - math.log(ns0))
+            result["effective_llc_bytes"] = int(math.exp(
+                math.log(ws0) + t * (math.log(ws1) - math.log(ws0))))
+            return result
+    if curve[start][1] >= threshold:
+        result["effective_llc_bytes"] = curve[start][0]
+        result["reason"] = "already at the threshold at LLC/4: the effective LLC is smaller"
+    else:
+        result["reason"] = "the curve never crossed the threshold"
+    return result
+
+
+def _level_ranges(caches: list[dict], llc_bytes: int) -> dict[str, tuple[float, float]]:
+    size = {(c["level"], c["type"]): c["size_bytes"] for c in caches}
+    l1 = size.get((1, "Data"), 32 * 1024)
+    l2 = size.get((2, "Unified"), 1 << 20)
+    return {"L1": (0, l1 / 2), "L2": (l1 * 2, l2 / 2), "LLC": (l2 * 2, llc_bytes / 4),
+            "DRAM": (8 * llc_bytes, math.inf)}
+
+
+def analyse(rows: list[dict], machine: dict) -> dict:
+    """limits.json: effective LLC, gather curves, latency per level, bandwidths."""
+    llc = machine["llc_bytes"]
+    caches = machine.get("caches", [])
+    l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
+    gather = curves(rows, "gather")
+    knees = {row: knee(curve, llc, l2) for (row, threads), curve in gather.items()
+             if threads == 1}
+    found = [k["effective_llc_bytes"] for k in knees.values() if k.get("effective_llc_bytes")]
+    ranges = _level_ranges(caches, llc)
+    chase = curves(rows, "chase").get((64, 1), [])
+    latency = {}
+    for level, (lo, hi) in ranges.items():
+        values = [ns for ws, ns, _ in chase if lo <= ws <= hi]
+        latency[level] = {"ns": statistics.median(values) if values else None,
+                          "working_sets": [ws for ws, _, _ in chase if lo <= ws <= hi]}
+    stream = {}
+    for (row, threads), curve in curves(rows, "stream").items():
+        llc_bw = [gb for ws, _, gb in curve if ws <= llc / 4]
+        dram_bw = [gb for ws, _, gb in curve if ws >= 8 * llc]
+        stream[str(threads)] = {"llc_gbytes_per_s": max(llc_bw) if llc_bw else None,
+                                "dram_gbytes_per_s": max(dram_bw) if dram_bw else None}
+    return {
+        "sysfs_llc_bytes": llc,
+        "effective_llc_bytes": int(statistics.median(found)) if found else None,
+        "method": METHOD,
+        "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
+        "gather": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
+                                             "gbytes_per_s": gb} for ws, ns, gb in curve]
+                   for (row, threads), curve in sorted(gather.items())},
+        "latency_ns_by_level": latency,
+        "chase": [{"working_set_bytes": ws, "ns_per_load": ns} for ws, ns, _ in chase],
+        "stream_by_threads": stream,
+    }
+
+
+def gather_cost_at(limits: dict, row_bytes: int, threads: int, working_set: int) -> float | None:
+    """The measured gather ns/row at a working set (log-log interpolated), or None."""
+    key = f"{row_bytes}B/{threads}t"
+    curve = limits.get("gather", {}).get(key)
+    if not curve:
+        return None
+    points = [(c["working_set_bytes"], c["ns_per_row"]) for c in curve]
+    if working_set <= points[0][0]:
+        return points[0][1]
+    for (ws0, ns0), (ws1, ns1) in zip(points, points[1:]):
+        if ws0 <= working_set <= ws1:
+            t = (math.log(working_set) - math.log(ws0)) / (math.log(ws1) - math.log(ws0))
+            return math.exp(math.log(ns0) + t * (math.log(ns1) - math.log(ns0)))
+    return points[-1][1]

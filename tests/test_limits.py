@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness.limits import analyse, gather_cost_at, knee, parse_ratios
+from kernels.microbench import Chase, Gather, Stream
+
+MiB = 2**20
+LLC = 32 * MiB
+
+
+def curve(points):
+    return [(ws, ns, 0.0) for ws, ns in points]
+
+
+def test_knee_interpolates_on_log_axes():
+    c = curve([(MiB, 10), (4 * MiB, 10), (8 * MiB, 10), (16 * MiB, 40), (256 * MiB, 40),
+               (1024 * MiB, 40)])
+    k = knee(c, LLC, l2_bytes=MiB // 2)
+    assert k["llc_level_ns"] == 10 and k["dram_level_ns"] == 40 and k["threshold_ns"] == 20
+    # 20 ns is half way (in log) from 10 to 40: half way (in log) from 8 to 16 MiB.
+    assert k["effective_llc_bytes"] == pytest.approx(8 * MiB * 2**0.5, rel=1e-6)
+
+
+def test_knee_reasons():
+    flat = knee(curve([(MiB, 10), (8 * MiB, 10), (512 * MiB, 11)]), LLC, None)
+    assert flat["effective_llc_bytes"] is None and "no clear step" in flat["reason"]
+    coarse = knee(curve([(MiB // 2, 5), (2048 * MiB, 50)]), LLC, None)
+    assert coarse["effective_llc_bytes"] is None and "too coarse" in coarse["reason"]
+    missing = knee(curve([(MiB, 10), (8 * MiB, 10)]), LLC, None)
+    assert "lacks working sets" in missing["reason"]
+
+
+def _rows(kernel, dim, threads, points):
+    return [{"kernel": kernel, "status": "ok", "dim": str(dim), "threads": str(threads),
+             "table_bytes": str(ws), "ns_per_lookup": str(ns), "gbytes_per_s": str(gb)}
+            for ws, ns, gb in points]
+
+
+def test_analyse_levels_and_bandwidth():
+    machine = {"llc_bytes": LLC, "caches": [
+        {"level": 1, "type": "Data", "size_bytes": 32 * 1024},
+        {"level": 2, "type": "Unified", "size_bytes": MiB // 2},
+        {"level": 3, "type": "Unified", "size_bytes": LLC}]}
+    gather = [(2 * MiB, 10, 6), (8 * MiB, 10, 6), (16 * MiB, 40, 2), (512 * MiB, 40, 2)]
+    rows = (_rows("gather", 16, 1, gather) + _rows("gather", 128, 1, gather)
+            + _rows("chase", 16, 1, [(8 * 1024, 1.5, 0), (128 * 1024, 4, 0), (4 * MiB, 15, 0),
+                                      (512 * MiB, 250, 0)])
+            + _rows("stream", 16, 2, [(8 * MiB, 1, 40), (512 * MiB, 3, 20)])
+            + [{"kernel": "gather", "status": "failed", "dim": "16", "threads": "1",
+                "table_bytes": "1", "ns_per_lookup": "", "gbytes_per_s": ""}])
+    out = analyse(rows, machine)
+    assert out["effective_llc_bytes"] == pytest.approx(8 * MiB * 2**0.5, rel=1e-6)
+    assert set(out["knees_by_row_bytes"]) == {"64", "512"}
+    lat = out["latency_ns_by_level"]
+    assert (lat["L1"]["ns"], lat["L2"]["ns"], lat["LLC"]["ns"], lat["DRAM"]["ns"]) == \
+        (1.5, 4, 15, 250)
+    assert out["stream_by_threads"]["2"] == {"llc_gbytes_per_s": 40, "dram_gbytes_per_s": 20}
+    assert gather_cost_at(out, 64, 1, 8 * MiB * 2**0.5) == pytest.approx(20, rel=1e-6)
+    assert gather_cost_at(out, 64, 1, 1) == 10 and gather_cost_at(out, 64, 1, 10**12) == 40
+    assert gather_cost_at(out, 256, 1, MiB) is None
+
+
+def test_parse_ratios():
+    assert [float(r) for r in parse_ratios("4, 1/64,1/4")] == [1 / 64, 0.25, 4]
+    for bad in ("", "x", "0", "-1", "1/0"):
+        with pytest.raises(ValueError):
+            parse_ratios(bad)
+
+
+def test_microbench_kernels_match_numpy():
+    ids = np.random.default_rng(0).integers(0, 4096, 1000)
+    g = Gather(4096, 16, seed=1)
+    np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-5)
+    assert g.bytes_per_lookup() == 64 and g.alignment == 4096
+    c = Chase(4096, 16, seed=1)  # 256 KiB: 4096 lines in one cycle
+    assert c.lookup(np.zeros(777)) == c.reference(np.zeros(777))
+    seen, i = set(), int(c.next[0])
+    for _ in range(c.lines):
+        seen.add(i)
+        i = int(c.next[i * 8])
+    assert len(seen) == c.lines  # Sattolo: a single cycle through every line
+    s = Stream(4096, 16, seed=1)
+    np.testing.assert_allclose(s.lookup(np.zeros(300)), s.reference(np.zeros(300)), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_limits_command_small_sweep(tmp_path):
+    out = tmp_path / "lim"
+    proc = subprocess.run([sys.executable, "-m", "harness", "limits", "--quick", "--sizes",
+                           "1/64,1/4", "--rows", "64", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "limits.json").read_text())
+    assert data["sysfs_llc_bytes"] > 0 and "method" in data
+    kernels = {r.split(",")[1] for r in (out / "points.csv").read_text().splitlines()[1:]}
+    assert kernels == {"gather", "chase", "stream"}
+    assert "effective LLC" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "harness", "limits", "--rows", "63"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--rows" in bad.stderr
+
+
+def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
+    from harness.machine import describe_machine
+
+    lim = tmp_path / "lim"
+    lim.mkdir()
+    (lim / "limits.json").write_text(json.dumps({
+        "effective_llc_bytes": 16 * MiB, "machine_identity": describe_machine().identity()}))
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: e\nthreads: [1]\nbatch_sizes: [8]\n"
+                        "tables: {sizes: ['0.5x effective-LLC'], dim: 16}\n"
+                        "kernels: [{kernel: baseline}]\n")
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--limits",
+                           str(lim), "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"rows{8 * MiB // 64}." in proc.stdout
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "limits.json").write_text(json.dumps({"effective_llc_bytes": 1,
+                                                   "machine_identity": {"model_name": "x"}}))
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--limits",
+                           str(other), "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "another machine" in proc.stderr
