@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
                              "(default 75%% of available memory)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (what would run, what is skipped) and exit")
+    parser.add_argument("--counters", metavar="BACKENDS",
+                        help="override the scenario's counters.backends: a comma-separated "
+                             "list of perf, cachegrind, model; 'all' or 'none'")
 
 
 def _manifest(args, loaded, machine, plan: Plan) -> dict:
@@ -114,8 +117,22 @@ class _Progress:
             self.bar.stop()
 
 
+def _counter_config(args, loaded):
+    """The scenario's counters: section, with --counters applied to its backends."""
+    from harness.counters.config import parse_backends
+
+    config = loaded.scenario.counters.model_copy(deep=True)
+    if args.counters is not None:
+        try:
+            config.backends = parse_backends(args.counters)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return config
+
+
 def run(args) -> int:
     loaded = load_scenario(args.scenario, quick=args.quick)
+    counter_config = _counter_config(args, loaded)
     machine = describe_machine()
     budget = (parse_memory_limit(args.memory_limit, machine.mem_available_bytes)
               if args.memory_limit else None)
@@ -136,7 +153,13 @@ def run(args) -> int:
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
 
+    counters = None
+    if counter_config.backends:  # probes perf's events, builds the callgrind helper
+        from harness.counters.setup import CounterSetup
+
+        counters = CounterSetup.create(counter_config, machine, work)
     store = ResultStore(out, plan, _manifest(args, loaded, machine, plan))
+    store.manifest["counters"] = counters.describe() if counters else None
     store.manifest["started"] = utc_now()
     store.write("running")
     runs_total = sum(p.repeats for p in plan.runnable)
@@ -144,12 +167,12 @@ def run(args) -> int:
     print(f"{plan.scenario}: {len(plan.runnable)} points to run ({runs_total} worker runs), "
           f"{skipped} skipped; LLC {format_bytes(plan.llc_bytes)}, pinning CPUs "
           f"{format_cpulist(plan.pinning.cpus)}; results in {out}", file=sys.stderr)
-    for note in plan.pinning.notes:
+    for note in plan.pinning.notes + (counters.notes if counters else []):
         print(f"note: {note}", file=sys.stderr)
 
     progress = _Progress(runs_total)
     try:
-        run_plan(plan, store, WorkerLauncher(work, plan.llc_bytes), progress)
+        run_plan(plan, store, WorkerLauncher(work, plan.llc_bytes, counters=counters), progress)
     finally:
         progress.close()
     store.write("complete")
