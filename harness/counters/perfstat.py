@@ -168,10 +168,13 @@ def classify_probe(returncode: int, stderr: str, output: str, event: str) -> tup
     Returns (status, detail). A perf that refused the event outright (unknown PMU,
     syntax) makes it ``not-supported``; a permission refusal ``not-permitted``.
     """
-    first = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "")
+    lines = [ln.strip() for ln in stderr.splitlines()
+             if ln.strip() and ln.strip().rstrip(":").lower() != "error"]
+    first = lines[0] if lines else ""
     if returncode != 0:
         if _NOT_PERMITTED.search(stderr):
-            return NOT_PERMITTED, first or f"perf exited with status {returncode}"
+            said = next((ln for ln in lines if _NOT_PERMITTED.search(ln)), first)
+            return NOT_PERMITTED, said or f"perf exited with status {returncode}"
         if _UNKNOWN_EVENT.search(stderr):
             return NOT_SUPPORTED, first
         return NOT_SUPPORTED, (f"perf exited with status {returncode}: "
