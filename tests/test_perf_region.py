@@ -144,6 +144,7 @@ def _real_perf():
 REAL_PERF, NO_PERF = _real_perf()
 
 
+@pytest.mark.perf
 @pytest.mark.skipif(REAL_PERF is None, reason=NO_PERF or "perf missing")
 def test_real_perf_counts_only_the_region(tmp_path):
     """Setup touches 4x the region's fresh pages and burns 3x its CPU; perf sees the region."""

@@ -8,6 +8,8 @@
       simulated_warmups: 5
       model_batches: 200           # model: at most this many timed batches replayed
       ack_timeout_s: 10            # how long the worker waits for perf's ack
+      simulated_llc: {size: 38.5MiB, ways: 11}   # optional: model/cachegrind simulate this
+                                   # LLC instead of the detected one (e.g. the paper's server)
 """
 
 from __future__ import annotations
@@ -22,6 +24,33 @@ from harness.counters.eventsets import available_sets
 DEFAULT_BACKENDS = ["perf", "model"]
 
 
+class SimulatedLlc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: str
+    ways: PositiveInt = 16
+    line_bytes: PositiveInt = 64
+
+    @field_validator("size")
+    @classmethod
+    def _bytes(cls, value):
+        from harness.sizes import parse_size
+
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        if size.kind != "bytes":
+            raise ValueError("give the simulated LLC size in bytes, e.g. 38.5MiB")
+        return value
+
+    @property
+    def size_bytes(self) -> int:
+        from harness.sizes import parse_size
+
+        return parse_size(self.size).to_bytes(0, 1)
+
+
 class CountersConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +62,7 @@ class CountersConfig(BaseModel):
     simulated_warmups: NonNegativeInt = 5
     model_batches: PositiveInt = 200
     ack_timeout_s: PositiveFloat = 10.0
+    simulated_llc: SimulatedLlc | None = None
 
     @field_validator("backends")
     @classmethod

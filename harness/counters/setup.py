@@ -53,11 +53,16 @@ class CounterSetup:
         setup = cls(config, event_set, system_wide=read_permission())
         backends = set(config.backends)
         llc = None
-        if machine.llc_bytes:
+        sim = config.simulated_llc
+        if sim is not None:
+            llc, note = power_of_two_geometry(sim.size_bytes, sim.ways, sim.line_bytes)
+            setup.notes.append(f"model/cachegrind simulate a {sim.size} {sim.ways}-way LLC, "
+                               f"not this machine's ({machine.llc_bytes} B)")
+        elif machine.llc_bytes:
             llc, note = power_of_two_geometry(machine.llc_bytes, machine.llc_ways or 16,
                                               machine.line_bytes or 64)
-            if note:
-                setup.notes.append(f"LLC geometry: {note}")
+        if llc is not None and note:
+            setup.notes.append(f"LLC geometry: {note}")
         if "perf" in backends:
             perf = machine.perf.path or default_perf()
             if perf is None or not machine.perf.version:
