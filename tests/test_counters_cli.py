@@ -141,3 +141,30 @@ def test_cachegrind_backend(tmp_path):
     cg = raw["counters"]["cachegrind"]
     assert cg["batches"] == 3 and cg["lookups"] == 3 * 128 and cg["totals"]["Ir"] > 0
     assert len(raw["values_ns"]) == 10  # the timed run itself kept all its batches
+
+
+def _hardware_reason():
+    from harness.counters.report import counter_support
+    from harness.machine import describe_machine
+
+    support = counter_support(describe_machine())
+    cycles = support["events"]["cycles"]
+    if cycles["status"] != "counted" or support["events"]["llc_misses"]["status"] != "counted":
+        return f"no hardware counters here: cycles {cycles['status']} ({cycles['detail']})"
+    return None
+
+
+@pytest.mark.hardware
+@pytest.mark.slow
+def test_hardware_counts_when_the_machine_has_them(tmp_path):
+    reason = _hardware_reason()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "res"
+    proc = harness("run", write(tmp_path, BASE), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    for p in rows(out).values():
+        assert p["llc_misses_per_lookup_source"] == "perf"
+        assert float(p["llc_misses_per_lookup"]) >= 0
+        assert 0 < float(p["ipc"]) < 10 and p["ipc_source"] == "perf"
+        assert float(p["llc_misses_per_lookup_model"]) >= 0  # the model runs alongside
