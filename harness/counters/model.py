@@ -100,7 +100,7 @@ class LruCache:
     off beyond ``compile_above`` accesses. Both give identical results.
     """
 
-    def __init__(self, geometry: CacheGeometry, compile_above: int = 200_000):
+    def __init__(self, geometry: CacheGeometry, compile_above: int = 30_000):
         self.geometry = geometry
         self.tags = np.full((geometry.sets, geometry.ways), -1, dtype=np.int64)
         self.stamps = np.zeros((geometry.sets, geometry.ways), dtype=np.int64)
