@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
+from harness.counters.summary import COUNTER_COLUMNS, counter_metadata, point_counter_columns
 from harness.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.fileio import atomic_write_json, atomic_write_text
@@ -38,7 +39,7 @@ POINT_COLUMNS = [
     "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
     "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
-]
+] + COUNTER_COLUMNS  # a number and its source (perf/cachegrind/model), or no number and why
 
 
 def utc_now() -> str:
@@ -154,6 +155,7 @@ class ResultStore:
             row["table_alignment_bytes"] = last.get("table_alignment_bytes")
             row["anon_huge_bytes"] = last.get("memory", {}).get("anonhugepages_bytes")
             row["timer_overhead_ns"] = last.get("timer_overhead_ns")
+        row.update(point_counter_columns(ok_runs))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
     def write_points_csv(self) -> None:
@@ -260,6 +262,7 @@ def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
     }
     for key, value in run.get("versions", {}).items():
         md[f"{key}_version"] = value
+    md.update(counter_metadata(run))
     return {k: v for k, v in md.items() if isinstance(v, (int, float, str)) and v != ""}
 
 

@@ -52,6 +52,7 @@ class WorkerLauncher:
     work_dir: Path
     llc_bytes: int
     python: str = sys.executable
+    counters: object = None  # a harness.counters.setup.CounterSetup, or None: no counting
 
     def command(self, spec_path: Path, result_path: Path) -> list[str]:
         return [self.python, "-m", "harness.worker", str(spec_path), "--result", str(result_path)]
@@ -62,12 +63,15 @@ class WorkerLauncher:
         result_path = self.work_dir / f"{stem}.result.json"
         stderr_path = self.work_dir / f"{stem}.stderr"
         spec = {"point": point.to_dict(), "repeat": repeat, "llc_bytes": self.llc_bytes}
+        command = self.command(spec_path, result_path)
+        if self.counters is not None:  # perf stat wraps the worker; spec gets its fifos
+            command = self.counters.prepare(command, spec, self.work_dir, stem)
         spec_path.write_text(json.dumps(spec))
         result_path.unlink(missing_ok=True)
         oom_before = read_cgroup_memory().oom_kills
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
-            proc = subprocess.Popen(self.command(spec_path, result_path), stdout=devnull,
+            proc = subprocess.Popen(command, stdout=devnull,
                                     stderr=stderr, start_new_session=True)
             try:
                 returncode = proc.wait(timeout=point.timeout_s)
@@ -82,8 +86,12 @@ class WorkerLauncher:
         elapsed = time.monotonic() - started
         oom_after = read_cgroup_memory().oom_kills
         oom_killed = None if oom_before is None or oom_after is None else oom_after > oom_before
-        return interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
-                                 stderr_path, elapsed, oom_killed)
+        outcome = interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
+                                    stderr_path, elapsed, oom_killed)
+        if self.counters is not None:
+            outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
+                                           self.command)
+        return outcome
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:

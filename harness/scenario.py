@@ -19,6 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegative
                       PositiveFloat, PositiveInt, ValidationError, field_validator,
                       model_validator)
 
+from harness.counters.config import CountersConfig
 from harness.cpulist import parse_cpulist
 from harness.errors import UsageError
 from harness.kernelspec import KERNELS, KernelEntry, _as_list
@@ -123,12 +124,14 @@ class Scenario(Strict):
     indices: Indices = Indices()
     kernels: list[KernelEntry] = Field(min_length=1)
     measure: Measure = Measure()
+    counters: CountersConfig = Field(default_factory=CountersConfig)
 
 
 # Built-in caps for --quick on what the quick: block leaves alone.
 QUICK_CAPS = {"warmups": 5, "batches": 50, "repeats": 1}
 _SECTIONS = {(): Scenario, ("target",): Target, ("pinning",): Pinning,
-             ("tables",): Tables, ("indices",): Indices, ("measure",): Measure}
+             ("tables",): Tables, ("indices",): Indices, ("measure",): Measure,
+             ("counters",): CountersConfig}
 
 
 @dataclass

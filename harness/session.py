@@ -65,18 +65,30 @@ class Progress:
             self.bar = None
 
 
-def execute_plan(plan: Plan, out: Path, manifest: dict, resume: bool, resume_hint: str) -> int:
+def execute_plan(plan: Plan, out: Path, manifest: dict, resume: bool, resume_hint: str,
+                 machine=None, counters=None) -> int:
     """Run ``plan`` into ``out`` (locked), storing as it goes; return the exit status.
 
-    Exit 0 when every runnable point succeeded, 1 when some failed or the results
-    could no longer be written, 128+signal when interrupted (with ``resume_hint``).
+    ``counters`` is the scenario's counters configuration (None or no backends: no
+    counting). Exit 0 when every runnable point succeeded, 1 when some failed or
+    the results could no longer be written, 128+signal when interrupted (with
+    ``resume_hint``).
     """
     with DirectoryLock(out):
-        return _execute_locked(plan, out, manifest, resume, resume_hint)
+        return _execute_locked(plan, out, manifest, resume, resume_hint, machine, counters)
+
+
+def _counter_setup(config, machine, work: Path):
+    """Probe perf's events and build the callgrind helper, once per run."""
+    if config is None or not config.backends or machine is None:
+        return None
+    from harness.counters.setup import CounterSetup
+
+    return CounterSetup.create(config, machine, work)
 
 
 def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
-                    resume_hint: str) -> int:
+                    resume_hint: str, machine, counter_config) -> int:
     work = out / ".work"
     try:
         store = ResultStore(out, plan, manifest)
@@ -96,7 +108,11 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
           f"LLC {format_bytes(plan.llc_bytes)}, pinning CPUs {format_cpulist(plan.pinning.cpus)}"
           + (f", shard {plan.shard['index']}/{plan.shard['count']}" if plan.shard else "")
           + f"; results in {out}", file=sys.stderr)
-    for note in plan.pinning.notes:
+    counters = _counter_setup(counter_config, machine, work)
+    if counters is not None:
+        store.manifest["counters"] = counters.describe()
+    # Said once here (and in the manifest), not per point: what will not be counted and why.
+    for note in plan.pinning.notes + (counters.notes if counters else []):
         print(f"note: {note}", file=sys.stderr)
 
     guard = SignalGuard()
@@ -105,7 +121,8 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
         with guard.installed():
             try:
                 store.write("running")
-                run_plan(plan, store, WorkerLauncher(work, plan.llc_bytes), progress, guard,
+                launcher = WorkerLauncher(work, plan.llc_bytes, counters=counters)
+                run_plan(plan, store, launcher, progress, guard,
                          memory_check=lambda p: memory_refusal(p, plan, available_memory_bytes()))
             except Interrupted as exc:
                 progress.close()

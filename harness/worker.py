@@ -142,6 +142,10 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         torch.set_num_threads(threads)
         torch_threads = torch.get_num_threads()
 
+    from harness.counters.region import make_region, worker_counters
+
+    # Made before the tables: a simulated cache must see their initialisation too.
+    region = make_region(spec.get("counters"))
     geometry = Geometry(point["table_rows"], point["dim"], spec["llc_bytes"])
     kspec = KERNELS[point["kernel"]]
     t0 = time.perf_counter_ns()
@@ -182,7 +186,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     memory_before = memory_status()
     overhead = timer_overhead_ns(clock)
-    warm, values = time_batches(calls, point["warmups"], point["batches"], clock)
+    warm, values = time_batches(calls, point["warmups"], point["batches"], clock, region=region)
     placement = thread_placement()
     affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))
     affinity["threads"] = placement
@@ -211,6 +215,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
+        "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
     }
 
 

@@ -42,6 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--shard", metavar="I/N",
                         help="run every N-th point starting at I (0-based), e.g. for a job "
                              "array; join the shards with `harness merge`")
+    parser.add_argument("--counters", metavar="BACKENDS",
+                        help="override the scenario's counters.backends: a comma-separated "
+                             "list of perf, cachegrind, model; 'all' or 'none'")
 
 
 def _manifest(args, loaded, machine, plan: Plan) -> dict:
@@ -112,6 +115,8 @@ def _resume_command(args, out: Path) -> str:
         parts.append("--quick")
     if args.memory_limit:
         parts.append(f"--memory-limit {args.memory_limit}")
+    if args.counters is not None:
+        parts.append(f"--counters {args.counters}")
     return " ".join(parts + ["--resume", str(out)])
 
 
@@ -151,8 +156,6 @@ def _plan(args, loaded, machine) -> Plan:
 
 def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
     plan = _plan(args, loaded, machine)
-    if args.shard:
-        plan = plan.sharded(*parse_shard(args.shard))
     if not plan.runnable:
         raise UsageError([f"{loaded.path}: no point of this scenario can run on this machine"
                           + (f" in shard {args.shard}" if args.shard else "") + ":"]
@@ -184,8 +187,22 @@ def _prepare_resume(args, loaded, machine) -> tuple[Plan, Path, dict]:
     return Plan.from_stored(stored["plan_meta"], stored["plan"]), out, stored
 
 
+def _counter_config(args, loaded):
+    """The scenario's counters: section, with --counters applied to its backends."""
+    from harness.counters.config import parse_backends
+
+    config = loaded.scenario.counters.model_copy(deep=True)
+    if args.counters is not None:
+        try:
+            config.backends = parse_backends(args.counters)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return config
+
+
 def run(args) -> int:
     loaded = load_scenario(args.scenario, quick=args.quick)
+    counter_config = _counter_config(args, loaded)
     machine = describe_machine()
     if args.dry_run:
         _print_plan(_plan(args, loaded, machine))
@@ -193,6 +210,7 @@ def run(args) -> int:
     prepare = _prepare_resume if args.resume else _prepare_new
     plan, out, manifest = prepare(args, loaded, machine)
     return execute_plan(plan, out, manifest, resume=bool(args.resume),
-                        resume_hint=_resume_command(args, out))
+                        resume_hint=_resume_command(args, out), machine=machine,
+                        counters=counter_config)
 
 

@@ -1,0 +1,84 @@
+"""Every event-set file parses, defines what the harness needs, and its metrics use only
+its own events."""
+
+import pytest
+
+from harness.counters.eventsets import (EVENTS_DIR, REQUIRED_EVENTS, VARIABLES,
+                                        available_sets, custom_event_set, evaluate,
+                                        formula_names, load_event_set, load_event_set_file,
+                                        parse_formula, set_for_uarch)
+
+SETS = available_sets()
+
+
+def test_the_issue_sets_exist():
+    assert {"skylake-sp", "icelake-sp", "sapphirerapids", "zen3", "zen4", "generic"} <= set(SETS)
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_file_parses_and_metrics_use_only_its_events(name):
+    s = load_event_set(name)
+    assert s.name == name and set(REQUIRED_EVENTS) <= set(s.events)
+    for metric, mdef in s.metrics.items():
+        names = formula_names(mdef.formula)
+        assert names <= set(s.events) | set(VARIABLES), (metric, names - set(s.events))
+    for event in s.events.values():
+        assert event.perf.strip() == event.perf and " " not in event.perf
+
+
+@pytest.mark.parametrize("name", [n for n in SETS if n != "generic"])
+def test_uarch_sets_count_dram_bytes_per_lookup(name):
+    s = load_event_set(name)
+    assert "dram_bytes_per_lookup" in s.metrics and "llc_misses_per_lookup" in s.metrics
+    assert any(e.scope == "system" for e in s.events.values())  # DRAM traffic is uncore
+
+
+def test_intel_cas_events_are_the_imc_aliases():
+    for name in ("skylake-sp", "icelake-sp", "sapphirerapids"):
+        s = load_event_set(name)
+        assert s.events["dram_cas_reads"].perf == "uncore_imc/cas_count_read/"
+        assert s.events["dram_cas_writes"].bytes_per_count == 64
+
+
+def test_uarch_lookup():
+    assert set_for_uarch("skylake-sp") == "skylake-sp"
+    assert set_for_uarch("zen4") == "zen4"
+    assert set_for_uarch("unknown") == "generic"
+    assert set_for_uarch("alderlake") == "generic"
+
+
+def test_bad_files_name_their_problems(tmp_path):
+    good = (EVENTS_DIR / "generic.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.replace("name: generic", "name: bad")
+                   .replace("formula: llc_misses / llc_loads", "formula: llc_misses / dram_reads"))
+    with pytest.raises(ValueError, match="dram_reads, which this file does not define"):
+        load_event_set_file(bad)
+    bad.write_text(good.replace("name: generic", "name: bad")
+                   .replace("formula: instructions / cycles", "formula: __import__('os')"))
+    with pytest.raises(ValueError, match="Call is not allowed"):
+        load_event_set_file(bad)
+    bad.write_text(good.replace("name: generic", "name: bad").replace("    perf: cycles\n", ""))
+    with pytest.raises(ValueError, match="events.cycles.perf"):
+        load_event_set_file(bad)
+    bad.write_text(good.replace("name: generic", "name: bad") + "colour: red\n")
+    with pytest.raises(ValueError, match="colour"):
+        load_event_set_file(bad)
+
+
+def test_formulas():
+    assert evaluate("(a + b) * 64 / lookups", {"a": 1, "b": 3, "lookups": 2}) == 128
+    assert evaluate("-a", {"a": 2}) == -2
+    with pytest.raises(ZeroDivisionError):
+        evaluate("a / b", {"a": 1, "b": 0})
+    for bad in ("a ** 2", "a.b", "f(a)", "a if b else c", "'x'"):
+        with pytest.raises(ValueError):
+            parse_formula(bad)
+
+
+def test_custom_events_keep_software_events_and_usable_metrics():
+    base = load_event_set("zen3")
+    s = custom_event_set(["cycles", "instructions", "r412e"], base)
+    assert set(s.events) == {"cycles", "instructions", "r412e", "task_clock", "page_faults"}
+    assert set(s.metrics) == {"ipc"}
+    assert s.events["r412e"].perf == "r412e"
