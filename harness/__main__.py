@@ -1,4 +1,4 @@
-"""``python -m harness <command>``: machine, validate, run."""
+"""``python -m harness <command>``: machine, validate, run, report."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ COMMANDS = {
     "machine": "Describe this machine: CPU, caches, memory, perf.",
     "validate": "Check scenario files; exit 2 naming every problem.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
+    "report": "Draw the figures and a multi-page PDF report from stored results.",
 }
 
 
