@@ -155,7 +155,8 @@ def _number(text: str, path: Path, line: int, column: str) -> float:
 def load_points(path: Path) -> pd.DataFrame:
     """Read and check points.csv; numbers become floats (empty cells NaN), params a dict."""
     text = _read_text(path)
-    reader = csv.reader(text.splitlines())
+    lines = text.splitlines()
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -178,7 +179,8 @@ def load_points(path: Path) -> pd.DataFrame:
                                  f"has {len(header)} (truncated file?)")
             records.append((line, dict(zip(header, values))))
     except csv.Error as exc:
-        raise UsageError(f"{path} line {reader.line_num}: not CSV: {exc}") from None
+        hint = " (truncated file?)" if reader.line_num >= len(lines) else ""
+        raise UsageError(f"{path} line {reader.line_num}: not CSV: {exc}{hint}") from None
     rows = []
     for line, rec in records:
         for column in NUMERIC_COLUMNS:

@@ -97,7 +97,7 @@ def missing_notes(points: pd.DataFrame, by: str, unit: str = "",
         statuses = Counter(group["status"])
         reasons = Counter(r for r in group["reason"] if r)
         what = ", ".join(f"{n} {s}" for s, n in statuses.most_common())
-        why = f": {reasons.most_common(1)[0][0]}" if reasons else ""
+        why = ": " + "; ".join(r for r, _ in reasons.most_common(2)) if reasons else ""
         shown_value = f"{value:g}" if isinstance(value, (int, float)) else str(value)
         lines.append(f"{by.replace('_', ' ')} {shown_value}{unit}: {what}{why}")
     return lines

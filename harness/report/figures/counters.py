@@ -16,8 +16,7 @@ import pandas as pd
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
-from harness.report.select import (BASELINE, display_label, largest_batch, missing_notes,
-                                   series_order)
+from harness.report.select import BASELINE, largest_batch, missing_notes, series_order
 from harness.report.style import Page, Palette, log_axis, no_data, ratio_formatter
 
 TITLE = "LLC misses and DRAM bytes per lookup"
@@ -47,11 +46,14 @@ def _counted(points: pd.DataFrame) -> pd.Series:
 
 
 def _slice(results: Results) -> pd.DataFrame:
-    """One thread (the fewest measured) at the largest batch, preferring counted points."""
-    ok = results.ok
-    counted = ok[_counted(ok)]
-    base = counted if not counted.empty else ok
-    return largest_batch(base[base["threads"] == base["threads"].min()])
+    """Per machine: one thread (its fewest) at its largest batch, preferring the points
+    that were counted, so a machine that counted only some points still shows them."""
+    parts = []
+    for _, ok in results.ok.groupby("machine", sort=False):
+        counted = ok[_counted(ok)]
+        base = counted if not counted.empty else ok
+        parts.append(largest_batch(base[base["threads"] == base["threads"].min()]))
+    return pd.concat(parts) if parts else results.ok
 
 
 def data(results: Results) -> pd.DataFrame:
@@ -112,21 +114,25 @@ def draw(frame: pd.DataFrame, results: Results):
     sel = _slice(results)
     measured = frame[frame["what"] == "measured"]
     notes = []
-    for metric in METRICS:
-        source_col = f"{metric}_source"
-        if metric in sel and source_col in sel:
-            missing = sel[sel[metric].isna()]
-            for (kernel, label), g in missing.groupby(["kernel", "label"]):
-                if not measured[(measured["metric"] == metric)
-                                & (measured["label"] == label)].empty:
-                    statuses = ", ".join(f"{n} {s}" for s, n in Counter(g[source_col]).items())
-                    notes.append(f"{METRICS[metric][0]}, {display_label(label, kernel)}: "
-                                 f"{statuses}")
+    for key, part in sel.groupby("machine", sort=False):
+        for metric, (name, _) in METRICS.items():
+            source_col = f"{metric}_source"
+            if metric not in part or source_col not in part:
+                continue
+            missing = part[part[metric].isna()]
+            if missing.empty or measured[measured["metric"] == metric].empty:
+                continue  # an empty panel says why itself
+            statuses = Counter(missing[source_col])
+            status, n = statuses.most_common(1)[0]
+            notes.append(f"{results.machines[key].hostname}: {name} not counted for "
+                         f"{len(missing)} of {len(part)} points ("
+                         + ", ".join(f"{c} {s or 'empty'}" for s, c in statuses.most_common())
+                         + f"): {STATUS_WHY.get(status, 'no reason recorded')}")
     notes += missing_notes(results.points, "table_size", shown=set(sel["table_size"]))
     where = ""
     if not sel.empty:
-        n = int(sel["threads"].min())
-        where = (f"At {n} thread{'s' if n != 1 else ''}, batch "
+        n = ", ".join(str(int(t)) for t in sorted(sel["threads"].unique()))
+        where = (f"At {n} thread{'s' if n != '1' else ''}, batch "
                  f"{', '.join(str(int(b)) for b in sorted(sel['batch_size'].unique()))}. ")
     subtitle = (where + "Each series is labelled with its source: perf = counted by the "
                 "CPU, cachegrind = simulated LLC, model = estimated. Hollow markers: not "

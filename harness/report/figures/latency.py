@@ -48,7 +48,7 @@ def draw(frame: pd.DataFrame, results: Results):
     notes = missing_notes(results.points, "threads", shown=set(threads))
     notes += failed_notes(results.points[results.points["threads"].isin(threads)])
     subtitle = (f"Median latency of one batch (one kernel call) at the largest table "
-                f"measured: {_table_text(frame, results)}. One panel per thread count; "
+                f"measured: {_table_text(frame, results)}. One panel per thread count. "
                 f"{ERRORBAR_NOTE['iqr']}." if not frame.empty else "")
     page = Page(TITLE, subtitle, results, notes=notes)
     if frame.empty:
@@ -73,6 +73,9 @@ def draw(frame: pd.DataFrame, results: Results):
         ax.set_title(f"{t} thread{'s' if t != 1 else ''}")
         ax.set_xlabel("batch size (lookups per feature per call, log scale)")
         ax.set_ylabel("latency per batch (µs, log scale)")
+    low, high = frame["latency_p25_us"].min(), frame["latency_p75_us"].max()
+    for ax in axes[:len(threads)]:  # one scale for every panel, so panels compare
+        ax.set_ylim(low / 1.4, high * 1.4)
     for ax in axes[len(threads):]:
         ax.set_visible(False)
     return page.finish()
