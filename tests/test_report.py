@@ -70,8 +70,9 @@ def test_report_overlays_machines_and_explains_what_is_missing(tmp_path):
     assert main(["report", str(VM), str(SKX), "-o", str(out), "--no-data"]) == 0
     texts = [flat(t) for t in pages_text(out)]
     assert len(texts) == 2 + len(FIGURE_MODULES)
-    title_pages = texts[:2]
-    skx_page = next(t for t in title_pages if "skx-fake" in t)
+    assert texts[0].startswith(TITLE_PAGE + " vm: AMD EPYC")  # oldest run first
+    skx_page = texts[1]
+    assert skx_page.startswith("Results 2 of 2 skx-fake:")
     assert "Platinum 8180" in skx_page and "38.5 MiB" in skx_page
     assert "failed: baseline-torch.rows19712.dim128.b32.p1.t1" in skx_page
     assert "timed out after 300 s" in skx_page
@@ -139,7 +140,9 @@ def _marker_points(fig) -> int:
     n = 0
     for ax in fig.axes:
         for line in ax.get_lines():
-            if line.get_marker() not in (None, "None", "", " ") and len(line.get_xdata()):
+            # error-bar caps are markers too ("_"); data points are the series' markers
+            if line.get_marker() not in (None, "None", "", " ", "_", "|") \
+                    and len(line.get_xdata()):
                 n += len(line.get_xdata())
     return n
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from harness import RESULT_FORMAT_VERSION
 from harness.errors import UsageError
+from harness.report.series import series_labels
 from harness.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
 from harness.sizes import format_bytes
 
@@ -81,7 +82,11 @@ class Results:
 
     sources: list[Source]
     machines: dict[str, MachineInfo]
-    points: pd.DataFrame   # all points; columns of points.csv + machine, source, params_obj
+    # All points: the columns of points.csv, with ``label`` the series name (the kernel
+    # entry as the scenario wrote it; the stored label is ``point_label``), plus
+    # machine, source, params_obj (params parsed) and params_written (as the scenario
+    # wrote them, e.g. token_rows "0.125x LLC").
+    points: pd.DataFrame
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -268,6 +273,10 @@ def load_results(directories: list[Path]) -> Results:
                 src.machine_key, len(machines), m["hostname"], m["model_name"],
                 int(m["llc_bytes"]), m.get("line_bytes"), m)
         frame = src.points.copy()
+        # One configuration, one series on every machine: see harness.report.series.
+        frame["point_label"] = frame["label"]
+        frame["label"], frame["params_written"] = series_labels(src.manifest, frame,
+                                                                int(m["llc_bytes"]))
         frame["machine"] = src.machine_key
         frame["source"] = str(src.path)
         frames.append(frame)

@@ -39,7 +39,8 @@ ERRORBAR_NOTE = {
     "iqr": "Error bars: interquartile range (p25-p75) of per-batch latency",
     "ci": "Error bars: 95% bootstrap confidence interval of the ratio of medians",
 }
-MAX_NOTES = 6
+MAX_NOTE_LINES = 7
+NOTE_WIDTH = 180  # characters of 7.5 pt text across the page
 LEGEND_WRAP = 31
 
 
@@ -55,16 +56,16 @@ class Palette:
 
     def __init__(self, results: Results):
         self.colors: dict[tuple[str, str], str] = {}
-        counts = {"memrec": 0, "peer": 0}
-        for kernel, label in series_order(results.points):
-            r = role(kernel)
-            if r == "baseline":
-                color = BASELINE_COLOR
-            else:
-                colors = MEMREC_COLORS if r == "memrec" else PEER_COLORS
-                color = colors[counts[r] % len(colors)]
-                counts[r] += 1
-            self.colors[(kernel, label)] = color
+        pairs = series_order(results.points)
+        for r, fixed, cmap in (("memrec", MEMREC_COLORS, "autumn"), ("peer", PEER_COLORS, "winter")):
+            mine = [kl for kl in pairs if role(kl[0]) == r]
+            colors = list(fixed)
+            if len(mine) > len(colors):  # more series than distinct fixed colours
+                sample = matplotlib.colormaps[cmap]
+                colors = [matplotlib.colors.to_hex(sample(i / max(1, len(mine) - 1) * 0.85))
+                          for i in range(len(mine))]
+            self.colors.update({kl: colors[i] for i, kl in enumerate(mine)})
+        self.colors.update({kl: BASELINE_COLOR for kl in pairs if role(kl[0]) == "baseline"})
 
     def line(self, kernel: str, label: str, machine: MachineInfo) -> dict:
         """Keyword arguments for ``ax.errorbar``/``ax.plot`` of one series."""
@@ -192,10 +193,19 @@ class Page:
         self.footer = footer_lines(results)
         self.entries: dict[str, tuple[str, dict]] = {}   # legend label -> (kind, style)
 
+    def note_lines(self) -> list[str]:
+        """The notes wrapped to the page, at most MAX_NOTE_LINES of them."""
+        lines = [part for note in self.notes for part in wrap(note, NOTE_WIDTH).split("\n")]
+        if len(lines) > MAX_NOTE_LINES:
+            more = len(lines) - MAX_NOTE_LINES + 1
+            lines = lines[:MAX_NOTE_LINES - 1] + [
+                f"... and {more} more lines (the title page lists every skipped and "
+                "failed point)"]
+        return lines
+
     @property
     def bottom(self) -> float:
-        shown = min(len(self.notes), MAX_NOTES + 1)
-        return 0.075 + 0.018 * (len(self.footer) + shown)
+        return 0.075 + 0.018 * (len(self.footer) + len(self.note_lines()))
 
     def axes(self, nrows: int = 1, ncols: int = 1, *, below: float = 0.0,
              **gridspec) -> list:
@@ -220,12 +230,8 @@ class Page:
         if self.legend:
             self._legends()
         y = 0.018 * len(self.footer) + 0.03
-        notes = self.notes[:MAX_NOTES]
-        if len(self.notes) > MAX_NOTES:
-            notes.append(f"... and {len(self.notes) - MAX_NOTES} more (see the title page)")
-        for line in reversed(notes):
-            self.fig.text(0.02, y, wrap(line, 230).split("\n")[0], fontsize=7.5,
-                          color="#8a1f11")
+        for line in reversed(self.note_lines()):
+            self.fig.text(0.02, y, line, fontsize=7.5, color="#8a1f11")
             y += 0.018
         y = 0.012
         for line in reversed(self.footer):

@@ -39,15 +39,20 @@ def data(results: Results) -> pd.DataFrame:
         "ns_per_lookup_p25": sel["latency_p25_ns"] / lookups,
         "ns_per_lookup_p75": sel["latency_p75_ns"] / lookups, "point_id": sel["point_id"]},
         columns=COLUMNS)
-    markers = []
+    markers = {}  # one mark per distinct token-table size (several series may share one)
     mem = sel[sel["kernel"] == MEMREC].drop_duplicates(["machine", "label"])
     for _, p in mem.iterrows():
         nbytes = token_table_bytes(p["params_obj"], int(p["dim"]))
         if nbytes is None:
             continue
-        llc = results.machines[p["machine"]].llc_bytes
-        markers.append({"what": "token table", "machine": p["machine"], "kernel": p["kernel"],
-                        "label": p["label"], "llc_ratio": nbytes / llc, "table_bytes": nbytes})
+        ratio = nbytes / results.machines[p["machine"]].llc_bytes
+        mark = markers.setdefault(round(ratio, 3), {
+            "what": "token table", "machine": p["machine"], "kernel": p["kernel"],
+            "label": p["params_written"].get("token_rows", p["label"]), "llc_ratio": ratio,
+            "table_bytes": nbytes})
+        if mark["machine"] != p["machine"]:
+            mark["machine"] = "several"
+    markers = list(markers.values())
     frame = pd.concat([points, pd.DataFrame(markers, columns=COLUMNS)], ignore_index=True) \
         if markers else points
     return frame.sort_values(["what", "machine", "threads", "kernel", "label", "llc_ratio"],
@@ -64,8 +69,8 @@ def draw(frame: pd.DataFrame, results: Results):
     batches = ", ".join(str(int(b)) for b in sorted(pts["batch_size"].unique()))
     subtitle = (f"Median time per lookup (batch latency / lookups in the batch) at batch "
                 f"{batches}, the largest measured. Dotted grey: the LLC boundary (table = 1x "
-                f"LLC); dotted in a kernel's colour: MEM-REC's token table (d x dim x 4 B) "
-                f"on the same scale. {ERRORBAR_NOTE['iqr']}.")
+                f"LLC); dotted red: MEM-REC's token tables (d x dim x 4 B) on the same "
+                f"scale. {ERRORBAR_NOTE['iqr']}.")
     page = Page(TITLE, subtitle if not pts.empty else "", results, notes=notes)
     if pts.empty:
         no_data(page.axes()[0], ["No measured points to draw."] + notes)
@@ -85,19 +90,21 @@ def draw(frame: pd.DataFrame, results: Results):
                 page.series(kernel, label, style)
         llc_style = {"color": "#555555", "linestyle": ":", "linewidth": 1.6}
         ax.axvline(1.0, **llc_style)
-        ax.text(1.0, 0.02, "LLC ", transform=ax.get_xaxis_transform(), va="bottom",
-                ha="right", rotation=90, fontsize=8, color="#555555")
+        ax.annotate("LLC", (1.0, 0.02), xycoords=ax.get_xaxis_transform(), xytext=(-3, 0),
+                    textcoords="offset points", va="bottom", ha="right", rotation=90,
+                    fontsize=8, color="#555555")
         page.reference("LLC boundary (table = 1x LLC)", llc_style)
+        mark_style = {"color": "#b2182b", "linestyle": (0, (1, 2)), "linewidth": 1.4}
         for _, m in marks.iterrows():
-            style = palette.line(m["kernel"], m["label"], results.machines[m["machine"]])
-            ax.axvline(m["llc_ratio"], color=style["color"], linestyle=(0, (1, 2)),
-                       linewidth=1.4)
-            ax.text(m["llc_ratio"], 0.98, f" token table {format_bytes(m['table_bytes'])}",
-                    transform=ax.get_xaxis_transform(), fontsize=7.5, color=style["color"],
-                    rotation=90, ha="left", va="top")
-            page.reference("MEM-REC token table size (dotted, in its colour)",
-                           {"color": style["color"], "linestyle": (0, (1, 2)),
-                            "linewidth": 1.4})
+            ax.axvline(m["llc_ratio"], **mark_style)
+            size = (f" = {format_bytes(m['table_bytes'])}" if m["machine"] != "several"
+                    and len(results.machines) == 1 else "")
+            ax.annotate(f"token table d={m['label']}{size}", (m["llc_ratio"], 0.98),
+                        xycoords=ax.get_xaxis_transform(), xytext=(3, 0),
+                        textcoords="offset points", fontsize=7.5, color=mark_style["color"],
+                        rotation=90, ha="left", va="top")
+        if not marks.empty:
+            page.reference("MEM-REC token table size", mark_style)
         xs = list(panel["llc_ratio"]) + list(marks["llc_ratio"]) + [1.0]
         log_axis(ax, "x", 2)
         ax.set_xlim(min(xs) / 1.6, max(xs) * 1.6)

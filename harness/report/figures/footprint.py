@@ -5,14 +5,13 @@ and failed points count too: a table's size does not depend on whether it ran.""
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.paper import CRITEO_TB_BYTES, PAPER_COMPRESSION, PAPER_MEMREC_BYTES
 from harness.report.select import BASELINE, MEMREC, display_label, series_order
-from matplotlib.ticker import FuncFormatter, LogLocator
-
-from harness.report.style import Page, Palette, wrap
+from harness.report.style import Page, Palette
 from harness.sizes import format_bytes
 
 TITLE = "Footprint and compression per kernel"
@@ -60,8 +59,11 @@ def _table_rows(frame: pd.DataFrame, results: Results, sizes: list[str]):
     cells, colors = [], []
     many = len(results.machines) > 1
     for kernel, label in series_order(frame):
-        for key, g in frame[(frame["kernel"] == kernel) & (frame["label"] == label)] \
-                .groupby("machine", sort=False):
+        series = frame[(frame["kernel"] == kernel) & (frame["label"] == label)]
+        for key in results.machines:  # machines in the order the legend names them
+            g = series[series["machine"] == key]
+            if g.empty:
+                continue
             by_size = dict(zip(g["table_size"], g["compression"]))
             name = display_label(label, kernel) + (
                 f" ({results.machines[key].hostname})" if many else "")
@@ -69,7 +71,7 @@ def _table_rows(frame: pd.DataFrame, results: Results, sizes: list[str]):
                     else _decimal(g["kernel_bytes"].iloc[0]))
             llc = "" if kernel == BASELINE else f"{g['kernel_bytes_llc_ratio'].iloc[0]:.3g}x"
             criteo = g["criteo_tb_compression"].iloc[0]
-            cells.append([wrap(name, 44), foot, llc]
+            cells.append([name, foot, llc]
                          + [_ratio(by_size[s]) if s in by_size else "-" for s in sizes]
                          + [_ratio(criteo) if criteo == criteo else "n/a"])
             colors.append(palette.colors.get((kernel, label), "#000000"))
@@ -78,55 +80,70 @@ def _table_rows(frame: pd.DataFrame, results: Results, sizes: list[str]):
 
 def draw(frame: pd.DataFrame, results: Results):
     sizes = list(frame.sort_values("llc_ratio")["table_size"].unique())
-    size_bytes = []
-    for s in sizes:
-        by_machine = frame[frame["table_size"] == s].drop_duplicates("machine")
-        size_bytes.append("\n".join(format_bytes(b) for b in by_machine["uncompressed_bytes"]))
+    hosts = [m.hostname for m in results.machines.values()]
     subtitle = (f"Compression = uncompressed bytes (table x features) / the kernel's bytes; "
                 f"below 1x the kernel is larger than the table. Criteo-TB: MLPerf DLRM v1's "
                 f"26 tables, {CRITEO_TB_BYTES / 1e9:.2f} GB; the paper compresses it "
-                f"{PAPER_COMPRESSION}x, to {PAPER_MEMREC_BYTES / 1e6:.1f} MB.")
+                f"{PAPER_COMPRESSION}x, to {PAPER_MEMREC_BYTES / 1e6:.1f} MB. Last column: "
+                f"what Criteo-TB would shrink by with this MEM-REC encoder shared by all 26 "
+                f"features, as the reference code does.")
     page = Page(TITLE, subtitle, results, legend=False)
     cells, colors = _table_rows(frame, results, sizes)
     shown = cells[:MAX_TABLE_ROWS]
     if len(cells) > MAX_TABLE_ROWS:
         page.notes.append(f"{len(cells) - MAX_TABLE_ROWS} more kernel rows are in the CSV.")
-    header = (["kernel", "footprint", "footprint\n/ LLC"]
-              + [f"{s}\n{b}" for s, b in zip(sizes, size_bytes)]
-              + ["Criteo-TB\n96.14 GB ÷"])
-    reference = (["MEM-REC paper (Criteo-TB)",
-                  f"{PAPER_MEMREC_BYTES / 1e6:.1f} MB", ""]
-                 + [""] * len(sizes) + [f"{PAPER_COMPRESSION}x"])
-    table_share = min(0.6, 0.05 * (len(shown) + 3))
-    ax_table, ax_bar = page.axes(2, 1, height_ratios=(table_share, 1 - table_share))
+    header = (["kernel", "footprint", "footprint / LLC"] + sizes + ["Criteo-TB ÷"])
+    table_bytes = []
+    for size in sizes:
+        part = frame[frame["table_size"] == size].drop_duplicates("machine")
+        by_host = dict(zip(part["machine"], part["uncompressed_bytes"]))
+        table_bytes.append(" / ".join(format_bytes(by_host[k]) if k in by_host else "-"
+                                      for k in results.machines))
+    sizes_row = ([f"uncompressed table ({' / '.join(hosts)})", "", ""] + table_bytes
+                 + [f"{CRITEO_TB_BYTES / 1e9:.2f} GB"])
+    reference = (["MEM-REC paper (Criteo-TB checkpoint)", f"{PAPER_MEMREC_BYTES / 1e6:.1f} MB",
+                  ""] + [""] * len(sizes) + [f"{PAPER_COMPRESSION}x"])
+    rows = [sizes_row] + shown + [reference]
+    comp = frame[frame["kernel"] != BASELINE].drop_duplicates(["machine", "kernel", "label"])
+    table_height = 0.032 * (len(rows) + 1)
+    available = page.top - (page.bottom + 0.045)
+    with_bars = 0 < len(comp) <= 6 and table_height < available * 0.6
+    if with_bars:
+        ax_table, ax_bar = page.axes(2, 1, height_ratios=(table_height,
+                                                          available - table_height - 0.1))
+    else:
+        (ax_table,) = page.axes(1, 1)
     ax_table.axis("off")
-    rest = (1 - 0.34 - 0.10 - 0.08 - 0.10) / max(1, len(sizes))
-    widths = [0.34, 0.10, 0.08] + [rest] * len(sizes) + [0.10]
-    table = ax_table.table(cellText=shown + [reference], colLabels=header, loc="upper center",
-                           cellLoc="center", colLoc="center", colWidths=widths)
+    rest = (1 - 0.40 - 0.09 - 0.09 - 0.09) / max(1, len(sizes))
+    widths = [0.40, 0.09, 0.09] + [rest] * len(sizes) + [0.09]
+    height = min(1.0, table_height / (available if not with_bars else table_height))
+    table = ax_table.table(cellText=rows, colLabels=header, colWidths=widths,
+                           cellLoc="center", colLoc="center", bbox=[0, 1 - height, 1, height])
     table.auto_set_font_size(False)
     table.set_fontsize(8)
-    table.scale(1, 1.0 + 0.25 * max(c[0].count("\n") + 1 for c in shown + [reference]))
     for (row, col), cell in table.get_celld().items():
         cell.set_edgecolor("#cccccc")
         if row == 0:
             cell.set_text_props(fontweight="bold")
-            cell.set_height(cell.get_height() * 1.6)
-        elif row - 1 < len(shown):
-            if col == 0:
-                cell.set_text_props(color=colors[row - 1], fontweight="bold", ha="left")
-        else:
-            cell.set_facecolor("#eef6f5")
+        elif row == 1 or row == len(rows):
+            cell.set_facecolor("#f2f2f2" if row == 1 else "#eef6f5")
+        elif col == 0:
+            cell.set_text_props(color=colors[row - 2], fontweight="bold")
+        if col == 0:
+            cell.set_text_props(ha="left")
+            cell.PAD = 0.02
     ax_table.set_title("compression ratio at each of the scenario's table sizes", fontsize=9)
+    if not with_bars:
+        return page.finish()
 
-    comp = frame[frame["kernel"] != BASELINE].drop_duplicates(["machine", "kernel", "label"])
     palette = Palette(results)
     colors = [palette.colors.get((k, l), "#999999") for k, l in zip(comp["kernel"], comp["label"])]
-    ax_bar.barh(range(len(comp)), comp["kernel_bytes"], color=colors, height=0.6)
+    ax_bar.barh(range(len(comp)), comp["kernel_bytes"], color=colors, height=0.5)
     for i, (k, l, b, c) in enumerate(zip(comp["kernel"], comp["label"], comp["kernel_bytes"],
                                          colors)):
         ax_bar.text(b * 1.15, i, f"{display_label(l, k)}: {_decimal(b)}", va="center",
-                    fontsize=8, color=c)
+                    fontsize=8, color=c, bbox={"facecolor": "white", "edgecolor": "none",
+                                               "alpha": 0.85, "pad": 1.5})
     ax_bar.set_yticks([])
     ax_bar.invert_yaxis()
     refs = [(CRITEO_TB_BYTES, f"Criteo-TB {CRITEO_TB_BYTES / 1e9:.2f} GB", "#2a9d8f"),
@@ -146,9 +163,6 @@ def draw(frame: pd.DataFrame, results: Results):
     ax_bar.set_xlabel("bytes the compressed kernel owns (decimal units, log scale)")
     ax_bar.set_title("compressed footprints beside Criteo-TB, the paper's MEM-REC and the LLC",
                      fontsize=9)
-    if comp.empty:
-        ax_bar.text(0.5, 0.5, "no compressed kernels in these results", ha="center",
-                    transform=ax_bar.transAxes)
     return page.finish()
 
 

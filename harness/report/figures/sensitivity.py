@@ -6,12 +6,13 @@ happen; the baseline at the same slice is the horizontal reference."""
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import BASELINE, MEMREC, largest_batch, largest_table
-from harness.report.style import (ERRORBAR_NOTE, MEMREC_COLORS, PEER_COLORS, Page, log_axis,
-                                  no_data, wrap)
+from harness.report.style import ERRORBAR_NOTE, MACHINE_STYLES, Page, log_axis, no_data, wrap
 from harness.sizes import format_bytes
 
 TITLE = "MEM-REC sensitivity: k, k' and token-table size"
@@ -20,6 +21,9 @@ PARAMS = {  # panel -> (x label, names of the parameter in the group text)
     "k_weight": "k': weight-table hashes per id",
     "token_rows": "token-table size (d x dim x 4 B, log scale)",
 }
+# Qualitative colours: groups are configurations, not kernels (all are MEM-REC).
+GROUP_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+                "#e377c2", "#7f7f7f", "#bcbd22")
 SHORT = {"k": "k", "k_weight": "k'", "token_rows": "d", "weight_rows": "d'",
          "backend": "backend"}
 COLUMNS = ["what", "panel", "machine", "held_fixed", "x", "token_table_bytes", "threads",
@@ -36,6 +40,7 @@ def _slice(results: Results) -> pd.DataFrame:
 def data(results: Results) -> pd.DataFrame:
     sel = _slice(results)
     mem = sel[sel["kernel"] == MEMREC]
+    one_backend = len({p.get("backend") for p in mem["params_obj"]}) <= 1
     rows = []
     for panel in PARAMS:
         for _, p in mem.iterrows():
@@ -44,8 +49,10 @@ def data(results: Results) -> pd.DataFrame:
                 continue
             lookups = p["batch_size"] * p["pooling"] * p["features"]
             token_bytes = params.get("token_rows", 0) * p["dim"] * 4
-            fixed = " ".join(f"{SHORT.get(k, k)}={v}" for k, v in sorted(params.items())
-                             if k != panel)
+            written = p["params_written"]
+            fixed = " ".join(f"{SHORT.get(k, k)}={written.get(k, v)}"
+                             for k, v in params.items()
+                             if k != panel and not (k == "backend" and one_backend))
             rows.append({"what": "memrec", "panel": panel, "machine": p["machine"],
                          "held_fixed": fixed,
                          "x": token_bytes if panel == "token_rows" else params[panel],
@@ -83,12 +90,15 @@ def draw(frame: pd.DataFrame, results: Results):
         notes.append("No parameter was swept with the others held fixed: these MEM-REC "
                      "configurations differ in more than one parameter, so no line joins them.")
     page = Page(TITLE, subtitle, results, notes=notes)
-    axes = page.axes(1, 3, below=0.11)
+    groups = max((mem[mem["panel"] == p]["held_fixed"].nunique() for p in PARAMS), default=0)
+    axes = page.axes(1, 3, below=0.05 + 0.02 * groups)
     if mem.empty:
         for ax, panel in zip(axes, PARAMS):
             no_data(ax, ["No MEM-REC points measured at this slice."], title=panel)
         return page.finish()
-    colors = MEMREC_COLORS + PEER_COLORS
+    colors = GROUP_COLORS
+    group_color = {g: colors[i % len(colors)]
+                   for i, g in enumerate(sorted(mem["held_fixed"].unique()))}
     base_style = {"color": "#333333", "linestyle": "--", "linewidth": 1.2}
     for ax, (panel, xlabel) in zip(axes, PARAMS.items()):
         sel = mem[mem["panel"] == panel]
@@ -101,36 +111,40 @@ def draw(frame: pd.DataFrame, results: Results):
                          f"{values}.", "Sweep it in a scenario (any kernel parameter may "
                          "be a list) to draw this panel."], title=f"vs {name}")
             continue
-        for i, ((key, fixed), s) in enumerate(sel.groupby(["machine", "held_fixed"])):
+        for (fixed, key), s in sel.groupby(["held_fixed", "machine"], sort=True):
             machine = results.machines[key]
-            style = {"color": colors[i % len(colors)], "marker": "os^Dv"[machine.index % 5],
-                     "linestyle": "-" if len(s) > 1 else "none", "linewidth": 2.0,
+            linestyle, marker = MACHINE_STYLES[machine.index % len(MACHINE_STYLES)]
+            style = {"color": group_color[fixed], "marker": marker,
+                     "linestyle": linestyle if len(s) > 1 else "none", "linewidth": 2.0,
                      "markersize": 6}
-            label = wrap(fixed + (f" ({machine.hostname})" if len(results.machines) > 1
-                                  else ""), 34)
             ax.errorbar(s["x"], s["ns_per_lookup"],
                         yerr=[s["ns_per_lookup"] - s["ns_per_lookup_p25"],
                               s["ns_per_lookup_p75"] - s["ns_per_lookup"]],
-                        capsize=2.5, elinewidth=0.9, label=label, **style)
+                        capsize=2.5, elinewidth=0.9, **style)
         for _, b in base.iterrows():
             ax.axhline(b["ns_per_lookup"], **base_style)
         if panel == "token_rows":
-            log_axis(ax, "x", 2)
-            ticks = sorted(set(sel["x"]))
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([format_bytes(t) for t in ticks])
-            for key in sel["machine"].unique():
-                llc = results.machines[key].llc_bytes
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_locator(LogLocator(base=4))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_bytes(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            llcs = sorted({results.machines[k].llc_bytes for k in sel["machine"].unique()})
+            for llc in llcs:
                 ax.axvline(llc, color="#555555", linestyle=":", linewidth=1.4)
-                ax.text(llc, 0.02, "LLC ", rotation=90, ha="right", va="bottom", fontsize=8,
-                        color="#555555", transform=ax.get_xaxis_transform())
+            ax.annotate("LLC" if len(llcs) == 1 else "LLCs", (llcs[0], 0.02),
+                        xycoords=ax.get_xaxis_transform(), xytext=(-3, 0),
+                        textcoords="offset points", rotation=90, ha="right", va="bottom",
+                        fontsize=8, color="#555555")
         else:
             ax.set_xticks(sorted(set(sel["x"])))
         log_axis(ax, "y", 10)
         ax.margins(x=0.12)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("time per lookup (ns, log scale)")
-        ax.legend(title="held fixed", fontsize=7, title_fontsize=7, loc="upper center",
+        handles = [Line2D([], [], color=group_color[g], marker="o", linestyle="-")
+                   for g in sorted(sel["held_fixed"].unique())]
+        ax.legend(handles, [wrap(g, 40) for g in sorted(sel["held_fixed"].unique())],
+                  title="held fixed", fontsize=7, title_fontsize=7, loc="upper center",
                   bbox_to_anchor=(0.5, -0.14), frameon=False)
     if not base.empty:
         page.reference("baseline at the same slice", base_style)
