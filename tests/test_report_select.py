@@ -116,3 +116,36 @@ def test_peers_are_drawn_beside_memrec_which_is_highlighted(with_peer):
     legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert any(t.startswith("hashing") for t in legend)
     assert any(t.startswith("MEM-REC") for t in legend)
+
+
+def test_one_configuration_is_one_series_on_every_machine():
+    from pathlib import Path
+
+    from harness.report.load import load_results
+
+    fixtures = Path(__file__).parent / "fixtures" / "results"
+    points = load_results([fixtures / "vm", fixtures / "skx"]).points
+    by_machine = points.groupby("machine")["label"].apply(set)
+    assert len(by_machine) == 2 and by_machine.iloc[0] == by_machine.iloc[1]
+    assert "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1" in by_machine.iloc[0]
+    # the resolved sizes still differ, and the stored label is kept
+    mem = points[points["label"] == "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1"]
+    assert mem.groupby("machine")["params_obj"].first().map(lambda p: p["token_rows"]) \
+        .nunique() == 2
+    assert mem["point_label"].str.contains("d=8192").any()
+
+
+def test_series_names_from_entries():
+    from harness.kernelspec import MemRecParams, variants
+    from harness.report.series import entry_name
+
+    entry = MemRecParams.model_validate({"kernel": "memrec", "token_rows": "0.125x LLC",
+                                         "k": [1, 2], "weight_rows": 4096})
+    names = [entry_name("memrec", entry, v) for v in variants(entry)]
+    assert names == ["memrec (torch) d=0.125x LLC k=1 d'=4096 k'=1",
+                     "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1"]
+    labelled = MemRecParams.model_validate({"kernel": "memrec", "label": "MEM-REC small",
+                                            "token_rows": 1000, "k": [1, 2],
+                                            "weight_rows": 100})
+    assert [entry_name("memrec", labelled, v) for v in variants(labelled)] == \
+        ["MEM-REC small k=1", "MEM-REC small k=2"]
