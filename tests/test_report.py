@@ -105,6 +105,12 @@ def test_results_without_counter_columns(tmp_path):
     out = tmp_path / "c.pdf"
     assert figure_main("counters", [str(d), "-o", str(out)]) == 0
     assert "has no llc_misses_per_lookup column" in flat(pages_text(out)[0])
+    # beside results that have the columns, its points say they were not recorded
+    mixed = load_results([d, SKX]).points
+    old = mixed[mixed["source"] == str(d)]
+    assert set(old["llc_misses_per_lookup_source"]) == {"not-recorded"}
+    assert figure_main("counters", [str(d), str(SKX), "-o", str(out)]) == 0
+    assert "not-recorded: these results were stored by a harness" in flat(pages_text(out)[0])
 
 
 @pytest.mark.parametrize("name", FIGURE_MODULES)

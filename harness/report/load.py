@@ -280,7 +280,15 @@ def load_results(directories: list[Path]) -> Results:
         frame["machine"] = src.machine_key
         frame["source"] = str(src.path)
         frames.append(frame)
+    # A measure another result directory recorded but this one did not (an older
+    # harness): say so per point rather than leave an unexplained gap.
+    sourced = {c for f in frames for c in f.columns if c.endswith("_source")}
+    for frame in frames:
+        for column in sourced - set(frame.columns):
+            frame[column] = "not-recorded"
     points = pd.concat(frames, ignore_index=True)
+    for column in sourced:
+        points[column] = points[column].fillna("")
     dup = points.duplicated(["machine", "point_id"], keep="last")
     for src in sources:
         src.superseded = sorted(points.loc[dup & (points["source"] == str(src.path)),

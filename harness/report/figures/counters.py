@@ -32,6 +32,7 @@ STATUS_WHY = {
                      "run as root or lower it)",
     "not-counted": "perf ran but did not count the event (not scheduled: multiplexing, "
                    "or the run was too short)",
+    "not-recorded": "these results were stored by a harness that did not record counters",
 }
 COLUMNS = ["what", "metric", "machine", "threads", "batch_size", "kernel", "label", "source",
            "table_size", "llc_ratio", "value", "point_id"]
@@ -134,10 +135,13 @@ def draw(frame: pd.DataFrame, results: Results):
         n = ", ".join(str(int(t)) for t in sorted(sel["threads"].unique()))
         where = (f"At {n} thread{'s' if n != '1' else ''}, batch "
                  f"{', '.join(str(int(b)) for b in sorted(sel['batch_size'].unique()))}. ")
-    subtitle = (where + "Each series is labelled with its source: perf = counted by the "
-                "CPU, cachegrind = simulated LLC, model = estimated. Hollow markers: not "
-                "counted by hardware. Dashed grey: one uncompressed row (dim x 4 B, in "
-                "cache lines for misses).")
+    if measured.empty:
+        subtitle = where + "No counter values in these results; each panel says why."
+    else:
+        subtitle = (where + "Each series is labelled with its source: perf = counted by the "
+                    "CPU, cachegrind = simulated LLC, model = estimated. Hollow markers: not "
+                    "counted by hardware. Dashed grey: one uncompressed row (dim x 4 B, in "
+                    "cache lines for misses).")
     page = Page(TITLE, subtitle, results, notes=notes)
     axes = page.axes(1, 2)
     palette = Palette(results)

@@ -71,7 +71,7 @@ def draw(frame: pd.DataFrame, results: Results):
         log_axis(ax, "x", 2, panel["batch_size"])
         log_axis(ax, "y", 10)
         ax.set_title(f"{t} thread{'s' if t != 1 else ''}")
-        ax.set_xlabel("batch size (lookups per feature per call, log scale)")
+        ax.set_xlabel("batch size (samples per kernel call, log scale)")
         ax.set_ylabel("latency per batch (µs, log scale)")
     low, high = frame["latency_p25_us"].min(), frame["latency_p75_us"].max()
     for ax in axes[:len(threads)]:  # one scale for every panel, so panels compare

@@ -112,7 +112,7 @@ def draw(frame: pd.DataFrame, results: Results):
             ax.set_ylim(lo_y, hi_y)
             if panel == PANELS[0]:
                 log_axis(ax, "x", 2, sel["x"])
-                ax.set_xlabel("batch size (lookups per feature per call, log scale)")
+                ax.set_xlabel("batch size (samples per kernel call, log scale)")
             else:
                 log_axis(ax, "x", 2, sel["x"])
                 ax.xaxis.set_major_formatter(ratio_formatter())
