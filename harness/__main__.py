@@ -16,6 +16,7 @@ COMMANDS = {
     "run": "Run a scenario's points in pinned worker processes and store the results.",
     "merge": "Join the shards of a sweep (run --shard I/N) into one result.",
     "limits": "Measure the machine's limits: gather cost, load latency, bandwidth, effective LLC.",
+    "report": "Draw the figures and a multi-page PDF report from stored results.",
 }
 
 

@@ -1,0 +1,131 @@
+"""The paper's speedup figure: baseline latency / compressed latency, matched point by
+point (same machine, table, dim, batch, pooling, features, threads, distribution),
+vs batch size (at the largest table) and vs table size in LLC multiples (at the
+batch nearest 128, the reference inference benchmark's), with the paper's "up to
+3.4x" drawn for comparison."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.report.figures import FigureSpec
+from harness.report.load import Results
+from harness.report.paper import PAPER_SPEEDUP
+from harness.report.select import (display_label, largest_table, match_baseline,
+                                   missing_notes, nearest_batch, series_order,
+                                   thread_panels)
+from harness.report.spread import ratio_of_medians_ci
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, log_axis, no_data,
+                                  ratio_axis, ratio_formatter)
+
+TITLE = "Speedup of compressed embeddings over the baseline"
+PAPER_BATCH = 128  # the reference code's inference benchmark batch
+PANELS = ("vs batch size", "vs table size")
+COLUMNS = ["panel", "machine", "threads", "kernel", "label", "x", "table_size", "llc_ratio",
+           "batch_size", "speedup", "ci95_lo", "ci95_hi", "baseline_p50_ns",
+           "compressed_p50_ns", "point_id", "baseline_point_id"]
+
+
+def data(results: Results) -> pd.DataFrame:
+    pairs = match_baseline(results.points)
+    if pairs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    threads = thread_panels(pairs)
+    pairs = pairs[pairs["threads"].isin(threads)]
+    rows = []
+    for panel, sel, x in ((PANELS[0], largest_table(pairs), "batch_size"),
+                          (PANELS[1], nearest_batch(pairs, PAPER_BATCH), "llc_ratio")):
+        for _, p in sel.iterrows():
+            lo, hi = ratio_of_medians_ci(results.values_ns(p["machine"], p["base_point_id"]),
+                                         results.values_ns(p["machine"], p["point_id"]))
+            rows.append({"panel": panel, "machine": p["machine"], "threads": int(p["threads"]),
+                         "kernel": p["kernel"], "label": p["label"], "x": p[x],
+                         "table_size": p["table_size"], "llc_ratio": p["llc_ratio"],
+                         "batch_size": int(p["batch_size"]),
+                         "speedup": p["base_p50_ns"] / p["latency_p50_ns"],
+                         "ci95_lo": lo, "ci95_hi": hi, "baseline_p50_ns": p["base_p50_ns"],
+                         "compressed_p50_ns": p["latency_p50_ns"], "point_id": p["point_id"],
+                         "baseline_point_id": p["base_point_id"]})
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(
+        ["panel", "threads", "machine", "kernel", "label", "x"], ignore_index=True)
+
+
+def _best(frame: pd.DataFrame) -> str:
+    best = frame.loc[frame["speedup"].idxmax()]
+    return (f"Best measured here: {best['speedup']:.2f}x "
+            f"({display_label(best['label'], best['kernel'])}, {best['table_size']}, "
+            f"batch {best['batch_size']}, {best['threads']} "
+            f"thread{'s' if best['threads'] != 1 else ''}); "
+            f"the paper: up to {PAPER_SPEEDUP}x.")
+
+
+def _slices(frame: pd.DataFrame) -> str:
+    tables = sorted(set(frame.loc[frame["panel"] == PANELS[0], "table_size"]))
+    batches = sorted(set(frame.loc[frame["panel"] == PANELS[1], "batch_size"]))
+    return (f"Left: at the largest table ({', '.join(tables)}); right: at batch "
+            f"{', '.join(map(str, batches))} (nearest the reference benchmark's "
+            f"{PAPER_BATCH}). Above 1x the compressed kernel is faster; speedup = baseline median "
+            f"latency / compressed median latency.")
+
+
+def draw(frame: pd.DataFrame, results: Results):
+    notes = missing_notes(results.points, "threads",
+                          shown=set(frame["threads"]) if not frame.empty else None)
+    if frame.empty:
+        page = Page(TITLE, "", results, notes=notes)
+        no_data(page.axes()[0], [
+            "No speedup to draw: no compressed point has an ok baseline point at the same "
+            "machine, table, batch, pooling, features, threads and index distribution.",
+            "Run baseline and MEM-REC in one scenario to compare them."])
+        return page.finish()
+    threads = sorted(frame["threads"].unique())
+    subtitle = f"{_best(frame)} {_slices(frame)} {ERRORBAR_NOTE['ci']}."
+    page = Page(TITLE, subtitle, results, notes=notes)
+    axes = page.axes(len(threads), 2)
+    palette = Palette(results)
+    # Limits follow the medians and the references; a very wide interval runs off the
+    # axis rather than squashing every curve.
+    lo_y = min(frame["speedup"].min(), 0.5) / 1.6
+    hi_y = max(frame["speedup"].max(), PAPER_SPEEDUP) * 1.6
+    for row, t in enumerate(threads):
+        for col, panel in enumerate(PANELS):
+            ax = axes[row * 2 + col]
+            sel = frame[(frame["threads"] == t) & (frame["panel"] == panel)]
+            for kernel, label in series_order(sel):
+                for key, s in sel[(sel["kernel"] == kernel) & (sel["label"] == label)] \
+                        .groupby("machine", sort=False):
+                    style = palette.line(kernel, label, results.machines[key])
+                    lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0).fillna(0)
+                    hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0).fillna(0)
+                    ax.errorbar(s["x"], s["speedup"], yerr=[lo, hi], capsize=2.5,
+                                elinewidth=0.9, **style)
+                    page.series(kernel, label, style)
+            ref = {"color": "#2a9d8f", "linestyle": (0, (6, 3)), "linewidth": 1.4}
+            ax.axhline(PAPER_SPEEDUP, **ref)
+            ax.text(0.01, PAPER_SPEEDUP, f" paper: up to {PAPER_SPEEDUP}x", va="bottom",
+                    color=ref["color"], fontsize=8, transform=ax.get_yaxis_transform())
+            parity = {"color": "#777777", "linestyle": "-", "linewidth": 0.9}
+            ax.axhline(1.0, **parity)
+            page.reference(f"paper: up to {PAPER_SPEEDUP}x faster lookups", ref)
+            page.reference("1x: as fast as the baseline", parity)
+            ratio_axis(ax, "y")
+            ax.set_ylim(lo_y, hi_y)
+            if panel == PANELS[0]:
+                log_axis(ax, "x", 2, sel["x"])
+                ax.set_xlabel("batch size (samples per kernel call, log scale)")
+            else:
+                log_axis(ax, "x", 2, sel["x"])
+                ax.xaxis.set_major_formatter(ratio_formatter())
+                ax.set_xlabel("uncompressed table size (multiples of the LLC, log scale)")
+            ax.set_ylabel("speedup: baseline / compressed (log)")
+            ax.set_title(f"{panel}, {t} thread{'s' if t != 1 else ''}")
+            if sel.empty:
+                ax.text(0.5, 0.5, "no matched points", ha="center", transform=ax.transAxes)
+    return page.finish()
+
+
+FIGURE = FigureSpec(
+    "speedup", TITLE,
+    "baseline / MEM-REC latency vs batch size and vs table size in LLC multiples, "
+    "with the paper's up to 3.4x",
+    data, draw)

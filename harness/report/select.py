@@ -1,0 +1,131 @@
+"""Pure helpers that choose what a figure draws: kernel roles, slices and the reasons
+points are missing. No matplotlib here, so every choice can be tested on a table.
+
+Every kernel other than ``baseline`` is a compressed peer; ``memrec`` is the one the
+report is about and is drawn highlighted. Series are a point's ``label``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+
+BASELINE, MEMREC = "baseline", "memrec"
+# Columns that, with table_rows, make two points comparable within one machine.
+MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
+                 "distribution")
+
+
+def role(kernel: str) -> str:
+    """'baseline', 'memrec' (highlighted) or 'peer' (every other compressed kernel)."""
+    return kernel if kernel in (BASELINE, MEMREC) else "peer"
+
+
+def display_label(label: str, kernel: str) -> str:
+    """The legend's name for a series: the point label, MEM-REC spelled as the paper does."""
+    if kernel == MEMREC and label.lower().startswith("memrec"):
+        return "MEM-REC" + label[len("memrec"):]
+    return label
+
+
+def series_order(points: pd.DataFrame) -> list[tuple[str, str]]:
+    """(kernel, label) pairs in legend order: baseline, MEM-REC variants, then peers."""
+    rank = {BASELINE: 0, MEMREC: 1, "peer": 2}
+    pairs = {(k, l) for k, l in zip(points["kernel"], points["label"])}
+    return sorted(pairs, key=lambda kl: (rank[role(kl[0])], kl[0], kl[1]))
+
+
+def largest_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Per machine, the points at its largest measured table (by LLC multiple)."""
+    if points.empty:
+        return points
+    biggest = points.groupby("machine")["llc_ratio"].transform("max")
+    return points[points["llc_ratio"] == biggest]
+
+
+def largest_batch(points: pd.DataFrame) -> pd.DataFrame:
+    """Per machine, the points at its largest batch (per-call overhead amortised)."""
+    if points.empty:
+        return points
+    biggest = points.groupby("machine")["batch_size"].transform("max")
+    return points[points["batch_size"] == biggest]
+
+
+def nearest_batch(points: pd.DataFrame, preferred: int) -> pd.DataFrame:
+    """Per machine, the points at the batch size nearest ``preferred`` (ties: larger)."""
+    if points.empty:
+        return points
+    keep = []
+    for _, group in points.groupby("machine"):
+        sizes = sorted(group["batch_size"].unique(), key=lambda b: (abs(b - preferred), -b))
+        keep.append(group[group["batch_size"] == sizes[0]])
+    return pd.concat(keep)
+
+
+def thread_panels(points: pd.DataFrame) -> list[int]:
+    """The thread counts a two-panel figure shows: 1 (the paper's one instance per
+    core) and the most threads measured, where those differ."""
+    threads = sorted(int(t) for t in points["threads"].unique())
+    if not threads:
+        return []
+    return sorted({threads[0], threads[-1]})
+
+
+def describe_values(values) -> str:
+    """'1, 2 and 28' from an iterable of numbers."""
+    items = [f"{v:g}" for v in sorted(set(values))]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def missing_notes(points: pd.DataFrame, by: str, unit: str = "",
+                  shown: set | None = None) -> list[str]:
+    """Why values of ``by`` (e.g. threads) have no measured point among ``points``.
+
+    One line per missing value: how many points were skipped or failed and the most
+    common reason, e.g. "threads 28: 27 points skipped (needs 28 cores ...)".
+    ``shown`` are values already drawn; others with no ok point are reported.
+    """
+    lines = []
+    for value, group in points.groupby(by):
+        if shown is not None and value in shown:
+            continue
+        if (group["status"] == "ok").any():
+            continue
+        statuses = Counter(group["status"])
+        reasons = Counter(r for r in group["reason"] if r)
+        what = ", ".join(f"{n} {s}" for s, n in statuses.most_common())
+        why = ": " + "; ".join(r for r, _ in reasons.most_common(2)) if reasons else ""
+        shown_value = f"{value:g}" if isinstance(value, (int, float)) else str(value)
+        lines.append(f"{by.replace('_', ' ')} {shown_value}{unit}: {what}{why}")
+    return lines
+
+
+def failed_notes(points: pd.DataFrame) -> list[str]:
+    """One line per failed point among those a figure would draw."""
+    failed = points[points["status"] == "failed"]
+    return [f"failed: {pid}: {reason}" for pid, reason in zip(failed["point_id"],
+                                                              failed["reason"])]
+
+
+def match_baseline(points: pd.DataFrame) -> pd.DataFrame:
+    """Pair every ok compressed point with the ok baseline point at the same machine,
+    table, dim, batch, pooling, features, threads and index distribution.
+
+    Returns one row per pair with the compressed point's columns and the baseline's
+    latencies as ``base_p50_ns``, ``base_p25_ns``, ``base_p75_ns``, ``base_point_id``.
+    Where a machine has several baseline variants (backends), each pairs separately
+    and ``base_label`` says which.
+    """
+    ok = points[points["status"] == "ok"]
+    base = ok[ok["kernel"] == BASELINE]
+    comp = ok[ok["kernel"] != BASELINE]
+    keys = ["machine", *MATCH_COLUMNS]
+    base = base[keys + ["point_id", "label", "latency_p50_ns", "latency_p25_ns",
+                        "latency_p75_ns"]].rename(columns={
+                            "point_id": "base_point_id", "label": "base_label",
+                            "latency_p50_ns": "base_p50_ns", "latency_p25_ns": "base_p25_ns",
+                            "latency_p75_ns": "base_p75_ns"})
+    return comp.merge(base, on=keys, how="inner")

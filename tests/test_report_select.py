@@ -1,0 +1,151 @@
+"""Pure choices behind the figures: roles, matching, missing-point reasons, spreads,
+and how peers (every kernel other than baseline) are drawn beside MEM-REC."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.report.select import (display_label, match_baseline, missing_notes,
+                                   nearest_batch, role, series_order, thread_panels)
+from harness.report.spread import ratio_of_medians_ci
+
+
+def frame(rows):
+    base = {"machine": "m", "table_rows": 100, "dim": 8, "batch_size": 64, "pooling": 1,
+            "features": 1, "threads": 1, "distribution": "uniform", "status": "ok",
+            "reason": "", "latency_p50_ns": 100.0, "latency_p25_ns": 90.0,
+            "latency_p75_ns": 110.0, "kernel": "baseline", "label": "baseline (torch)"}
+    return pd.DataFrame([{**base, "point_id": f"p{i}", **r} for i, r in enumerate(rows)])
+
+
+def test_roles_and_legend_order():
+    assert [role(k) for k in ("baseline", "memrec", "hashing", "qr", "robez")] == \
+        ["baseline", "memrec", "peer", "peer", "peer"]
+    points = frame([{"kernel": "qr", "label": "qr"}, {"kernel": "memrec", "label": "memrec b"},
+                    {}, {"kernel": "memrec", "label": "memrec a"}])
+    assert series_order(points) == [("baseline", "baseline (torch)"), ("memrec", "memrec a"),
+                                    ("memrec", "memrec b"), ("qr", "qr")]
+    assert display_label("memrec (fused) d=1 k=2", "memrec") == "MEM-REC (fused) d=1 k=2"
+    assert display_label("my label", "memrec") == "my label"
+
+
+def test_match_baseline_pairs_only_like_with_like():
+    points = frame([
+        {},                                                       # baseline b64 t1
+        {"kernel": "memrec", "label": "mr", "latency_p50_ns": 50.0},   # pairs
+        {"kernel": "hashing", "label": "h", "latency_p50_ns": 25.0},   # peer pairs too
+        {"kernel": "memrec", "label": "mr", "batch_size": 128},    # no baseline at b128
+        {"kernel": "memrec", "label": "mr", "threads": 2},        # no baseline at t2
+        {"kernel": "memrec", "label": "mr", "machine": "other"},  # other machine
+        {"kernel": "memrec", "label": "mr", "status": "failed", "batch_size": 32},
+    ])
+    pairs = match_baseline(points)
+    assert sorted(pairs["kernel"]) == ["hashing", "memrec"]
+    assert set(pairs["base_point_id"]) == {"p0"}
+    speedups = dict(zip(pairs["kernel"], pairs["base_p50_ns"] / pairs["latency_p50_ns"]))
+    assert speedups == {"memrec": 2.0, "hashing": 4.0}
+
+
+def test_missing_notes_say_why():
+    points = frame([{"threads": 1}, {"threads": 28, "status": "skipped",
+                                     "reason": "needs 28 cores"},
+                    {"threads": 28, "status": "skipped", "reason": "needs 28 cores"},
+                    {"threads": 4, "status": "failed", "reason": "timed out"}])
+    notes = missing_notes(points, "threads")
+    assert notes == ["threads 4: 1 failed: timed out",
+                     "threads 28: 2 skipped: needs 28 cores"]
+    assert missing_notes(points, "threads", shown={4, 28}) == []
+
+
+def test_slices():
+    points = frame([{"batch_size": b} for b in (16, 128, 1024)] + [{"threads": 8}])
+    assert set(nearest_batch(points, 100)["batch_size"]) == {128}
+    assert thread_panels(points) == [1, 8]
+
+
+def test_ratio_ci_brackets_the_ratio_and_is_repeatable():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(300, 10, 200), rng.normal(100, 5, 200)
+    lo, hi = ratio_of_medians_ci(a, b)
+    assert lo < np.median(a) / np.median(b) < hi
+    assert (lo, hi) == ratio_of_medians_ci(a, b)
+    assert all(math.isnan(v) for v in ratio_of_medians_ci([], b))
+
+
+@pytest.fixture
+def with_peer(tmp_path):
+    """The vm fixture plus a peer kernel: MEM-REC's rows relabelled as 'hashing'."""
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).parent / "fixtures" / "results" / "vm"
+    d = tmp_path / "peer"
+    shutil.copytree(src, d)
+    points = pd.read_csv(d / "points.csv", keep_default_na=False, dtype=str)
+    one = points[(points["kernel"] == "memrec") & points["label"].str.contains("k=1 ")]
+    peer = one.assign(kernel="hashing", label="hashing (torch) rows=8192",
+                      point_id=one["point_id"].str.replace("memrec", "hashing"))
+    pd.concat([points, peer]).to_csv(d / "points.csv", index=False)
+    return d
+
+
+def test_peers_are_drawn_beside_memrec_which_is_highlighted(with_peer):
+    from harness.report.figures import figure
+    from harness.report.load import load_results
+    from harness.report.style import report_style
+
+    results = load_results([with_peer])
+    with report_style():
+        frame_ = figure("speedup").data(results)
+        fig = figure("speedup").draw(frame_, results)
+    assert "hashing" in set(frame_["kernel"])
+    from harness.report.style import Palette
+
+    colors = Palette(results).colors
+    peer_color = colors[("hashing", "hashing (torch) rows=8192")]
+    memrec_colors = {c for (k, _), c in colors.items() if k == "memrec"}
+    assert peer_color not in memrec_colors
+    widths = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if len(line.get_xdata()) > 1 and line.get_linestyle() != "None":  # series lines
+                widths.setdefault(line.get_color(), set()).add(line.get_linewidth())
+    assert min(w for c in memrec_colors for w in widths[c]) > max(widths[peer_color])
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any(t.startswith("hashing") for t in legend)
+    assert any(t.startswith("MEM-REC") for t in legend)
+
+
+def test_one_configuration_is_one_series_on_every_machine():
+    from pathlib import Path
+
+    from harness.report.load import load_results
+
+    fixtures = Path(__file__).parent / "fixtures" / "results"
+    points = load_results([fixtures / "vm", fixtures / "skx"]).points
+    by_machine = points.groupby("machine")["label"].apply(set)
+    assert len(by_machine) == 2 and by_machine.iloc[0] == by_machine.iloc[1]
+    assert "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1" in by_machine.iloc[0]
+    # the resolved sizes still differ, and the stored label is kept
+    mem = points[points["label"] == "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1"]
+    assert mem.groupby("machine")["params_obj"].first().map(lambda p: p["token_rows"]) \
+        .nunique() == 2
+    assert mem["point_label"].str.contains("d=8192").any()
+
+
+def test_series_names_from_entries():
+    from harness.kernelspec import MemRecParams, variants
+    from harness.report.series import entry_name
+
+    entry = MemRecParams.model_validate({"kernel": "memrec", "token_rows": "0.125x LLC",
+                                         "k": [1, 2], "weight_rows": 4096})
+    names = [entry_name("memrec", entry, v) for v in variants(entry)]
+    assert names == ["memrec (torch) d=0.125x LLC k=1 d'=4096 k'=1",
+                     "memrec (torch) d=0.125x LLC k=2 d'=4096 k'=1"]
+    labelled = MemRecParams.model_validate({"kernel": "memrec", "label": "MEM-REC small",
+                                            "token_rows": 1000, "k": [1, 2],
+                                            "weight_rows": 100})
+    assert [entry_name("memrec", labelled, v) for v in variants(labelled)] == \
+        ["MEM-REC small k=1", "MEM-REC small k=2"]
