@@ -39,13 +39,18 @@ class StoredResult:
         return bool(self.manifest.get("complete"))
 
 
-def _load_json(path: Path) -> object:
+def read_json(path: Path) -> object:
+    """A JSON file, or UsageError naming the file and what is wrong with it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: missing") from None
+        raise UsageError(f"{path}: missing (a result directory holds {MANIFEST_FILE}, "
+                         f"{POINTS_FILE} and {PYPERF_FILE}, as `harness run` writes them)") \
+            from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
+    if not text.strip():
+        raise UsageError(f"{path}: empty file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -56,10 +61,10 @@ def _load_json(path: Path) -> object:
 def upgrade_manifest(manifest: dict, path: Path) -> dict:
     version = manifest.get("format_version")
     if not isinstance(version, int):
-        raise UsageError(f"{path}: not a harness result (no integer format_version)")
+        raise UsageError(f"{path}: not a harness result manifest (no integer format_version)")
     if version > RESULT_FORMAT_VERSION:
-        raise UsageError(f"{path}: result format {version} was written by a newer harness; "
-                         f"this one reads formats up to {RESULT_FORMAT_VERSION}: upgrade it")
+        raise UsageError(f"{path}: result format {version} is newer than this harness reads "
+                         f"(up to {RESULT_FORMAT_VERSION}): update the harness")
     while version < RESULT_FORMAT_VERSION:
         if version not in MIGRATIONS:
             raise UsageError(f"{path}: result format {version} is too old to read "
@@ -72,7 +77,7 @@ def upgrade_manifest(manifest: dict, path: Path) -> dict:
 
 def load_manifest_checked(directory: Path) -> dict:
     path = Path(directory) / MANIFEST_FILE
-    manifest = _load_json(path)
+    manifest = read_json(path)
     if not isinstance(manifest, dict):
         raise UsageError(f"{path}: not a harness manifest (expected a JSON object)")
     manifest = upgrade_manifest(manifest, path)
@@ -120,7 +125,7 @@ def load_pyperf(result: StoredResult):
     import pyperf
 
     path = result.pyperf_path
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or "benchmarks" not in data:
         raise UsageError(f"{path}: not a pyperf file (no 'benchmarks')")
     if not data["benchmarks"]:

@@ -232,8 +232,8 @@ def test_full_disk_keeps_earlier_files(tmp_path, repo, zen3_vm, monkeypatch):
     (None, "missing"),
     ("{\"format_version\": 1, \"scen", "not valid JSON \\(truncated\\?\\)"),
     ("[1, 2]", "expected a JSON object"),
-    ("{\"hello\": 1}", "no integer format_version"),
-    ("{\"format_version\": 99}", "newer harness"),
+    ("{\"hello\": 1}", "not a harness result manifest"),
+    ("{\"format_version\": 99}", "newer than this harness reads"),
     ("{\"format_version\": 0}", "too old"),
     ("{\"format_version\": 1}", "missing scenario"),
 ])

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import RESULT_FORMAT_VERSION
 from harness.errors import UsageError
 from harness.report.series import series_labels
 from harness.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
+from harness.resultset import load_manifest_checked, read_json
 from harness.sizes import format_bytes
 
 # Columns a figure cannot do without; later columns (counters, peers) are optional.
@@ -113,31 +113,11 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"{path}: cannot be read: {exc}") from None
 
 
-def _read_json(path: Path):
-    text = _read_text(path)
-    if not text.strip():
-        raise UsageError(f"{path}: empty file")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        raise UsageError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: "
-                         f"{exc.msg}{hint}") from None
-
-
 def load_manifest(path: Path) -> dict:
-    """Read and check one manifest.json: the harness's own, in a format this reader knows."""
-    data = _read_json(path)
-    if not isinstance(data, dict) or "format_version" not in data or "machine" not in data:
-        raise UsageError(f"{path}: not a harness result manifest (expected a JSON object "
-                         "with format_version and machine, as `harness run` writes)")
-    version = data["format_version"]
-    if not isinstance(version, int) or version < 1:
-        raise UsageError(f"{path}: format_version {version!r} is not a positive integer")
-    if version > RESULT_FORMAT_VERSION:
-        raise UsageError(f"{path}: result format {version} is newer than this harness reads "
-                         f"({RESULT_FORMAT_VERSION}); update the harness")
-    if data.get("kind", "run") != "run":
+    """Read and check one manifest.json: the harness's own, in a format this reader knows
+    (harness.resultset checks and upgrades the format), with what figures need."""
+    data = load_manifest_checked(path.parent)
+    if data.get("kind", "run") not in ("run", "limits"):
         raise UsageError(f"{path}: kind {data.get('kind')!r} is not a run's results")
     machine = data["machine"]
     problems = [k for k in ("hostname", "model_name", "llc_bytes")
@@ -211,7 +191,7 @@ def load_points(path: Path) -> pd.DataFrame:
 
 def load_pyperf_values(path: Path) -> dict[str, np.ndarray]:
     """Per-batch values (seconds) of every benchmark in pyperf.json, by point id."""
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise UsageError(f"{path}: not a pyperf benchmark suite (no benchmarks list)")
     out: dict[str, np.ndarray] = {}
