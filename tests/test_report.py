@@ -248,3 +248,37 @@ def test_bad_input_from_the_command_line_has_no_traceback(tmp_path):
                           timeout=300)
     assert proc.returncode == 2
     assert "points.csv line" in proc.stderr and "Traceback" not in proc.stderr
+
+
+VM_LIMITS = FIXTURES / "vm-limits"
+
+
+def test_limits_figure_places_kernels_against_the_gather_curve(tmp_path):
+    results = load_results([VM, VM_LIMITS])
+    assert set(results.limits) == set(results.machines)       # limits are not kernels
+    assert "gather" not in set(results.points["kernel"])
+    spec = figure("limits")
+    with report_style():
+        frame = spec.data(results)
+        fig = spec.draw(frame, results)
+    points = frame[frame["what"] == "point"]
+    assert len(points) > 0 and _marker_points(fig) == 2 * len(points)  # both panels
+    assert (points["fraction_of_limit"] > 0).all()
+    row = points.iloc[0]
+    assert row["fraction_of_limit"] == pytest.approx(row["limit_ns_per_row"] / row["ns_per_row"])
+    memrec = points[points["kernel"] == "memrec"].iloc[0]
+    assert memrec["working_set_bytes"] < 1e8  # its token table, not the vocabulary
+    out = tmp_path / "limits.png"
+    assert figure_main("limits", [str(VM), str(VM_LIMITS), "-o", str(out)]) == 0
+    assert (tmp_path / "limits.csv").is_file()
+
+
+def test_limits_figure_without_limits_says_how_to_get_them(tmp_path):
+    out = tmp_path / "l.pdf"
+    assert figure_main("limits", [str(VM), "-o", str(out)]) == 0
+    assert "python -m harness limits" in flat(pages_text(out)[0])
+
+
+def test_only_limits_is_not_a_report(tmp_path, capsys):
+    assert main(["report", str(VM_LIMITS), "-o", str(tmp_path / "x.pdf")]) == 2
+    assert "only `harness limits` results" in capsys.readouterr().err

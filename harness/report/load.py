@@ -87,6 +87,9 @@ class Results:
     # machine, source, params_obj (params parsed) and params_written (as the scenario
     # wrote them, e.g. token_rows "0.125x LLC").
     points: pd.DataFrame
+    # Per machine key: a `harness limits` analysis (limits.json) given among the
+    # directories, or the one a run sized its tables by; its points are not kernels.
+    limits: dict[str, dict] = field(default_factory=dict)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -229,18 +232,58 @@ def load_source(directory: Path) -> Source:
     return Source(directory, manifest, points, values, machine_key(manifest["machine"]))
 
 
+def _limits_of(src: Source) -> dict:
+    """The limits analysis of a `harness limits` directory (stored, else computed)."""
+    from harness.limits import analyse
+
+    path = src.path / "limits.json"
+    if path.is_file():
+        data = read_json(path)
+        if isinstance(data, dict) and "gather" in data:
+            return data
+    rows = src.points.astype(object).where(src.points.notna(), "").astype(str) \
+        .to_dict("records")
+    return analyse(rows, src.manifest["machine"])
+
+
+def _referenced_limits(sources: list[Source], given: dict[str, dict]) -> dict[str, dict]:
+    """Limits results the runs sized their tables by, when stored and not given."""
+    found = {}
+    for src in sources:
+        ref = (src.manifest.get("effective") or {}).get("effective_llc_source")
+        if ref and src.machine_key not in given and src.machine_key not in found \
+                and (Path(ref) / MANIFEST_FILE).is_file():
+            try:
+                found[src.machine_key] = _limits_of(load_source(Path(ref)))
+            except UsageError:
+                continue  # a reference gone stale is not the report's failure
+    return found
+
+
 def load_results(directories: list[Path]) -> Results:
-    """Load, check and pool result directories; exit 2 if there is nothing to draw."""
+    """Load, check and pool result directories; exit 2 if there is nothing to draw.
+
+    Directories written by `harness limits` give their machine's limits (for the
+    figure that places kernels against them) rather than points to draw.
+    """
     if not directories:
         raise UsageError("no result directories given")
     seen: set[Path] = set()
-    sources = []
+    sources, limits = [], {}
     for d in directories:
         resolved = Path(d).resolve()
         if resolved in seen:
             raise UsageError(f"{d}: given twice")
         seen.add(resolved)
-        sources.append(load_source(Path(d)))
+        src = load_source(Path(d))
+        if src.manifest.get("kind") == "limits":
+            limits[src.machine_key] = _limits_of(src)
+        else:
+            sources.append(src)
+    if not sources:
+        raise UsageError(f"{', '.join(map(str, directories))}: only `harness limits` results "
+                         f"given; add the result directory of a run to report on")
+    limits.update(_referenced_limits(sources, limits))
     # Oldest first, so a later run's point replaces an earlier one of the same machine.
     sources.sort(key=lambda s: str(s.manifest.get("started") or s.manifest.get("created", "")))
 
@@ -279,4 +322,4 @@ def load_results(directories: list[Path]) -> Results:
         what = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no points at all"
         raise UsageError(f"{', '.join(map(str, directories))}: no measured (ok) points to "
                          f"draw ({what}); see the reason column of {POINTS_FILE}")
-    return Results(sources, machines, points)
+    return Results(sources, machines, points, {k: v for k, v in limits.items() if k in machines})

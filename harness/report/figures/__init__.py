@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from harness.errors import UsageError
 from harness.report.load import Results
 
-FIGURE_MODULES = ("latency", "speedup", "cliff", "counters", "scaling", "sensitivity",
-                  "footprint")
+FIGURE_MODULES = ("latency", "speedup", "cliff", "counters", "limits", "scaling",
+                  "sensitivity", "footprint")
 
 
 @dataclass(frozen=True)
