@@ -74,6 +74,7 @@ class Geometry:
     dim: int
     llc_bytes: int
     effective_llc_bytes: int | None = None  # measured by `harness limits`, when known
+    pages: str = "default"  # kernels.memory.PAGE_POLICIES: the tables' page size
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,14 @@ def _resolve_memrec(p: dict, g: Geometry) -> dict:
 def _build_baseline(p: dict, g: Geometry, seed: int):
     from kernels.baseline import Baseline
 
-    return Baseline(g.rows, g.dim, seed=seed, backend=p["backend"])
+    return Baseline(g.rows, g.dim, seed=seed, backend=p["backend"], pages=g.pages)
 
 
 def _build_memrec(p: dict, g: Geometry, seed: int):
     from kernels.memrec import MemRec
 
     return MemRec(p["token_rows"], g.dim, p["k"], p["weight_rows"], p["k_weight"],
-                  seed=seed, backend=p["backend"])
+                  seed=seed, backend=p["backend"], pages=g.pages)
 
 
 def _build_microbench(name: str):
@@ -120,7 +121,7 @@ def _build_microbench(name: str):
 
         cls = {"gather": microbench.Gather, "chase": microbench.Chase,
                "stream": microbench.Stream}[name]
-        return cls(g.rows, g.dim, seed=seed)
+        return cls(g.rows, g.dim, seed=seed, pages=g.pages)
     return build
 
 

@@ -93,6 +93,8 @@ class Machine:
     topology: list[CpuTopology] = field(repr=False)
     sources: dict[str, str] = field(default_factory=dict)
     cgroup_memory_limit_bytes: int | None = None
+    hugepages_free: int | None = None       # the hugetlbfs pool (default page size)
+    hugepage_bytes: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -362,6 +364,8 @@ def describe_machine(sysfs_root: str | os.PathLike | None = None,
         topology=topology,
         sources=sources,
         cgroup_memory_limit_bytes=cgroup.limit_bytes,
+        hugepages_free=meminfo.get("HugePages_Free"),
+        hugepage_bytes=meminfo.get("Hugepagesize"),
     )
 
 
@@ -411,7 +415,9 @@ def format_machine(m: Machine) -> str:
     rows += [
         ("governor", m.governor),
         ("turbo", m.turbo),
-        ("huge pages", f"transparent: {m.transparent_hugepages}"),
+        ("huge pages", f"transparent: {m.transparent_hugepages}; hugetlbfs: "
+                       + (f"{m.hugepages_free} free of {format_bytes(m.hugepage_bytes)}"
+                          if m.hugepage_bytes else "unknown")),
         ("virtualised", "yes (hypervisor CPU flag)" if m.hypervisor else "no"),
     ]
     p = m.perf

@@ -58,6 +58,7 @@ class Point:
     memory_bytes: int
     status: str = "planned"  # planned | skipped
     reason: str = ""
+    pages: str = "default"   # the tables' page size policy (kernels.memory)
 
     @property
     def lookups_per_batch(self) -> int:
@@ -67,7 +68,7 @@ class Point:
         """What makes two points comparable across runs and machines."""
         return {"kernel": self.kernel, "params": self.params, "table_rows": self.table_rows,
                 "dim": self.dim, "batch_size": self.batch_size, "pooling": self.pooling,
-                "features": self.features, "threads": self.threads,
+                "features": self.features, "threads": self.threads, "pages": self.pages,
                 "distribution": {k: v for k, v in self.distribution.items() if k != "path"}}
 
     def to_dict(self) -> dict:
@@ -253,11 +254,11 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     seen: set[str] = set()
     thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
         len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
-    for size, batch, threads, pooling in itertools.product(
-            sc.tables.sizes, sc.batch_sizes, thread_counts, sc.pooling):
+    for size, batch, threads, pooling, pages in itertools.product(
+            sc.tables.sizes, sc.batch_sizes, thread_counts, sc.pooling, sc.tables.pages):
         rows = size.to_rows(llc_bytes, row_bytes, effective_llc_bytes)
         geometry = Geometry(rows=rows, dim=dim, llc_bytes=llc_bytes,
-                            effective_llc_bytes=effective_llc_bytes)
+                            effective_llc_bytes=effective_llc_bytes, pages=pages)
         for entry in sc.kernels:
             spec = KERNELS[entry.kernel]
             for raw in variants(entry):
@@ -268,6 +269,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                 point_id = (f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
                             f".p{pooling}.t{threads}"
                             + (f".f{features}" if features > 1 else "")
+                            + (f".pg{pages}" if pages != "default" else "")
                             + ("" if dist["name"] == "uniform" else
                                f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
@@ -292,8 +294,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     threads=threads, cpus=pinning.cpus[:threads], distribution=dist,
                     warmups=m.warmups, batches=m.batches, repeats=m.repeats, seed=m.seed,
                     timeout_s=m.timeout_s, verify=m.verify, distinct_batches=distinct,
-                    memory_bytes=memory)
-                _check_feasible(point, pinning, memory_budget, source)
+                    memory_bytes=memory, pages=pages)
+                _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
                 effective_llc_bytes=effective_llc_bytes)
@@ -315,7 +317,19 @@ def memory_refusal(point: Point, plan: Plan, available_now: int | None) -> str |
             f"{format_bytes(available_now)} available when it was due to run)")
 
 
-def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str) -> None:
+def _hugetlb_refusal(point: Point, machine: Machine) -> str | None:
+    free, size = machine.hugepages_free, machine.hugepage_bytes
+    if point.pages != "hugetlb" or free is None or not size:
+        return None
+    needed = -(-point.kernel_bytes // size) + 2  # tables are rounded up to whole pages
+    if needed <= free:
+        return None
+    return (f"needs ~{needed} huge pages of {format_bytes(size)} for its tables, "
+            f"{free} are free (reserve them: echo {needed} > /proc/sys/vm/nr_hugepages)")
+
+
+def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str,
+                    machine: Machine) -> None:
     if point.threads > len(pinning.cpus):
         point.status, point.cpus = "skipped", []
         point.reason = (f"needs {point.threads} cores, the pinning set has "
@@ -328,3 +342,5 @@ def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str)
         point.reason = (f"needs ~{format_bytes(point.memory_bytes)} of memory "
                         f"({format_bytes(point.kernel_bytes)} of tables), over the budget of "
                         f"{format_bytes(budget)} ({source})")
+    elif refusal := _hugetlb_refusal(point, machine):
+        point.status, point.reason = "skipped", refusal

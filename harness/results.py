@@ -39,6 +39,7 @@ POINT_COLUMNS = [
     "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
     "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
+    "pages", "kernel_page_bytes", "huge_page_fraction",
 ] + COUNTER_COLUMNS  # a number and its source (perf/cachegrind/model), or no number and why
 
 
@@ -144,6 +145,7 @@ class ResultStore:
             "batch_size": point.batch_size, "pooling": point.pooling,
             "features": point.features, "threads": point.threads,
             "cores": format_cpulist(point.cpus), "distribution": point.distribution["name"],
+            "pages": point.pages,
             "status": status, "reason": reason, "runs": len(ok_runs),
         }
         row.update(point_figures(point.to_dict(), values) if values else
@@ -155,6 +157,9 @@ class ResultStore:
             row["table_alignment_bytes"] = last.get("table_alignment_bytes")
             row["anon_huge_bytes"] = last.get("memory", {}).get("anonhugepages_bytes")
             row["timer_overhead_ns"] = last.get("timer_overhead_ns")
+            pages = last.get("pages") or {}
+            row["kernel_page_bytes"] = pages.get("kernel_page_bytes")
+            row["huge_page_fraction"] = pages.get("huge_fraction")
         row.update(point_counter_columns(ok_runs))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
@@ -250,6 +255,7 @@ def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
         "pooling": point.pooling,
         "features": point.features,
         "threads": point.threads,
+        "pages": point.pages,
         "lookups_per_batch": point.lookups_per_batch,
         "distribution": json.dumps(point.distribution, sort_keys=True),
         "repeat": run["repeat"],

@@ -69,6 +69,10 @@ class Tables(Strict):
     sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)]
     dim: PositiveInt = 128
     features: PositiveInt = 1
+    # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
+    # sweeps it. default: numpy's allocator; 4k; thp (madvise); hugetlb (reserved pool).
+    pages: Annotated[list[Literal["default", "4k", "thp", "hugetlb"]],
+                     BeforeValidator(_as_list), Field(min_length=1)] = ["default"]
 
 
 class Indices(Strict):

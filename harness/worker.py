@@ -131,6 +131,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     import numpy as np
 
     from harness.indices import make_batches
+    from kernels.memory import page_report
     from harness.kernelspec import KERNELS, Geometry
     from harness.scenario import load_trace
 
@@ -146,7 +147,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     # Made before the tables: a simulated cache must see their initialisation too.
     region = make_region(spec.get("counters"))
-    geometry = Geometry(point["table_rows"], point["dim"], spec["llc_bytes"])
+    geometry = Geometry(point["table_rows"], point["dim"], spec["llc_bytes"],
+                        pages=point.get("pages", "default"))
     kspec = KERNELS[point["kernel"]]
     t0 = time.perf_counter_ns()
     kernels = [kspec.build(point["params"], geometry, point["seed"] * 1_000_003 + f)
@@ -212,11 +214,21 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,
+        "pages": page_report(_main_array(kernels[0]), point.get("pages", "default")),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
         "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
     }
+
+
+def _main_array(kernel):
+    """The array whose pages matter most: the table a kernel gathers from."""
+    for name in ("table", "token_table", "shared", "_array"):
+        array = getattr(kernel, name, None)
+        if array is not None and hasattr(array, "ctypes"):
+            return array
+    raise AttributeError(f"{type(kernel).__name__} exposes no table array")
 
 
 def _versions() -> dict:

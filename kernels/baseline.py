@@ -17,13 +17,13 @@ BACKENDS = ("torch", "numpy")
 
 class Baseline:
     def __init__(self, rows: int, dim: int, seed: int = 0, backend: str = "torch",
-                 align: int = PAGE_BYTES):
+                 align: int = PAGE_BYTES, pages: str = "default"):
         if rows < 1 or dim < 1:
             raise ValueError(f"rows and dim must be positive, got rows={rows}, dim={dim}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.rows, self.dim, self.seed, self.backend = rows, dim, seed, backend
-        self.table = random_table((rows, dim), seed, align)
+        self.table = random_table((rows, dim), seed, align, pages)
         if backend == "torch":
             import torch
 

@@ -1,25 +1,122 @@
-"""Table allocation: aligned, deterministic, and fast to fill.
+"""Table allocation: aligned, deterministic, fast to fill, on the pages asked for.
 
 numpy only guarantees 16-byte alignment, so a 512-byte row could straddle nine
 64-byte lines instead of eight. Tables here start on a page boundary (which also
 makes every row of a power-of-two width start on a cache line).
+
+Page size matters as much as alignment for random gathers: each row read from a
+table far larger than the TLB's reach costs a page walk. ``pages`` chooses:
+
+- ``default``: numpy's allocator (transparent huge pages where the kernel's THP
+  setting and numpy's own ``madvise`` give them);
+- ``4k``: an anonymous mapping with ``MADV_NOHUGEPAGE``: 4 KiB pages only;
+- ``thp``: a 2 MiB-aligned anonymous mapping with ``MADV_HUGEPAGE``;
+- ``hugetlb``: ``MAP_HUGETLB`` pages from the reserved pool
+  (``/proc/sys/vm/nr_hugepages``); an empty pool is an error, not a fallback.
+
+``page_report`` reads back from ``/proc/self/smaps`` what the kernel really gave.
 """
 
 from __future__ import annotations
 
+import mmap
+from pathlib import Path
+
 import numpy as np
 
 PAGE_BYTES = 4096
+HUGE_PAGE_BYTES = 2 << 20
+PAGE_POLICIES = ("default", "4k", "thp", "hugetlb")
+_MAP_HUGETLB = getattr(mmap, "MAP_HUGETLB", 0x40000)  # Linux x86/arm value
 
 
-def aligned_empty(shape, dtype=np.float32, align: int = PAGE_BYTES) -> np.ndarray:
-    """An uninitialised array whose data starts at a multiple of ``align`` bytes."""
+def _round_up(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def _mapped(nbytes: int, pages: str) -> np.ndarray:
+    """A uint8 array of ``nbytes`` on its own anonymous mapping, 2 MiB aligned."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    if pages == "hugetlb":
+        length = _round_up(max(nbytes, 1), HUGE_PAGE_BYTES)
+        try:
+            mm = mmap.mmap(-1, length, flags=flags | _MAP_HUGETLB)
+        except OSError as exc:
+            raise MemoryError(
+                f"cannot map {length} bytes of hugetlbfs pages ({exc.strerror}): reserve "
+                f"them first, e.g. echo {length // HUGE_PAGE_BYTES} > "
+                f"/proc/sys/vm/nr_hugepages") from None
+        return np.frombuffer(mm, dtype=np.uint8, count=nbytes)
+    length = _round_up(max(nbytes, 1), HUGE_PAGE_BYTES) + HUGE_PAGE_BYTES
+    mm = mmap.mmap(-1, length, flags=flags)
+    advice = mmap.MADV_HUGEPAGE if pages == "thp" else mmap.MADV_NOHUGEPAGE
+    mm.madvise(advice)
+    whole = np.frombuffer(mm, dtype=np.uint8)
+    offset = (-whole.ctypes.data) % HUGE_PAGE_BYTES
+    return whole[offset:offset + nbytes]
+
+
+def aligned_empty(shape, dtype=np.float32, align: int = PAGE_BYTES,
+                  pages: str = "default") -> np.ndarray:
+    """An uninitialised array whose data starts at a multiple of ``align`` bytes,
+    on the pages ``pages`` names (see the module's docstring)."""
+    if pages not in PAGE_POLICIES:
+        raise ValueError(f"pages must be one of {PAGE_POLICIES}, got {pages!r}")
     dtype = np.dtype(dtype)
     count = int(np.prod(shape, dtype=np.int64))
     nbytes = count * dtype.itemsize
+    if pages != "default":  # mappings start 2 MiB aligned: any align up to that holds
+        return _mapped(nbytes, pages).view(dtype).reshape(shape)
     raw = np.empty(nbytes + align, dtype=np.uint8)
     offset = (-raw.ctypes.data) % align
     return raw[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
+def parse_smaps(text: str, address: int) -> dict | None:
+    """The /proc/<pid>/smaps entry (a VMA) holding ``address``: its fields in bytes."""
+    current = None
+    for line in text.splitlines():
+        head = line.split(maxsplit=1)[0] if line.strip() else ""
+        if "-" in head and not head.endswith(":"):
+            lo, _, hi = head.partition("-")
+            try:
+                start, end = int(lo, 16), int(hi, 16)
+            except ValueError:
+                continue
+            if current is not None:
+                return current
+            if start <= address < end:
+                current = {"start": start, "end": end}
+        elif current is not None and head.endswith(":"):
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == "kB" and parts[1].isdigit():
+                current[parts[0][:-1]] = int(parts[1]) * 1024
+            elif len(parts) >= 2 and parts[0] == "THPeligible:":
+                current["THPeligible"] = int(parts[1]) if parts[1].isdigit() else parts[1]
+    return current
+
+
+def page_report(array: np.ndarray, pages: str = "default",
+                smaps: Path = Path("/proc/self/smaps")) -> dict:
+    """What pages the kernel gave an array: from the smaps entry of its mapping.
+
+    ``huge_fraction`` is the share of the mapping's resident bytes on huge pages
+    (transparent or hugetlbfs); for the ``default`` policy the mapping may hold
+    more than this array.
+    """
+    try:
+        entry = parse_smaps(smaps.read_text(), array.ctypes.data)
+    except OSError:
+        entry = None
+    if entry is None:
+        return {"requested": pages, "error": "no smaps entry for the table's address"}
+    hugetlb = entry.get("Private_Hugetlb", 0) + entry.get("Shared_Hugetlb", 0)
+    resident = entry.get("Rss", 0) + hugetlb
+    huge = entry.get("AnonHugePages", 0) + hugetlb
+    return {"requested": pages, "kernel_page_bytes": entry.get("KernelPageSize"),
+            "mapping_bytes": entry["end"] - entry["start"], "resident_bytes": resident,
+            "huge_bytes": huge, "huge_fraction": huge / resident if resident else 0.0,
+            "thp_eligible": entry.get("THPeligible")}
 
 
 def alignment_of(array: np.ndarray) -> int:
@@ -48,7 +145,8 @@ def fill_table(table: np.ndarray, seed: int, block_rows: int = 1 << 14) -> None:
         np.multiply(block[:stop - start], scale, out=table[start:stop])
 
 
-def random_table(shape, seed: int, align: int = PAGE_BYTES) -> np.ndarray:
-    table = aligned_empty(shape, np.float32, align)
+def random_table(shape, seed: int, align: int = PAGE_BYTES, pages: str = "default",
+                 ) -> np.ndarray:
+    table = aligned_empty(shape, np.float32, align, pages)
     fill_table(table.reshape(shape[0], -1), seed)
     return table

@@ -23,7 +23,8 @@ BACKENDS = ("torch", "numpy")
 
 class MemRec:
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
-                 seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES):
+                 seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES,
+                 pages: str = "default"):
         if not 1 <= token_rows <= hashing.MAX_ROWS:
             raise ValueError(f"token_rows must be in 1..{hashing.MAX_ROWS}, got {token_rows}")
         if not 1 <= weight_rows <= hashing.MAX_ROWS:
@@ -36,9 +37,9 @@ class MemRec:
         self.token_rows, self.dim, self.k = token_rows, dim, k
         self.weight_rows, self.k_weight = weight_rows, k_weight
         self.seed, self.backend = seed, backend
-        self.token_table = random_table((token_rows, dim), seed, align)
+        self.token_table = random_table((token_rows, dim), seed, align, pages)
         # Weights near 1 keep alpha(x) of the order of k_weight, like trained ones.
-        self.weight_table = aligned_empty((weight_rows,), np.float32, align)
+        self.weight_table = aligned_empty((weight_rows,), np.float32, align, pages)
         rng = np.random.default_rng(seed + 1)
         self.weight_table[:] = rng.uniform(0.5, 1.5, weight_rows).astype(np.float32)
         if backend == "torch":

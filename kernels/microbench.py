@@ -96,10 +96,11 @@ class _Base:
 
 
 class Gather(_Base):
-    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
+                 pages: str = "default"):
         super().__init__()
         self.rows, self.dim = rows, dim
-        self._array = self.table = random_table((rows, dim), seed, align)
+        self._array = self.table = random_table((rows, dim), seed, align, pages)
         # Fixed chunking (not per thread) keeps the result independent of threads.
         self.chunks = max(64, 4 * self.threads)
         self._warm()
@@ -126,11 +127,13 @@ class Gather(_Base):
 class Chase(_Base):
     """Each batch continues the chase where the last one stopped."""
 
-    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
+                 pages: str = "default"):
         super().__init__()
         nbytes = rows * dim * 4
         self.lines = max(2, nbytes // LINE_BYTES)
-        self._array = self.next = aligned_empty((self.lines * _INTS_PER_LINE,), np.int64, align)
+        self._array = self.next = aligned_empty((self.lines * _INTS_PER_LINE,), np.int64, align,
+                                                pages)
         self.next[:] = 0
         order = np.random.default_rng(seed).permutation(self.lines)
         # Sattolo: one cycle through every line, in random order.
@@ -165,10 +168,11 @@ class Chase(_Base):
 class Stream(_Base):
     """Each batch reads the next ``batch`` lines, wrapping around the array."""
 
-    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES):
+    def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
+                 pages: str = "default"):
         super().__init__()
         lines = max(1, rows * dim * 4 // LINE_BYTES)
-        self._array = self.data = random_table((lines, LINE_BYTES // 4), seed, align)
+        self._array = self.data = random_table((lines, LINE_BYTES // 4), seed, align, pages)
         self.cursor = 0
         self._warm()
 

@@ -16,7 +16,8 @@ from harness.counters import COUNTED, NOT_COUNTED, NOT_PERMITTED, NOT_SUPPORTED
 from harness.counters.eventsets import evaluate, formula_names
 
 SOURCES = ("perf", "cachegrind", "model")
-HEADLINE = ("llc_misses_per_lookup", "dram_bytes_per_lookup", "llc_miss_ratio", "ipc")
+HEADLINE = ("llc_misses_per_lookup", "dram_bytes_per_lookup", "llc_miss_ratio", "ipc",
+            "dtlb_walks_per_lookup")
 # Which status to report when a metric's events differ: the one a user can act on first.
 _STATUS_ORDER = (NOT_PERMITTED, NOT_COUNTED, NOT_SUPPORTED)
 
@@ -25,6 +26,7 @@ COUNTER_COLUMNS = [
     "dram_bytes_per_lookup", "dram_bytes_per_lookup_source",
     "llc_miss_ratio", "llc_miss_ratio_source",
     "ipc", "ipc_source",
+    "dtlb_walks_per_lookup", "dtlb_walks_per_lookup_source",
     "llc_misses_per_lookup_cachegrind", "llc_misses_per_lookup_model",
     "task_clock_ms", "task_clock_ms_source", "region_ms",
     "page_faults", "page_faults_source", "perf_running_fraction",
