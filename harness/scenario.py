@@ -196,6 +196,8 @@ def _message(err: dict, path: tuple, data) -> str:
         return f"each kernel needs 'kernel:' naming one of: {', '.join(KERNELS)}"
     if kind == "missing":
         return "required key is missing"
+    if kind == "too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "must list at least one value (got an empty list)"
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if not isinstance(value, (dict, list)) and kind not in ("value_error",):
