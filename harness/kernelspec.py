@@ -59,6 +59,13 @@ class MemRecParams(KernelParams):
     backend: Sweep(Literal["torch", "numpy"]) = ["torch"]
 
 
+class SpinParams(KernelParams):
+    """The null kernel: busy-waits ns_per_lookup per id and reads no table (kernels/spin.py)."""
+
+    kernel: Literal["spin"]
+    ns_per_lookup: Sweep(NonNegativeInt) = Field(description="busy-wait per id, in ns")
+
+
 @dataclass(frozen=True)
 class Geometry:
     """What a kernel's sizes resolve against: the vocabulary table and the machine."""
@@ -106,6 +113,12 @@ def _build_memrec(p: dict, g: Geometry, seed: int):
                   seed=seed, backend=p["backend"])
 
 
+def _build_spin(p: dict, g: Geometry, seed: int):
+    from kernels.spin import Spin
+
+    return Spin(p["ns_per_lookup"], g.dim)
+
+
 KERNELS: dict[str, KernelSpec] = {
     "baseline": KernelSpec(
         "baseline", BaselineParams, _resolve_baseline,
@@ -121,10 +134,16 @@ KERNELS: dict[str, KernelSpec] = {
         describe=lambda p: (f"memrec ({p['backend']}) d={p['token_rows']} k={p['k']} "
                             f"d'={p['weight_rows']} k'={p['k_weight']}"),
         build=_build_memrec),
+    "spin": KernelSpec(
+        "spin", SpinParams, lambda p, g: {"ns_per_lookup": p["ns_per_lookup"]},
+        footprint_bytes=lambda p, g: 0,
+        bytes_per_lookup=lambda p, g: 0,
+        describe=lambda p: f"spin {p['ns_per_lookup']} ns/lookup",
+        build=_build_spin),
 }
 
 KernelEntry = Annotated[
-    BaselineParams | MemRecParams,
+    BaselineParams | MemRecParams | SpinParams,
     Field(discriminator="kernel"),
 ]
 
