@@ -14,6 +14,7 @@ COMMANDS = {
     "machine": "Describe this machine: CPU, caches, memory, perf.",
     "validate": "Check scenario files; exit 2 naming every problem.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
+    "compare": "Compare two result directories; exit 1 on a significant slowdown.",
 }
 
 
