@@ -26,14 +26,39 @@ STDERR_TAIL_LINES = 15
 
 @dataclass
 class WorkerLauncher:
-    """Builds and runs the worker command line; the one place it is spawned."""
+    """Builds and runs the worker command line; the one place it is spawned.
+
+    ``code_dir`` runs the worker from another checkout of the harness (``harness
+    ab`` uses a temporary worktree of a git revision): it becomes the worker's
+    working directory and leads PYTHONPATH, so ``harness`` and ``kernels`` are
+    imported from there rather than from the installed tree.
+    """
 
     work_dir: Path
     llc_bytes: int
     python: str = sys.executable
+    code_dir: Path | None = None
 
     def command(self, spec_path: Path, result_path: Path) -> list[str]:
         return [self.python, "-m", "harness.worker", str(spec_path), "--result", str(result_path)]
+
+    def environment(self) -> dict | None:
+        if self.code_dir is None:
+            return None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(self.code_dir)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        return env
+
+    def code_location(self) -> str:
+        """The directory a worker would import ``harness`` from (a check, before running)."""
+        proc = subprocess.run([self.python, "-c", "import harness, os; "
+                               "print(os.path.dirname(os.path.dirname(harness.__file__)))"],
+                              capture_output=True, text=True, cwd=self.code_dir,
+                              env=self.environment(), timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"cannot import harness: {proc.stderr.strip()[-500:]}")
+        return proc.stdout.strip()
 
     def run(self, point: Point, repeat: int) -> dict:
         stem = f"{point.point_id}.r{repeat}"
@@ -46,7 +71,8 @@ class WorkerLauncher:
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
             proc = subprocess.Popen(self.command(spec_path, result_path), stdout=devnull,
-                                    stderr=stderr, start_new_session=True)
+                                    stderr=stderr, start_new_session=True, cwd=self.code_dir,
+                                    env=self.environment())
             try:
                 returncode = proc.wait(timeout=point.timeout_s)
                 timed_out = False
@@ -54,6 +80,12 @@ class WorkerLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
                 returncode = proc.wait()
                 timed_out = True
+            except BaseException:
+                # Ctrl-C reaches only the manager (the worker has its own session):
+                # take the worker down with it rather than leave it measuring.
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
         elapsed = time.monotonic() - started
         return interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
                                  stderr_path, elapsed)
