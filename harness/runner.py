@@ -8,6 +8,7 @@ its stderr; the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -83,7 +84,8 @@ class WorkerLauncher:
             except BaseException:
                 # Ctrl-C reaches only the manager (the worker has its own session):
                 # take the worker down with it rather than leave it measuring.
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
         elapsed = time.monotonic() - started

@@ -116,6 +116,11 @@ def run(args) -> int:
                                           machine.hostname)).resolve()
     if any((out / side / MANIFEST_FILE).exists() for side in ("base", "new")):
         raise UsageError(f"{out}: already holds results; choose another --out")
+    try:
+        for side in ("base", "new"):
+            (out / side / ".work").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
     args.json = args.json or str(out / "compare.json")
     args.markdown = args.markdown or str(out / "compare.md")
 
@@ -129,9 +134,8 @@ def run(args) -> int:
         try:
             with temporary_worktree(root, commit) as tree:
                 for name, code_dir in (("base", tree), ("new", code_root)):
-                    work = out / name / ".work"
-                    work.mkdir(parents=True, exist_ok=True)
-                    launcher = WorkerLauncher(work, plan.llc_bytes, code_dir=code_dir)
+                    launcher = WorkerLauncher(out / name / ".work", plan.llc_bytes,
+                                              code_dir=code_dir)
                     _check_code(launcher, code_dir, name.upper())
                     manifest = _manifest(args, loaded, machine, plan)
                     manifest["git"] = head_state(code_dir)
