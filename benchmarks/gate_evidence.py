@@ -1,6 +1,6 @@
 """Evidence that the regression gate works on this machine: false alarms and catches.
 
-    python benchmarks/gate_evidence.py [--reps 20] [--runs 5] [--out DIR]
+    python benchmarks/gate_evidence.py [--reps 20] [--runs 12] [--batches 200] [--out DIR]
     python benchmarks/gate_evidence.py --analyze DIR      # re-score stored runs
 
 Each repetition measures three sides with the harness's own worker and launcher,
@@ -106,7 +106,7 @@ def analyze(out: Path, factors: list[float], alpha: float) -> list[dict]:
     setup = json.loads((out / "setup.json").read_text())
     reps = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line]
     max_runs, max_batches = setup["args"]["runs"], setup["args"]["batches"]
-    run_counts = sorted({1, 3, 5, max_runs} & set(range(1, max_runs + 1)))
+    run_counts = sorted({1, 3, 5, 8, 10, max_runs} & set(range(1, max_runs + 1)))
     batch_counts = sorted({min(20, max_batches), max_batches})
     rows = [score(reps, f, alpha, r, b) for r in run_counts for b in batch_counts
             for f in factors]
@@ -136,8 +136,8 @@ def analyze(out: Path, factors: list[float], alpha: float) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=5, help="worker processes per side")
-    parser.add_argument("--batches", type=int, default=50, help="timed batches per run")
+    parser.add_argument("--runs", type=int, default=12, help="worker processes per side")
+    parser.add_argument("--batches", type=int, default=200, help="timed batches per run")
     parser.add_argument("--warmups", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--ns", type=int, default=1000)
