@@ -13,9 +13,9 @@ from harness.errors import UsageError
 COMMANDS = {
     "machine": "Describe this machine: CPU, caches, memory, perf.",
     "validate": "Check scenario files; exit 2 naming every problem.",
-    "run": "Run a scenario's points in pinned worker processes and store the results.",
     "compare": "Compare two result directories; exit 1 on a significant slowdown.",
     "ab": "Run a scenario at the working tree and at a git revision, interleaved; compare.",
+    "run": "Run a scenario's points in pinned worker processes and store the results.",
 }
 
 

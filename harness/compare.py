@@ -1,6 +1,6 @@
 """Compare two runs point by point: the change, its confidence interval, a verdict.
 
-Pure statistics over results already loaded (``harness.resultset``); no I/O. The
+Pure statistics over results already loaded (``harness.compare_input``); no I/O. The
 verdict follows asv: a point is ``slower`` only when the change is beyond an
 effect-size factor AND a significance test on the samples says it is not noise.
 Either alone fails on shared machines: a threshold alone flaps (repeats differ

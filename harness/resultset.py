@@ -1,147 +1,136 @@
-"""Read a finished (or interrupted) run's directory back for comparison.
+"""Reading stored results back, checked: resume, merge, compare and report use this.
 
-A result directory is what ``harness run`` writes: ``manifest.json`` (machine, plan
-with every point's identity), ``pyperf.json`` (per-batch samples, one pyperf run
-per worker process) and ``points.csv`` (one row per point, with its status and
-derived columns). Anything missing, unreadable or not from one harness run is
-a ``UsageError`` naming the file and what is wrong: exit status 2, never a traceback.
+A directory is refused with a clear message (UsageError, exit 2) when a file is
+missing, truncated, not JSON/CSV, or not written by this harness; result formats
+newer than this harness reads are refused, older ones are upgraded in memory.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
-from harness.compare import PointData
 from harness.errors import UsageError
-from harness.machine import Machine
-from harness.plan import Point
 from harness.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
+
+REQUIRED_COLUMNS = ("point_id", "kernel", "status", "batch_size", "threads",
+                    "latency_p50_ns", "ns_per_lookup")
+REQUIRED_MANIFEST_KEYS = ("format_version", "scenario", "machine", "plan")
+
+# format_version -> function upgrading a manifest of that version by one step.
+MIGRATIONS: dict[int, callable] = {}
 
 
 @dataclass
-class ResultSet:
-    directory: Path
-    scenario: str
-    machine: dict
-    git: dict
-    complete: bool
-    points: list[PointData]
-    notes: list[str] = field(default_factory=list)
+class StoredResult:
+    dir: Path
+    manifest: dict
+    rows: list[dict]  # points.csv, as strings
 
     @property
-    def machine_identity(self) -> dict:
-        return machine_identity(self.machine, self.directory)
+    def pyperf_path(self) -> Path:
+        return self.dir / PYPERF_FILE
 
-    def summary(self) -> dict:
-        return {"directory": str(self.directory), "scenario": self.scenario,
-                "hostname": self.machine.get("hostname"), "machine": self.machine_identity,
-                "git": self.git, "complete": self.complete}
+    @property
+    def complete(self) -> bool:
+        return bool(self.manifest.get("complete"))
 
 
-def machine_identity(machine: dict, where: Path) -> dict:
+def read_json(path: Path) -> object:
+    """A JSON file, or UsageError naming the file and what is wrong with it."""
     try:
-        return Machine.from_dict(machine).identity()
-    except (TypeError, KeyError, AttributeError) as exc:
-        raise UsageError(f"{where / MANIFEST_FILE}: the machine record is not one this "
-                         f"harness can read ({exc})") from None
-
-
-def point_identity(entry: dict, where: Path) -> tuple[dict, Point]:
-    """A plan entry's identity via ``Point.identity()``; unknown extra keys are ignored."""
-    known = {f.name for f in dataclasses.fields(Point)}
-    try:
-        point = Point.from_dict({k: v for k, v in entry.items() if k in known})
-        return point.identity(), point
-    except (TypeError, KeyError, AttributeError) as exc:
-        raise UsageError(f"{where / MANIFEST_FILE}: a plan entry is not a point this harness "
-                         f"can read ({exc})") from None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: missing (is {path.parent} a harness result directory?)") \
+        raise UsageError(f"{path}: missing (a result directory holds {MANIFEST_FILE}, "
+                         f"{POINTS_FILE} and {PYPERF_FILE}, as `harness run` writes them)") \
             from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: unreadable: {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a JSON object")
-    return data
-
-
-def _read_samples(path: Path, planned: set[str]) -> dict[str, list[list[float]]]:
-    """Per point id, per worker run, the per-batch latencies in ns from pyperf.json."""
-    import pyperf
-
-    data = _read_json(path)
-    if data.get("benchmarks") == []:
-        return {}  # what the harness writes when no point has a finished run
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    if not text.strip():
+        raise UsageError(f"{path}: empty file")
     try:
-        suite = pyperf.BenchmarkSuite.load(str(path))
-    except Exception as exc:  # pyperf raises many kinds on foreign input; all mean "unusable"
-        raise UsageError(f"{path}: not a pyperf file pyperf can read ({exc})") from None
-    out = {}
-    for bench in suite.get_benchmarks():
-        name = bench.get_name()
-        if name not in planned:
-            raise UsageError(f"{path}: benchmark {name!r} is not a point of "
-                             f"{path.parent / MANIFEST_FILE}; these files are not from one "
-                             f"harness run")
-        out[name] = [[v * 1e9 for v in run.values] for run in bench.get_runs() if run.values]
-    return out
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON (truncated?): {exc.msg} at line "
+                         f"{exc.lineno}") from None
 
 
-def _read_rows(path: Path) -> dict[str, dict]:
+def upgrade_manifest(manifest: dict, path: Path) -> dict:
+    version = manifest.get("format_version")
+    if not isinstance(version, int):
+        raise UsageError(f"{path}: not a harness result manifest (no integer format_version)")
+    if version > RESULT_FORMAT_VERSION:
+        raise UsageError(f"{path}: result format {version} is newer than this harness reads "
+                         f"(up to {RESULT_FORMAT_VERSION}): update the harness")
+    while version < RESULT_FORMAT_VERSION:
+        if version not in MIGRATIONS:
+            raise UsageError(f"{path}: result format {version} is too old to read "
+                             f"(this harness reads {min(MIGRATIONS, default=RESULT_FORMAT_VERSION)}"
+                             f"..{RESULT_FORMAT_VERSION})")
+        manifest = MIGRATIONS[version](manifest)
+        version = manifest["format_version"]
+    return manifest
+
+
+def load_manifest_checked(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST_FILE
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise UsageError(f"{path}: not a harness manifest (expected a JSON object)")
+    manifest = upgrade_manifest(manifest, path)
+    missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise UsageError(f"{path}: not a harness manifest (missing {', '.join(missing)})")
+    return manifest
+
+
+def load_points_csv(path: Path) -> list[dict]:
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise UsageError(f"{path}: not a points.csv written by the harness "
+                                 f"(missing columns: {', '.join(missing)})")
+            rows = []
+            for row in reader:
+                if None in row or any(v is None for v in row.values()):
+                    raise UsageError(f"{path}: line {reader.line_num} has "
+                                     f"{'too many' if None in row else 'too few'} fields "
+                                     f"(truncated or edited?)")
+                rows.append(row)
     except FileNotFoundError:
-        raise UsageError(f"{path}: missing (is {path.parent} a harness result directory?)") \
-            from None
+        raise UsageError(f"{path}: missing") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path}: unreadable: {exc}") from None
-    if rows and "point_id" not in rows[0]:
-        raise UsageError(f"{path}: no point_id column; not a harness points.csv")
-    return {r["point_id"]: r for r in rows}
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    return rows
 
 
-def load_results(directory: str | Path) -> ResultSet:
-    """Load one result directory; raise UsageError naming what makes it unusable."""
+def load_result(directory: str | Path) -> StoredResult:
+    """Load and check a result directory (manifest.json and points.csv)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such result directory")
-    manifest = _read_json(directory / MANIFEST_FILE)
-    version = manifest.get("format_version")
-    if version != RESULT_FORMAT_VERSION:
-        raise UsageError(f"{directory / MANIFEST_FILE}: result format version {version!r}; "
-                         f"this harness reads version {RESULT_FORMAT_VERSION}")
-    plan, machine = manifest.get("plan"), manifest.get("machine")
-    if not isinstance(plan, list) or not isinstance(machine, dict):
-        raise UsageError(f"{directory / MANIFEST_FILE}: no plan or machine record; not a "
-                         f"harness run's manifest")
-    statuses = {p.get("point_id"): p for p in manifest.get("point_status", [])}
-    rows = _read_rows(directory / POINTS_FILE)
-    entries = [point_identity(entry, directory) for entry in plan]
-    samples = _read_samples(directory / PYPERF_FILE, {p.point_id for _, p in entries})
+    manifest = load_manifest_checked(directory)
+    rows = load_points_csv(directory / POINTS_FILE)
+    return StoredResult(directory, manifest, rows)
 
-    points = []
-    for identity, point in entries:
-        row = rows.get(point.point_id, {})
-        status = row.get("status") or statuses.get(point.point_id, {}).get("status") or "pending"
-        reason = row.get("reason") or statuses.get(point.point_id, {}).get("reason", "")
-        runs = samples.get(point.point_id, [])
-        if status == "ok" and not runs:
-            status, reason = "failed", "no samples in pyperf.json"
-        points.append(PointData(point.point_id, point.label, identity, status, reason, runs,
-                                point.lookups_per_batch, row))
-    notes = [] if manifest.get("complete") else [
-        f"{directory}: the run did not finish (state {manifest.get('state')!r}); "
-        f"its unfinished points are incomparable"]
-    return ResultSet(directory, manifest.get("scenario", {}).get("name", "?"), machine,
-                     manifest.get("git", {}), bool(manifest.get("complete")), points, notes)
+
+def load_pyperf(result: StoredResult):
+    """The pyperf suite of a result, or UsageError saying what is wrong with it."""
+    import pyperf
+
+    path = result.pyperf_path
+    data = read_json(path)
+    if not isinstance(data, dict) or "benchmarks" not in data:
+        raise UsageError(f"{path}: not a pyperf file (no 'benchmarks')")
+    if not data["benchmarks"]:
+        return None
+    try:
+        return pyperf.BenchmarkSuite.load(str(path))
+    except Exception as exc:  # pyperf raises assorted errors on foreign JSON
+        raise UsageError(f"{path}: pyperf cannot read it: {exc}") from None

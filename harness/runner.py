@@ -8,7 +8,6 @@ its stderr; the run goes on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -27,36 +26,33 @@ STDERR_TAIL_LINES = 15
 
 @dataclass
 class WorkerLauncher:
-    """Builds and runs the worker command line; the one place it is spawned.
-
-    ``code_dir`` runs the worker from another checkout of the harness (``harness
-    ab`` uses a temporary worktree of a git revision): it becomes the worker's
-    working directory and leads PYTHONPATH, so ``harness`` and ``kernels`` are
-    imported from there rather than from the installed tree.
-    """
+    """Builds and runs the worker command line; the one place it is spawned."""
 
     work_dir: Path
     llc_bytes: int
-    python: str = sys.executable
+    # Another checkout to run the worker's code from (``harness ab``'s temporary worktree
+    # of a revision): put first on the worker's sys.path, ahead of cwd and PYTHONPATH.
     code_dir: Path | None = None
+    python: str = sys.executable
 
     def command(self, spec_path: Path, result_path: Path) -> list[str]:
+        if self.code_dir is not None:
+            return [self.python, "-c", self.RUN_WORKER_FROM, str(self.code_dir), str(spec_path),
+                    "--result", str(result_path)]
         return [self.python, "-m", "harness.worker", str(spec_path), "--result", str(result_path)]
 
-    def environment(self) -> dict | None:
-        if self.code_dir is None:
-            return None
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(self.code_dir)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        return env
+    # python -c programs taking a checkout as argv[1]: run the worker from it, or say
+    # where ``harness`` would be imported from.
+    RUN_WORKER_FROM = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                       "runpy.run_module('harness.worker', run_name='__main__', alter_sys=True)")
+    IMPORTED_FROM = ("import os, sys; sys.argv[1:] and sys.path.insert(0, sys.argv[1]); "
+                     "import harness; print(os.path.dirname(os.path.dirname(harness.__file__)))")
 
     def code_location(self) -> str:
-        """The directory a worker would import ``harness`` from (a check, before running)."""
-        proc = subprocess.run([self.python, "-c", "import harness, os; "
-                               "print(os.path.dirname(os.path.dirname(harness.__file__)))"],
-                              capture_output=True, text=True, cwd=self.code_dir,
-                              env=self.environment(), timeout=120)
+        """The checkout a worker imports ``harness`` from: checked before measuring."""
+        probe = [self.python, "-c", self.IMPORTED_FROM] + (
+            [str(self.code_dir)] if self.code_dir is not None else [])
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise RuntimeError(f"cannot import harness: {proc.stderr.strip()[-500:]}")
         return proc.stdout.strip()
@@ -72,8 +68,7 @@ class WorkerLauncher:
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
             proc = subprocess.Popen(self.command(spec_path, result_path), stdout=devnull,
-                                    stderr=stderr, start_new_session=True, cwd=self.code_dir,
-                                    env=self.environment())
+                                    stderr=stderr, start_new_session=True)
             try:
                 returncode = proc.wait(timeout=point.timeout_s)
                 timed_out = False
@@ -81,13 +76,6 @@ class WorkerLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
                 returncode = proc.wait()
                 timed_out = True
-            except BaseException:
-                # Ctrl-C reaches only the manager (the worker has its own session):
-                # take the worker down with it rather than leave it measuring.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise
         elapsed = time.monotonic() - started
         return interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
                                  stderr_path, elapsed)

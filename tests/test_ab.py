@@ -57,11 +57,20 @@ def test_launcher_runs_code_from_another_tree(tmp_path, monkeypatch):
     tree = tmp_path / "tree"
     (tree / "harness").mkdir(parents=True)
     (tree / "harness" / "__init__.py").write_text("")
-    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    (tree / "harness" / "worker.py").write_text(
+        "import json, sys\n"
+        "if __name__ == '__main__':\n"
+        "    open(sys.argv[3], 'w').write(json.dumps([__file__, sys.argv[1:]]))\n")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     launcher = WorkerLauncher(tmp_path, 2**25, code_dir=tree)
-    assert launcher.environment()["PYTHONPATH"] == f"{tree}{os.pathsep}/elsewhere"
-    assert Path(launcher.code_location()) == tree
-    assert WorkerLauncher(tmp_path, 2**25).environment() is None
+    assert Path(launcher.code_location()) == tree  # ahead of PYTHONPATH and cwd
+    command = launcher.command(tmp_path / "spec.json", tmp_path / "out.json")
+    subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
+    ran, argv = json.loads((tmp_path / "out.json").read_text())
+    assert Path(ran) == tree / "harness" / "worker.py"
+    assert argv == [str(tmp_path / "spec.json"), "--result", str(tmp_path / "out.json")]
+    assert WorkerLauncher(tmp_path, 2**25).command(Path("s"), Path("r"))[1:3] == [
+        "-m", "harness.worker"]
 
 
 # -- the real command -----------------------------------------------------------------

@@ -70,10 +70,12 @@ def test_new_failure_exit_1(dirs, capsys, zen3_vm, tmp_path):
     (lambda d: (d / "pyperf.json").unlink(), "pyperf.json: missing"),
     (lambda d: (d / "manifest.json").unlink(), "manifest.json: missing"),
     (lambda d: (d / "points.csv").unlink(), "points.csv: missing"),
-    (lambda d: (d / "manifest.json").write_text("{not json"), "manifest.json: unreadable"),
+    (lambda d: (d / "manifest.json").write_text("{not json"), "manifest.json: not valid JSON"),
     (lambda d: (d / "pyperf.json").write_text('{"x": 1}'), "not a pyperf file"),
+    (lambda d: (d / "pyperf.json").write_text('{"benchmarks": [{"x": 1}]}'),
+     "pyperf cannot read it"),
     (lambda d: (d / "manifest.json").write_text(json.dumps({"format_version": 99})),
-     "format version 99"),
+     "result format 99 is newer"),
 ])
 def test_unusable_input_exit_2(dirs, capsys, damage, message):
     base, new = dirs("base"), dirs("new")

@@ -26,7 +26,7 @@ from harness.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_
 from harness.machine import describe_machine
 from harness.plan import make_plan, parse_memory_limit
 from harness.results import MANIFEST_FILE, ResultStore, default_result_dir, utc_now
-from harness.resultset import load_results
+from harness.compare_input import load_results
 from harness.runner import WorkerLauncher
 from harness.scenario import load_scenario
 from harness.sizes import format_bytes

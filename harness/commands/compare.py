@@ -16,7 +16,7 @@ from harness.compare import METRICS, compare_runs, metric_named
 from harness.compare_report import render_json, render_markdown, render_text
 from harness.errors import UsageError
 from harness.fileio import atomic_write_text
-from harness.resultset import ResultSet, load_results
+from harness.compare_input import ResultSet, load_results
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05
