@@ -13,6 +13,8 @@ from harness.errors import UsageError
 COMMANDS = {
     "machine": "Describe this machine: CPU, caches, memory, perf.",
     "validate": "Check scenario files; exit 2 naming every problem.",
+    "compare": "Compare two result directories; exit 1 on a significant slowdown.",
+    "ab": "Run a scenario at the working tree and at a git revision, interleaved; compare.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
     "merge": "Join the shards of a sweep (run --shard I/N) into one result.",
     "limits": "Measure the machine's limits: gather cost, load latency, bandwidth, effective LLC.",

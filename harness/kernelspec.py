@@ -48,6 +48,13 @@ class BaselineParams(KernelParams):
     backend: Sweep(Literal["torch", "numpy"]) = ["torch"]
 
 
+class SpinParams(KernelParams):
+    """The null kernel: busy-waits ns_per_lookup per id and reads no table (kernels/spin.py)."""
+
+    kernel: Literal["spin"]
+    ns_per_lookup: Sweep(NonNegativeInt) = Field(description="busy-wait per id, in ns")
+
+
 class MemRecParams(KernelParams):
     """MEM-REC: token table of d rows (k hashes), weight table of d' scalars (k' hashes)."""
 
@@ -108,6 +115,12 @@ def _build_baseline(p: dict, g: Geometry, seed: int):
     return Baseline(g.rows, g.dim, seed=seed, backend=p["backend"], pages=g.pages)
 
 
+def _build_spin(p: dict, g: Geometry, seed: int):
+    from kernels.spin import Spin
+
+    return Spin(p["ns_per_lookup"], g.dim)
+
+
 def _build_memrec(p: dict, g: Geometry, seed: int):
     from kernels.memrec import MemRec
 
@@ -139,6 +152,12 @@ KERNELS: dict[str, KernelSpec] = {
         bytes_per_lookup=lambda p, g: g.dim * 4,
         describe=lambda p: f"baseline ({p['backend']})",
         build=_build_baseline),
+    "spin": KernelSpec(
+        "spin", SpinParams, lambda p, g: {"ns_per_lookup": p["ns_per_lookup"]},
+        footprint_bytes=lambda p, g: 0,
+        bytes_per_lookup=lambda p, g: 0,
+        describe=lambda p: f"spin {p['ns_per_lookup']} ns/lookup",
+        build=_build_spin),
     "memrec": KernelSpec(
         "memrec", MemRecParams, _resolve_memrec,
         footprint_bytes=lambda p, g: p["token_rows"] * g.dim * 4
@@ -160,7 +179,7 @@ KERNELS.update({
 })
 
 KernelEntry = Annotated[
-    BaselineParams | MemRecParams | MicrobenchParams,
+    BaselineParams | MemRecParams | MicrobenchParams | SpinParams,
     Field(discriminator="kernel"),
 ]
 

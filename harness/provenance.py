@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -25,17 +24,6 @@ def library_versions() -> dict[str, str]:
 
 def git_state(path: Path | None = None) -> dict:
     """Commit and dirtiness of the checkout holding the harness, if it is one."""
-    path = path or Path(__file__).resolve().parent.parent
+    from harness.gitrepo import head_state
 
-    def git(*args):
-        return subprocess.run(["git", "-C", str(path), *args], capture_output=True,
-                              text=True, timeout=20)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {"commit": "unknown", "dirty": None, "reason": "not a git checkout"}
-        status = git("status", "--porcelain", "--untracked-files=no")
-        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"commit": "unknown", "dirty": None, "reason": str(exc)}
+    return head_state(path or Path(__file__).resolve().parent.parent)

@@ -51,11 +51,33 @@ class WorkerLauncher:
 
     work_dir: Path
     llc_bytes: int
+    # Another checkout to run the worker's code from (``harness ab``'s temporary worktree
+    # of a revision): put first on the worker's sys.path, ahead of cwd and PYTHONPATH.
+    code_dir: Path | None = None
     python: str = sys.executable
     counters: object = None  # a harness.counters.setup.CounterSetup, or None: no counting
 
     def command(self, spec_path: Path, result_path: Path) -> list[str]:
+        if self.code_dir is not None:
+            return [self.python, "-c", self.RUN_WORKER_FROM, str(self.code_dir), str(spec_path),
+                    "--result", str(result_path)]
         return [self.python, "-m", "harness.worker", str(spec_path), "--result", str(result_path)]
+
+    # python -c programs taking a checkout as argv[1]: run the worker from it, or say
+    # where ``harness`` would be imported from.
+    RUN_WORKER_FROM = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                       "runpy.run_module('harness.worker', run_name='__main__', alter_sys=True)")
+    IMPORTED_FROM = ("import os, sys; sys.argv[1:] and sys.path.insert(0, sys.argv[1]); "
+                     "import harness; print(os.path.dirname(os.path.dirname(harness.__file__)))")
+
+    def code_location(self) -> str:
+        """The checkout a worker imports ``harness`` from: checked before measuring."""
+        probe = [self.python, "-c", self.IMPORTED_FROM] + (
+            [str(self.code_dir)] if self.code_dir is not None else [])
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"cannot import harness: {proc.stderr.strip()[-500:]}")
+        return proc.stdout.strip()
 
     def run(self, point: Point, repeat: int) -> dict:
         stem = f"{point.point_id}.r{repeat}"

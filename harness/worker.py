@@ -131,7 +131,6 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     import numpy as np
 
     from harness.indices import make_batches
-    from kernels.memory import page_report
     from harness.kernelspec import KERNELS, Geometry
     from harness.scenario import load_trace
 
@@ -214,7 +213,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,
-        "pages": page_report(_main_array(kernels[0]), point.get("pages", "default")),
+        "pages": _pages(kernels[0], point.get("pages", "default")),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
@@ -222,13 +221,15 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     }
 
 
-def _main_array(kernel):
-    """The array whose pages matter most: the table a kernel gathers from."""
+def _pages(kernel, requested: str) -> dict:
+    """What pages the table a kernel gathers from really got (tableless kernels: none)."""
+    from kernels.memory import page_report
+
     for name in ("table", "token_table", "shared", "_array"):
         array = getattr(kernel, name, None)
         if array is not None and hasattr(array, "ctypes"):
-            return array
-    raise AttributeError(f"{type(kernel).__name__} exposes no table array")
+            return page_report(array, requested)
+    return {"requested": requested, "note": f"{type(kernel).__name__} owns no table"}
 
 
 def _versions() -> dict:

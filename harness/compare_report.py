@@ -1,0 +1,129 @@
+"""Render a comparison: a plain table for terminals and logs, Markdown for CI comments,
+JSON for machines. Pure functions of a ``Report``; the commands decide where they go."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from harness.compare import VERDICTS, Change, Report
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if unit == "ns":
+        for scale, name in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
+            if abs(value) >= scale:
+                return f"{value / scale:.4g} {name}"
+        return f"{value:.4g} ns"
+    if unit == "ns/lookup":
+        return f"{value:.4g} ns"
+    if unit == "x":
+        return f"{value:.3g}x"
+    return f"{value:.4g}"
+
+
+def format_change(c: Change) -> str:
+    if c.ratio is None:
+        return "-"
+    text = f"{(c.ratio - 1) * 100:+.1f}%"
+    if c.ci_low is not None and c.ci_high is not None:
+        text += f" [{(c.ci_low - 1) * 100:+.1f}%, {(c.ci_high - 1) * 100:+.1f}%]"
+    return text
+
+
+def format_p(c: Change) -> str:
+    return "-" if c.p_value is None else f"{c.p_value:.2g}"
+
+
+def summary_line(report: Report) -> str:
+    counts = ", ".join(f"{report.count(v)} {v}" for v in VERDICTS)
+    if report.regressions:
+        failures = sum(c.new_failure for c in report.regressions)
+        verdict = (f"REGRESSION: {report.count('slower')} point(s) significantly slower "
+                   f"beyond the factor" + (f", {failures} now failing" if failures else ""))
+    elif not report.comparable:
+        verdict = "NOTHING COMPARED: no point could be compared (see why)"
+    else:
+        verdict = "no regression"
+    return f"{verdict} ({counts})"
+
+
+def _header(report: Report, base: dict, new: dict) -> list[str]:
+    m = report.metric
+    direction = "higher is better" if m.higher_is_better else "lower is better"
+    lines = [f"metric: {m.title} ({m.name}; {direction}); factor {report.factor:g}, "
+             f"alpha {report.alpha:g}"]
+    for name, side in (("BASE", base), ("NEW", new)):
+        git = side.get("git") or {}
+        commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
+        lines.append(f"{name}: {side['directory']} ({side['scenario']}, {side['hostname']}, "
+                     f"commit {commit})")
+    return lines
+
+
+def _footer(report: Report) -> list[str]:
+    lines = []
+    if report.only_in_base:
+        lines.append(f"only in BASE (not compared): {', '.join(report.only_in_base)}")
+    if report.only_in_new:
+        lines.append(f"only in NEW (not compared): {', '.join(report.only_in_new)}")
+    lines += [f"note: {n}" for n in report.notes]
+    return lines
+
+
+def render_text(report: Report, base: dict, new: dict) -> str:
+    unit = report.metric.unit
+    table = [("verdict", "change [CI]", "p", "BASE", "NEW", "point", "why")]
+    for c in report.changes:
+        table.append((c.verdict, format_change(c), format_p(c), format_value(c.base, unit),
+                      format_value(c.new, unit), c.point_id, c.why))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    lines = _header(report, base, new) + [""]
+    for row in table:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return "\n".join(lines + [""] + _footer(report) + [summary_line(report)]) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(report: Report, base: dict, new: dict) -> str:
+    unit = report.metric.unit
+    mark = {"slower": ":red_circle: slower", "faster": ":green_circle: faster",
+            "same": "same", "incomparable": ":grey_question: incomparable"}
+    lines = [f"### Performance: {summary_line(report)}", ""]
+    lines += [f"- {_md_cell(line)}" for line in _header(report, base, new)]
+    lines += ["", "| verdict | change [CI] | p | BASE | NEW | point | why |",
+              "|---|---|---|---|---|---|---|"]
+    for c in report.changes:
+        cells = (mark[c.verdict] + (" (now failing)" if c.new_failure else ""),
+                 format_change(c), format_p(c), format_value(c.base, unit),
+                 format_value(c.new, unit), f"`{c.point_id}`", c.why)
+        lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
+    footer = _footer(report)
+    if footer:
+        lines += [""] + [f"- {_md_cell(line)}" for line in footer]
+    return "\n".join(lines) + "\n"
+
+
+def report_dict(report: Report, base: dict, new: dict) -> dict:
+    m = report.metric
+    return {
+        "metric": {"name": m.name, "title": m.title, "unit": m.unit,
+                   "higher_is_better": m.higher_is_better},
+        "factor": report.factor, "alpha": report.alpha,
+        "base": base, "new": new,
+        "summary": {v: report.count(v) for v in VERDICTS}
+        | {"new_failures": sum(c.new_failure for c in report.changes)},
+        "exit_status": report.exit_status,
+        "changes": [c.to_dict() for c in report.changes],
+        "only_in_base": report.only_in_base, "only_in_new": report.only_in_new,
+        "notes": report.notes,
+    }
+
+
+def render_json(report: Report, base: dict, new: dict) -> str:
+    return json.dumps(report_dict(report, base, new), indent=1) + "\n"
