@@ -14,6 +14,8 @@ COMMANDS = {
     "machine": "Describe this machine: CPU, caches, memory, perf.",
     "validate": "Check scenario files; exit 2 naming every problem.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
+    "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",
+    "collisions": "How many ids MEM-REC's encoders cannot tell apart, for a vocabulary.",
 }
 
 

@@ -37,6 +37,7 @@ POINT_COLUMNS = [
     "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
     "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
+    "layout", "table_scale", "note",
 ]
 
 
@@ -95,13 +96,14 @@ class ResultStore:
             "params": point.params, "table_size": point.table_size,
             "table_rows": point.table_rows, "table_bytes": point.table_bytes,
             "llc_ratio": point.llc_ratio, "kernel_bytes": point.kernel_bytes,
-            "compression": point.table_bytes * point.features / point.kernel_bytes
+            "compression": point.uncompressed_bytes / point.kernel_bytes
             if point.kernel_bytes else math.nan,
             "bytes_per_lookup": point.bytes_per_lookup, "dim": point.dim,
             "batch_size": point.batch_size, "pooling": point.pooling,
             "features": point.features, "threads": point.threads,
             "cores": format_cpulist(point.cpus), "distribution": point.distribution["name"],
             "status": status, "reason": reason, "runs": len(ok_runs),
+            "layout": point.layout, "table_scale": point.table_scale, "note": point.note,
         }
         row.update(point_figures(point.to_dict(), values) if values else
                    {c: math.nan for c in POINT_COLUMNS if c not in row})
