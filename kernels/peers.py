@@ -63,17 +63,17 @@ class _Fused:
 
     backend: str
 
-    def _check_backend(self, backend: str, prefetch: int | None, default_prefetch: int):
+    def _check_backend(self, backend: str, prefetch: int | None):
+        """Check backend and prefetch; numba is imported only for the fused backend."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.backend = backend
-        self.prefetch = default_prefetch if prefetch is None else int(prefetch)
-        if self.prefetch < 0:
-            raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
-        self._threads = 1
+        self.backend, self.prefetch, self._threads = backend, None, 1
         if backend == "fused":
             from kernels import fused
 
+            self.prefetch = fused.DEFAULT_PREFETCH if prefetch is None else int(prefetch)
+            if self.prefetch < 0:
+                raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
             self._threads = fused.threads_now()
 
     def _warm(self) -> None:
@@ -156,9 +156,7 @@ class QREmbedding(_Fused):
                  backend: str = "torch", align: int = PAGE_BYTES, prefetch: int | None = None):
         if rows < 1 or dim < 1 or collisions < 1:
             raise ValueError(f"need rows, dim, collisions >= 1; got {rows}, {dim}, {collisions}")
-        from kernels.fused import DEFAULT_PREFETCH
-
-        self._check_backend(backend, prefetch, DEFAULT_PREFETCH)
+        self._check_backend(backend, prefetch)
         self.rows, self.dim, self.collisions, self.seed = rows, dim, collisions, seed
         self.quotient = random_table((-(-rows // collisions), dim), seed, align)
         self.remainder = random_table((collisions, dim), seed + 1, align)
@@ -219,17 +217,17 @@ class RobeZ(_Fused):
             raise ValueError(f"size must be in 1..{hashing.MAX_ROWS} floats, got {size}")
         if dim < 1 or z < 1:
             raise ValueError(f"need dim, z >= 1; got dim={dim}, z={z}")
-        from kernels.fused import DEFAULT_PREFETCH, padded_seeds
-
-        self._check_backend(backend, prefetch, DEFAULT_PREFETCH)
+        self._check_backend(backend, prefetch)
         self.size, self.dim, self.z, self.seed = size, dim, z, seed
         self.blocks = -(-dim // z)
         # The array plus its first z-1 floats again: a block starting near the end
         # wraps around without a modulo in the loop. Stored as (1, n) for the kernel.
         self.array = random_table((1, size + z - 1), seed, align)
         self.array[0, size:] = self.array[0, np.arange(z - 1) % size]
-        self._seeds_list = hashing.hash_seeds(seed, self.blocks)
-        self._seeds = padded_seeds(self._seeds_list)
+        if backend == "fused":
+            from kernels.fused import padded_seeds
+
+            self._seeds = padded_seeds(hashing.hash_seeds(seed, self.blocks))
         if backend == "torch":
             import torch
 
