@@ -15,7 +15,8 @@ Printed per (threads, batch, token table size, k), with the targets:
   torch   torch composition / fused; target >= 1.5
   vs 64x  baseline at 64x LLC / fused, where k = 2 and the token table <= 1/8 LLC;
           target >= 2
-Fused is the default prefetch (8 ids ahead); "pf0" is fused without prefetch.
+"fused" is what a scenario gets when it leaves prefetch unset (harness/kernelspec.py):
+8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
 A table goes to stdout and, as markdown, to DIR/speed.md.
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec")
 FLOOR_TARGET, TORCH_TARGET, BIG_TARGET = 1.3, 1.5, 2.0
-DEFAULT_PREFETCH = 8
+AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/kernelspec.py
 
 
 def run_scenario(scenario: Path, out: Path, quick: bool) -> int:
@@ -57,36 +58,43 @@ def _key(row: dict) -> tuple:
     token_bytes = params["token_rows"] * int(row["dim"]) * 4
     backend = params["backend"]
     if backend == "fused":
-        backend = f"fused-pf{params.get('prefetch', DEFAULT_PREFETCH)}"
+        backend = f"fused-pf{params['prefetch']}"
     return ("memrec", backend, token_bytes, params["k"], int(row["threads"]),
             int(row["batch_size"]))
 
 
-def medians(runs: list[list[dict]]) -> dict[tuple, float]:
-    """Median over runs of each point's ns/lookup, keyed by what identifies the point."""
+def per_point(runs: list[list[dict]]) -> dict[tuple, list[float]]:
+    """Each point's ns/lookup in every run, keyed by what identifies the point."""
     values: dict[tuple, list[float]] = {}
     for rows in runs:
         for row in rows:
             values.setdefault(_key(row), []).append(float(row["ns_per_lookup"]))
-    return {k: statistics.median(v) for k, v in values.items()}
+    return values
 
 
 def speed_table(runs: list[list[dict]], llc_bytes: int) -> list[dict]:
     """One row per (threads, batch, token bytes, k) with the three ratios (pure)."""
-    med = medians(runs)
+    values = per_point(runs)
+    med = {k: statistics.median(v) for k, v in values.items()}
     base = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "baseline"}
     table = []
-    for key, fused in sorted(med.items()):
-        if key[0] != "memrec" or key[1] != f"fused-pf{DEFAULT_PREFETCH}":
-            continue
-        _, _, token_bytes, k, threads, batch = key
+    memrec_points = sorted({k[2:] for k in med if k[0] == "memrec"})
+    for token_bytes, k, threads, batch in memrec_points:
         ratio = round(token_bytes / llc_bytes, 5)
+        pf = {n: med.get(("memrec", f"fused-pf{n}", token_bytes, k, threads, batch))
+              for n in (0, AUTO_PREFETCH_IDS)}
+        auto = AUTO_PREFETCH_IDS if ratio >= AUTO_PREFETCH_FROM_LLC else 0
+        fused = pf[auto]
+        if fused is None:
+            continue
+        runs_fused = values[("memrec", f"fused-pf{auto}", token_bytes, k, threads, batch)]
         floor_row = base.get((ratio, threads, batch))
         big = base.get((64.0, threads, batch))
         torch_ns = med.get(("memrec", "torch", token_bytes, k, threads, batch))
-        pf0 = med.get(("memrec", "fused-pf0", token_bytes, k, threads, batch))
         row = {"threads": threads, "batch": batch, "token_llc": ratio, "k": k,
-               "fused_ns": fused, "fused_pf0_ns": pf0, "torch_ns": torch_ns,
+               "fused_ns": fused, "fused_range": (min(runs_fused), max(runs_fused)),
+               "fused_pf0_ns": pf[0],
+               "fused_pf8_ns": pf[AUTO_PREFETCH_IDS], "torch_ns": torch_ns,
                "base_row_ns": floor_row, "base_64x_ns": big,
                "floor": fused / (k * floor_row) if floor_row else None,
                "torch_speedup": torch_ns / fused if torch_ns else None,
@@ -104,7 +112,9 @@ def _f(value, fmt="{:.1f}"):
 
 
 def format_table(table: list[dict], markdown: bool = False) -> str:
-    head = ["thr", "batch", "token/LLC", "k", "base ns/row", "fused ns", "pf0 ns", "torch ns",
+    head = ["thr", "batch", "token/LLC", "k", "base ns/row", "fused ns", "(runs)", "pf0 ns",
+            "pf8 ns",
+            "torch ns",
             "floor<=1.3", "torch/fused>=1.5", "64x ns", "64x/fused>=2"]
     lines = []
     for r in table:
@@ -112,7 +122,8 @@ def format_table(table: list[dict], markdown: bool = False) -> str:
                if r["big_applies"] else _f(r["vs_64x"], "({:.2f})"))
         lines.append([str(r["threads"]), str(r["batch"]), f"1/{round(1 / r['token_llc'])}",
                       str(r["k"]), _f(r["base_row_ns"]), _f(r["fused_ns"]),
-                      _f(r["fused_pf0_ns"]), _f(r["torch_ns"]),
+                      "{:.1f}-{:.1f}".format(*r["fused_range"]),
+                      _f(r["fused_pf0_ns"]), _f(r["fused_pf8_ns"]), _f(r["torch_ns"]),
                       _f(r["floor"], "{:.2f}") + (" ok" if r["floor_ok"] else " MISS"),
                       _f(r["torch_speedup"], "{:.2f}") + (" ok" if r["torch_ok"] else " MISS"),
                       _f(r["base_64x_ns"]), big])

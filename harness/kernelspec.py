@@ -18,7 +18,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeI
 from harness.sizes import Size, parse_size
 
 MAX_ROWS = 2**31 - 1  # kernels.hashing.MAX_ROWS, without importing numpy here
-FUSED_BACKENDS = ("torch", "numpy", "fused")
+# The fused kernels' prefetch when a scenario does not set it: 8 ids ahead for tables
+# of at least 1/4 LLC, none below. Measured on the Zen 3 VM (benchmarks/speed.py):
+# at 1/2 LLC prefetch cut k=2 from 80 to 66 ns/lookup, at 1/32-1/8 LLC it cost 5-15%.
+AUTO_PREFETCH_IDS = 8
+AUTO_PREFETCH_FROM_LLC = 0.25
 
 
 def _as_list(value):
@@ -59,7 +63,8 @@ class MemRecParams(KernelParams):
     k_weight: Sweep(NonNegativeInt) = [1]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["torch"]
     prefetch: Sweep(NonNegativeInt) | None = Field(
-        None, description="fused backend: ids ahead whose rows are prefetched (0: none)")
+        None, description="fused backend: ids ahead whose rows are prefetched (0: none; "
+                          "unset: 8 for tables of 1/4 LLC or more, else 0)")
 
 
 class HashingTrickParams(KernelParams):
@@ -135,14 +140,18 @@ def _resolve_memrec(p: dict, g: Geometry) -> dict:
         if rows > MAX_ROWS:
             raise ValueError(f"{key} resolves to {rows} rows; at most {MAX_ROWS} are supported")
     return {"token_rows": token_rows, "k": p["k"], "weight_rows": weight_rows,
-            "k_weight": p["k_weight"], "backend": p["backend"]} | _prefetch(p)
+            "k_weight": p["k_weight"], "backend": p["backend"]} | _prefetch(
+                p, g, token_rows * g.dim * 4)
 
 
-def _prefetch(p: dict) -> dict:
+def _prefetch(p: dict, g: Geometry, table_bytes: int) -> dict:
     """The prefetch distance, for the fused backend only (others have none to set)."""
-    if p["backend"] != "fused" or p.get("prefetch") is None:
+    if p["backend"] != "fused":
         return {}
-    return {"prefetch": p["prefetch"]}
+    if p.get("prefetch") is not None:
+        return {"prefetch": p["prefetch"]}
+    resident = not g.llc_bytes or table_bytes < AUTO_PREFETCH_FROM_LLC * g.llc_bytes
+    return {"prefetch": 0 if resident else AUTO_PREFETCH_IDS}
 
 
 def _checked_rows(key: str, rows: int) -> int:
@@ -153,21 +162,23 @@ def _checked_rows(key: str, rows: int) -> int:
 
 def _resolve_hashing_trick(p: dict, g: Geometry) -> dict:
     rows = _checked_rows("rows", p["rows"].to_rows(g.llc_bytes, g.dim * 4))
-    return {"rows": rows, "backend": p["backend"]} | _prefetch(p)
+    return {"rows": rows, "backend": p["backend"]} | _prefetch(p, g, rows * g.dim * 4)
 
 
 def _resolve_bloom(p: dict, g: Geometry) -> dict:
     rows = _checked_rows("token_rows", p["token_rows"].to_rows(g.llc_bytes, g.dim * 4))
-    return {"token_rows": rows, "k": p["k"], "backend": p["backend"]} | _prefetch(p)
+    return ({"token_rows": rows, "k": p["k"], "backend": p["backend"]}
+            | _prefetch(p, g, rows * g.dim * 4))
 
 
 def _resolve_qr(p: dict, g: Geometry) -> dict:
-    return {"collisions": p["collisions"], "backend": p["backend"]} | _prefetch(p)
+    return ({"collisions": p["collisions"], "backend": p["backend"]}
+            | _prefetch(p, g, -(-g.rows // p["collisions"]) * g.dim * 4))
 
 
 def _resolve_robez(p: dict, g: Geometry) -> dict:
     size = _checked_rows("size", p["size"].to_rows(g.llc_bytes, 4))
-    return {"size": size, "z": p["z"], "backend": p["backend"]} | _prefetch(p)
+    return {"size": size, "z": p["z"], "backend": p["backend"]} | _prefetch(p, g, size * 4)
 
 
 def _qr_bytes(p: dict, g: Geometry) -> int:
