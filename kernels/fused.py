@@ -18,7 +18,8 @@ the compile; ``warm_up`` compiles for the exact argument types before timing.
 
 Specialised code paths for k = 1..4 matter: a generic loop over k rows costs
 2x the specialised one even with the table in L1 (it re-reads the output row k
-times and cannot keep it in registers).
+times and cannot keep it in registers). So does a loop without bag bookkeeping
+for one id per bag (pooling 1): 5-10% (benchmarks/fused_numba_vs_c.py).
 """
 
 from __future__ import annotations
@@ -83,86 +84,119 @@ def weight_index(h, rows):
     return np.intp(((h & _LO32) * rows) >> _S32)
 
 
-# The loop body is written out in one function on purpose. Array views
-# (``table[row]``) and inlined helpers taking arrays each cost numba an atomic
-# reference-count increment and decrement per id that LLVM could not remove:
-# 75 indirect calls in the loop, 2.5x the time per id. Only scalar helpers and
-# the prefetch intrinsic are called per id.
+# No array views (``table[row]``) below: each costs numba an atomic reference-count
+# increment and decrement per id that LLVM could not remove (2.5x the time per id
+# when the loop used them). Everything indexes the 2-D arrays directly.
+
+@njit(inline="always")
+def _prefetch_rows(raw_id, token, seeds, k, tr):
+    ahead = np.uint64(raw_id)
+    for i in range(k):
+        row = token_index(mix64(ahead ^ seeds[i]), tr)
+        for col in range(0, token.shape[1], 16):  # one 64-byte line holds 16 floats
+            prefetch(token, row, col)
+
+
+@njit(inline="always")
+def _one_id(out, b, assign, raw_id, token, weight, seeds, k, kw):
+    """out[b] = (or +=) alpha(id) * the sum of the id's k token rows."""
+    dim = out.shape[1]
+    tr = np.uint64(token.shape[0])
+    wr = np.uint64(weight.shape[0])
+    nh = max(k, kw)
+    key = np.uint64(raw_id)
+    h0 = mix64(key ^ seeds[0])
+    h1 = mix64(key ^ seeds[1]) if nh > 1 else h0
+    h2 = mix64(key ^ seeds[2]) if nh > 2 else h0
+    h3 = mix64(key ^ seeds[3]) if nh > 3 else h0
+    alpha = np.float32(1.0)
+    if kw > 0:
+        alpha = weight[weight_index(h0, wr)]
+        if kw > 1:
+            alpha += weight[weight_index(h1, wr)]
+        if kw > 2:
+            alpha += weight[weight_index(h2, wr)]
+        if kw > 3:
+            alpha += weight[weight_index(h3, wr)]
+        for i in range(UNROLLED_HASHES, kw):
+            alpha += weight[weight_index(mix64(key ^ seeds[i]), wr)]
+    t0 = token_index(h0, tr)
+    t1 = token_index(h1, tr)
+    t2 = token_index(h2, tr)
+    t3 = token_index(h3, tr)
+    if assign:  # the bag's first id sets the row, later ones add
+        if k == 1:
+            for d in range(dim):
+                out[b, d] = alpha * token[t0, d]
+        elif k == 2:
+            for d in range(dim):
+                out[b, d] = alpha * (token[t0, d] + token[t1, d])
+        elif k == 3:
+            for d in range(dim):
+                out[b, d] = alpha * (token[t0, d] + token[t1, d] + token[t2, d])
+        else:
+            for d in range(dim):
+                out[b, d] = alpha * (token[t0, d] + token[t1, d] + token[t2, d] + token[t3, d])
+    else:
+        if k == 1:
+            for d in range(dim):
+                out[b, d] += alpha * token[t0, d]
+        elif k == 2:
+            for d in range(dim):
+                out[b, d] += alpha * (token[t0, d] + token[t1, d])
+        elif k == 3:
+            for d in range(dim):
+                out[b, d] += alpha * (token[t0, d] + token[t1, d] + token[t2, d])
+        else:
+            for d in range(dim):
+                out[b, d] += alpha * (token[t0, d] + token[t1, d] + token[t2, d] + token[t3, d])
+    for i in range(UNROLLED_HASHES, k):  # k > 4: the rare general case
+        t = token_index(mix64(key ^ seeds[i]), tr)
+        for d in range(dim):
+            out[b, d] += alpha * token[t, d]
+
 
 @njit(inline="always")
 def _memrec_bags(ids, offsets, token, weight, seeds, k, kw, pf, out, b0, b1):
     n = ids.shape[0]
     n_bags = offsets.shape[0]
-    dim = out.shape[1]
     tr = np.uint64(token.shape[0])
-    wr = np.uint64(weight.shape[0])
-    nh = max(k, kw)
-    s0, s1, s2, s3 = seeds[0], seeds[1], seeds[2], seeds[3]
     for b in range(b0, b1):
         start = offsets[b]
         stop = offsets[b + 1] if b + 1 < n_bags else n
         if start == stop:
-            for d in range(dim):
+            for d in range(out.shape[1]):
                 out[b, d] = 0.0
         for j in range(start, stop):
             if pf > 0 and j + pf < n:
-                ahead = np.uint64(ids[j + pf])
-                for i in range(k):
-                    row = token_index(mix64(ahead ^ seeds[i]), tr)
-                    for col in range(0, dim, 16):  # one 64-byte line holds 16 floats
-                        prefetch(token, row, col)
-            key = np.uint64(ids[j])
-            h0 = mix64(key ^ s0)
-            h1 = mix64(key ^ s1) if nh > 1 else h0
-            h2 = mix64(key ^ s2) if nh > 2 else h0
-            h3 = mix64(key ^ s3) if nh > 3 else h0
-            alpha = np.float32(1.0)
-            if kw > 0:
-                alpha = weight[weight_index(h0, wr)]
-                if kw > 1:
-                    alpha += weight[weight_index(h1, wr)]
-                if kw > 2:
-                    alpha += weight[weight_index(h2, wr)]
-                if kw > 3:
-                    alpha += weight[weight_index(h3, wr)]
-                for i in range(UNROLLED_HASHES, kw):
-                    alpha += weight[weight_index(mix64(key ^ seeds[i]), wr)]
-            t0 = token_index(h0, tr)
-            t1 = token_index(h1, tr)
-            t2 = token_index(h2, tr)
-            t3 = token_index(h3, tr)
-            if j == start:  # the bag's first id sets the row, later ones add
-                if k == 1:
-                    for d in range(dim):
-                        out[b, d] = alpha * token[t0, d]
-                elif k == 2:
-                    for d in range(dim):
-                        out[b, d] = alpha * (token[t0, d] + token[t1, d])
-                elif k == 3:
-                    for d in range(dim):
-                        out[b, d] = alpha * (token[t0, d] + token[t1, d] + token[t2, d])
-                else:
-                    for d in range(dim):
-                        out[b, d] = alpha * (token[t0, d] + token[t1, d] + token[t2, d]
-                                             + token[t3, d])
-            else:
-                if k == 1:
-                    for d in range(dim):
-                        out[b, d] += alpha * token[t0, d]
-                elif k == 2:
-                    for d in range(dim):
-                        out[b, d] += alpha * (token[t0, d] + token[t1, d])
-                elif k == 3:
-                    for d in range(dim):
-                        out[b, d] += alpha * (token[t0, d] + token[t1, d] + token[t2, d])
-                else:
-                    for d in range(dim):
-                        out[b, d] += alpha * (token[t0, d] + token[t1, d] + token[t2, d]
-                                              + token[t3, d])
-            for i in range(UNROLLED_HASHES, k):  # k > 4: the rare general case
-                t = token_index(mix64(key ^ seeds[i]), tr)
-                for d in range(dim):
-                    out[b, d] += alpha * token[t, d]
+                _prefetch_rows(ids[j + pf], token, seeds, k, tr)
+            _one_id(out, b, j == start, ids[j], token, weight, seeds, k, kw)
+
+
+@njit(inline="always")
+def _memrec_ids(ids, token, weight, seeds, k, kw, pf, out, j0, j1):
+    """One id per bag (pooling 1): no offsets to read, no bag bookkeeping per id."""
+    n = ids.shape[0]
+    tr = np.uint64(token.shape[0])
+    for j in range(j0, j1):
+        if pf > 0 and j + pf < n:
+            _prefetch_rows(ids[j + pf], token, seeds, k, tr)
+        _one_id(out, j, True, ids[j], token, weight, seeds, k, kw)
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
+def memrec_ids_serial(ids, token, weight, seeds, k, kw, pf, out):
+    """One MEM-REC lookup per id on the calling thread."""
+    _memrec_ids(ids, token, weight, seeds, k, kw, pf, out, 0, ids.shape[0])
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
+def memrec_ids_parallel(ids, token, weight, seeds, k, kw, pf, out, chunks):
+    """One MEM-REC lookup per id, ids split into ``chunks`` equal runs over numba's pool."""
+    n = ids.shape[0]
+    for c in prange(chunks):
+        _memrec_ids(ids, token, weight, seeds, k, kw, pf, out,
+                    c * n // chunks, (c + 1) * n // chunks)
 
 
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False)

@@ -61,8 +61,10 @@ class MemRec:
             raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
         self._seeds = fused.padded_seeds(hashing.hash_seeds(self.seed, max(self.k, self.k_weight)))
         self._threads = fused.threads_now()
-        # Compile (or load from numba's cache) and start the pool now, not in a timed batch.
+        # Compile (or load from numba's cache) and start the pool now, not in a timed batch:
+        # the bag kernel and the one-id-per-bag kernel.
         self.run(self.prepare(np.arange(4, dtype=np.int64), np.array([0, 2, 2])))
+        self.run(self.prepare(np.arange(4, dtype=np.int64)))
 
     @property
     def effective_threads(self) -> int:
@@ -118,9 +120,10 @@ class MemRec:
             # Each id expands to k token rows, so bag b starts at k * offsets[b].
             return torch.from_numpy(ids), torch.from_numpy(offsets * self.k)
         if self.backend == "fused":
-            if offsets is None:
-                offsets = np.arange(ids.shape[0], dtype=np.int64)
-            return np.ascontiguousarray(ids), np.ascontiguousarray(offsets)
+            one_per_bag = offsets is None or (
+                offsets.shape[0] == ids.shape[0]
+                and np.array_equal(offsets, np.arange(ids.shape[0])))
+            return np.ascontiguousarray(ids), None if one_per_bag else np.ascontiguousarray(offsets)
         return ids, offsets
 
     def run(self, prepared):
@@ -134,13 +137,19 @@ class MemRec:
     def _run_fused(self, ids, offsets):
         from kernels import fused
 
-        out = np.empty((offsets.shape[0], self.dim), dtype=np.float32)
-        args = (ids, offsets, self.token_table, self.weight_table, self._seeds, self.k,
-                self.k_weight, self.prefetch, out)
-        if self._threads > 1:
-            fused.memrec_parallel(*args, self._threads)
+        n_bags = ids.shape[0] if offsets is None else offsets.shape[0]
+        out = np.empty((n_bags, self.dim), dtype=np.float32)
+        tables = (self.token_table, self.weight_table, self._seeds, self.k, self.k_weight,
+                  self.prefetch, out)
+        if offsets is None:  # one id per bag
+            if self._threads > 1:
+                fused.memrec_ids_parallel(ids, *tables, self._threads)
+            else:
+                fused.memrec_ids_serial(ids, *tables)
+        elif self._threads > 1:
+            fused.memrec_parallel(ids, offsets, *tables, self._threads)
         else:
-            fused.memrec_serial(*args)
+            fused.memrec_serial(ids, offsets, *tables)
         return out
 
     def _run_torch(self, ids, token_offsets):

@@ -109,6 +109,22 @@ def test_fused_parallel_matches_serial():
         fused.memrec_parallel(*args, pf, parallel, 5)
         np.testing.assert_allclose(serial, ref, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(parallel, serial)
+        # The one-id-per-bag kernels (pooling 1) against the bag kernels.
+        one = np.empty((ids.size, 33), dtype=np.float32)
+        fused.memrec_ids_parallel(ids, *args[2:], pf, one, 5)
+        bags = np.empty_like(one)
+        fused.memrec_serial(ids, np.arange(ids.size), *args[2:], pf, bags)
+        np.testing.assert_array_equal(one, bags)
+        fused.memrec_ids_serial(ids, *args[2:], pf, one)
+        np.testing.assert_array_equal(one, bags)
+
+
+def test_fused_prepare_picks_the_one_id_kernel_only_for_one_id_bags():
+    m = MemRec(100, 4, 2, 10, 1, backend="fused")
+    ids = np.arange(5)
+    assert m.prepare(ids)[1] is None and m.prepare(ids, np.arange(5))[1] is None
+    assert m.prepare(ids, np.array([0, 2]))[1].tolist() == [0, 2]
+    assert m.prepare(ids, np.array([0, 0, 2, 3, 4]))[1] is not None  # an empty bag
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
