@@ -72,10 +72,11 @@ class Point:
 
     @property
     def uncompressed_bytes(self) -> int:
-        """Bytes of the uncompressed tables of all features at the scenario's full size."""
+        """Bytes of the uncompressed tables of all features, at the size this point ran
+        (a scaled baseline compares with its scaled self: compression 1, table_scale < 1)."""
         if self.feature_rows is None:
             return self.table_bytes * self.features
-        return round(self.table_bytes / self.table_scale)
+        return self.table_bytes
 
     def identity(self) -> dict:
         """What makes two points comparable across runs and machines."""

@@ -8,13 +8,13 @@ numba's pool), the dim loop is vectorised by LLVM (AVX2/AVX-512 where the CPU
 has it), and the token rows of the id ``prefetch`` positions ahead are
 prefetched (``llvm.prefetch``) so that gathers from L3 or DRAM overlap.
 
-Why numba and not a C++ extension: on the development VM (Zen 3, 2 vCPUs) an
-equivalent C kernel built with gcc 12 ``-O3 -march=native -fopenmp`` and called
-through ctypes was as fast or slower (22-27 vs 26-35 ns/lookup from L1, 75 vs
-76 ns from a 16 MiB table, k=2, batch 16384; see the report of issue 3), and
-numba needs no compiler on the machine at install time. ``cache=True`` keeps the
-compiled code next to this file, so only the first process on a machine pays
-the compile; ``warm_up`` compiles for the exact argument types before timing.
+Why numba and not a C++ extension: the same kernel in C, built with gcc 12
+``-O3 -march=native -fopenmp`` and called through ctypes, ran within noise of
+this one (C/numba 0.89-1.06 over 1 and 16 MiB tables, 1 and 2 threads, prefetch
+on and off; ``benchmarks/fused_numba_vs_c.py`` on the Zen 3 VM), and numba needs
+no compiler on the machine at install. ``cache=True`` keeps the compiled code
+next to this file, so only the first process on a machine pays the compile
+(~7 s); building a kernel runs it once, so no compile lands in a timed batch.
 
 Specialised code paths for k = 1..4 matter: a generic loop over k rows costs
 2x the specialised one even with the table in L1 (it re-reads the output row k
@@ -38,7 +38,9 @@ _S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 _LO32 = np.uint64(0xFFFFFFFF)
 # Unrolled hash slots in the kernel; seeds arrays are padded to at least this many.
 UNROLLED_HASHES = 4
-DEFAULT_PREFETCH = 8  # ids ahead; 4-8 measured best for 512-byte rows from L3/DRAM
+# Ids ahead whose rows are prefetched; 4-8 measured best for 512-byte rows from L3 or
+# DRAM. The harness turns it off for tables under 1/4 LLC (harness/kernelspec.py).
+DEFAULT_PREFETCH = 8
 
 
 @intrinsic

@@ -93,7 +93,7 @@ def test_shared_layout_with_cardinalities(tmp_path):
     assert memrec["table_scale"] == "1" and memrec["note"] == ""
     base = rows["baseline"]
     assert 0 < float(base["table_scale"]) < 1 and "scaled to" in base["note"]
-    assert float(base["compression"]) == pytest.approx(1 / float(base["table_scale"]), rel=1e-3)
+    assert float(base["compression"]) == 1  # against itself at the size it ran
     manifest = json.loads((out / "manifest.json").read_text())
     point = next(p for p in manifest["plan"] if p["kernel"] == "baseline")
     assert len(point["feature_rows"]) == 3 and point["feature_rows"][1] >= 1
