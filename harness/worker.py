@@ -206,8 +206,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "verified": verified,
         "affinity": affinity,
         "torch_threads": torch_threads,
-        "effective_threads": getattr(kernels[0], "effective_threads",
-                                     torch_threads if backend == "torch" else 1),
+        "effective_threads": torch_threads if backend == "torch"
+        else getattr(kernels[0], "threads", 1),
         "kernel_info": kernels[0].info() if hasattr(kernels[0], "info") else {},
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),

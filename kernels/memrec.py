@@ -67,7 +67,7 @@ class MemRec:
         self.run(self.prepare(np.arange(4, dtype=np.int64)))
 
     @property
-    def effective_threads(self) -> int:
+    def threads(self) -> int:
         """Threads a batch runs on: numba's pool size (fused), else torch's or 1."""
         if self.backend == "fused":
             return self._threads

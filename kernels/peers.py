@@ -82,7 +82,7 @@ class _Fused:
             self.run(self.prepare(np.array([0, 1, 0], dtype=np.int64), np.array([0, 2, 2])))
 
     @property
-    def effective_threads(self) -> int:
+    def threads(self) -> int:
         if self.backend == "fused":
             return self._threads
         if self.backend == "torch":
