@@ -25,13 +25,17 @@ def feature_rows(point: dict) -> list[int]:
     return point.get("feature_rows") or [point["table_rows"]] * point["features"]
 
 
-def build_kernels(point: dict, spec: KernelSpec, llc_bytes: int) -> list:
-    """The kernel instances of a point: one per feature, or one shared by all."""
+def build_kernels(point: dict, spec: KernelSpec, llc_bytes: int, **geometry) -> list:
+    """The kernel instances of a point: one per feature, or one shared by all.
+
+    ``geometry`` holds any further ``Geometry`` fields the caller sets (e.g. pages).
+    """
     rows = feature_rows(point)
     dim, seed = point["dim"], point["seed"] * FEATURE_SEED_STRIDE
     if point.get("layout", "per-feature") == "shared":
-        return [spec.build(point["params"], Geometry(sum(rows), dim, llc_bytes), seed)]
-    return [spec.build(point["params"], Geometry(r, dim, llc_bytes), seed + f)
+        return [spec.build(point["params"], Geometry(sum(rows), dim, llc_bytes, **geometry),
+                           seed)]
+    return [spec.build(point["params"], Geometry(r, dim, llc_bytes, **geometry), seed + f)
             for f, r in enumerate(rows)]
 
 
