@@ -105,6 +105,15 @@ class RobeZParams(KernelParams):
     prefetch: Sweep(NonNegativeInt) | None = None
 
 
+class TTRecParams(KernelParams):
+    """TT-Rec: the table as three tensor-train cores of rank ``rank``."""
+
+    kernel: Literal["ttrec"]
+    rank: Sweep(PositiveInt) = [16]
+    backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
+    prefetch: Sweep(NonNegativeInt) | None = None
+
+
 @dataclass(frozen=True)
 class Geometry:
     """What a kernel's sizes resolve against: the vocabulary table and the machine."""
@@ -181,6 +190,24 @@ def _resolve_robez(p: dict, g: Geometry) -> dict:
     return {"size": size, "z": p["z"], "backend": p["backend"]} | _prefetch(p, g, size * 4)
 
 
+def _resolve_ttrec(p: dict, g: Geometry) -> dict:
+    # The cores are tiny and read whole: no prefetch unless asked for.
+    return {"rank": p["rank"], "backend": p["backend"]} | _prefetch(p, g, 0)
+
+
+def _ttrec_bytes(p: dict, g: Geometry) -> int:
+    from kernels.ttrec import TTRec  # pure Python factoring; no numpy work
+
+    return TTRec.footprint_bytes(g.rows, g.dim, p["rank"])
+
+
+def _ttrec_bytes_per_lookup(p: dict, g: Geometry) -> int:
+    from kernels.ttrec import balanced_factors
+
+    d1, d2, d3 = balanced_factors(g.dim)
+    return (d1 + p["rank"] * d2 + d3) * p["rank"] * 4
+
+
 def _qr_bytes(p: dict, g: Geometry) -> int:
     return (-(-g.rows // p["collisions"]) + p["collisions"]) * g.dim * 4
 
@@ -217,6 +244,13 @@ def _build_qr(p: dict, g: Geometry, seed: int):
 
     return QREmbedding(g.rows, g.dim, p["collisions"], seed=seed, backend=p["backend"],
                        prefetch=p.get("prefetch"))
+
+
+def _build_ttrec(p: dict, g: Geometry, seed: int):
+    from kernels.ttrec import TTRec
+
+    return TTRec(g.rows, g.dim, p["rank"], seed=seed, backend=p["backend"],
+                 prefetch=p.get("prefetch"))
 
 
 def _build_robez(p: dict, g: Geometry, seed: int):
@@ -265,10 +299,17 @@ KERNELS: dict[str, KernelSpec] = {
         bytes_per_lookup=lambda p, g: -(-g.dim // p["z"]) * p["z"] * 4,
         describe=lambda p: f"robe-z ({p['backend']}) size={p['size']} Z={p['z']}",
         build=_build_robez),
+    "ttrec": KernelSpec(
+        "ttrec", TTRecParams, _resolve_ttrec,
+        footprint_bytes=_ttrec_bytes,
+        bytes_per_lookup=_ttrec_bytes_per_lookup,
+        describe=lambda p: f"tt-rec ({p['backend']}) rank={p['rank']}",
+        build=_build_ttrec, shared_keys="concat"),
 }
 
 KernelEntry = Annotated[
-    BaselineParams | MemRecParams | HashingTrickParams | BloomParams | QRParams | RobeZParams,
+    BaselineParams | MemRecParams | HashingTrickParams | BloomParams | QRParams | RobeZParams
+    | TTRecParams,
     Field(discriminator="kernel"),
 ]
 

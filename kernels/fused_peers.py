@@ -106,3 +106,50 @@ def robe_parallel(ids, offsets, array, size, z, seeds, pf, out, chunks):
     for c in prange(chunks):
         _robe_bags(ids, offsets, array, size, z, seeds, pf, out,
                    c * n_bags // chunks, (c + 1) * n_bags // chunks)
+
+
+@njit(inline="always")
+def _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out, b0, b1):
+    n = ids.shape[0]
+    n_bags = offsets.shape[0]
+    d1, d2, d3, rank, n2, n3 = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    width = d2 * rank
+    tmp = np.empty(d1 * width, dtype=np.float32)  # per chunk: G1[i1] x G2[i2]
+    for b in range(b0, b1):
+        start = offsets[b]
+        stop = offsets[b + 1] if b + 1 < n_bags else n
+        for d in range(out.shape[1]):
+            out[b, d] = 0.0
+        for j in range(start, stop):
+            if pf > 0 and j + pf < n:
+                ahead = ids[j + pf]
+                for col in range(0, g2.shape[1], 16):
+                    prefetch(g2, (ahead // n3) % n2, col)
+            x = ids[j]
+            i1, i2, i3 = x // (n2 * n3), (x // n3) % n2, x % n3
+            for t in range(d1 * width):
+                tmp[t] = 0.0
+            for a in range(d1):
+                for r1 in range(rank):
+                    g = g1[i1, a * rank + r1]
+                    for t in range(width):  # (b, r2) contiguous
+                        tmp[a * width + t] += g * g2[i2, r1 * width + t]
+            for ab in range(d1 * d2):
+                for r2 in range(rank):
+                    g = tmp[ab * rank + r2]
+                    for c in range(d3):
+                        out[b, ab * d3 + c] += g * g3[i3, r2 * d3 + c]
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
+def tt_serial(ids, offsets, g1, g2, g3, dims, pf, out):
+    """TT-Rec: three tensor-train cores contracted per id, for bags of ids in [0, rows)."""
+    _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out, 0, offsets.shape[0])
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
+def tt_parallel(ids, offsets, g1, g2, g3, dims, pf, out, chunks):
+    n_bags = offsets.shape[0]
+    for c in prange(chunks):
+        _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out,
+                 c * n_bags // chunks, (c + 1) * n_bags // chunks)

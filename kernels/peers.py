@@ -79,7 +79,7 @@ class _Fused:
     def _warm(self) -> None:
         """Compile (or load from cache) the fused kernel and start its pool now."""
         if self.backend == "fused":
-            self.run(self.prepare(np.array([0, 1, 0], dtype=np.int64), np.array([0, 2, 2])))
+            self.run(self.prepare(np.zeros(3, dtype=np.int64), np.array([0, 2, 2])))
 
     @property
     def threads(self) -> int:

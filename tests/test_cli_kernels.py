@@ -23,6 +23,7 @@ kernels:
   - {kernel: bloom, token_rows: 300, k: 3}
   - {kernel: qr, collisions: 7}
   - {kernel: robez, size: 5000, z: 8}
+  - {kernel: ttrec, rank: 4}
 measure: {warmups: 1, batches: 4, repeats: 1, timeout_s: 300}
 """
 
@@ -60,7 +61,8 @@ def test_fused_and_peers_run_verified_and_pinned(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(open(out / "points.csv")))
     assert rows and all(r["status"] == "ok" for r in rows)
-    assert {r["kernel"] for r in rows} == {"memrec", "hashing_trick", "bloom", "qr", "robez"}
+    assert {r["kernel"] for r in rows} == {"memrec", "hashing_trick", "bloom", "qr", "robez",
+                                           "ttrec"}
     by_kernel = {r["kernel"]: r for r in rows}
     assert float(by_kernel["memrec"]["compression"]) == pytest.approx(2000 * 128 / (500 * 128 + 200))
     assert by_kernel["robez"]["bytes_per_lookup"] == "128"

@@ -108,3 +108,44 @@ def test_peers_reject_bad_backend_and_prefetch(cls, args):
         cls(*args, backend="cuda")
     with pytest.raises(ValueError, match="prefetch"):
         cls(*args, backend="fused", prefetch=-2)
+
+
+def _tt_formula(t, x):
+    """Row x of a TT-Rec table by the definition, summing over both ranks explicitly."""
+    (d1, d2, d3), (_, n2, n3), r = t.d, t.n, t.rank
+    i1, i2, i3 = x // (n2 * n3), (x // n3) % n2, x % n3
+    g1 = t.g1[i1].reshape(d1, r)
+    g2 = t.g2[i2].reshape(r, d2, r)
+    g3 = t.g3[i3].reshape(r, d3)
+    e = np.zeros((d1, d2, d3))
+    for r1 in range(r):
+        for r2 in range(r):
+            e += g1[:, r1][:, None, None] * g2[r1, :, r2][None, :, None] * g3[r2][None, None, :]
+    return e.reshape(-1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rows,dim,rank", [(1000, 128, 4), (37, 12, 3), (1, 7, 2)])
+def test_ttrec_contracts_the_cores(backend, rows, dim, rank):
+    from kernels.ttrec import TTRec
+
+    t = TTRec(rows, dim, rank, seed=2, backend=backend)
+    assert np.prod(t.d) == dim and np.prod(t.n) >= rows
+    ids = np.array([0, rows - 1, rows // 2, rows - 1], dtype=np.int64)
+    want = np.stack([_tt_formula(t, int(x)) for x in ids])
+    np.testing.assert_allclose(t.lookup(ids), want, rtol=1e-4, atol=1e-6)
+    offsets = np.array([0, 0, 3])
+    np.testing.assert_allclose(t.lookup(ids, offsets), _bags(want, offsets), rtol=1e-4,
+                               atol=1e-6)
+    assert t.nbytes == TTRec.footprint_bytes(rows, dim, rank)
+    with pytest.raises(ValueError, match="ids in"):
+        t.lookup(np.array([rows]))
+
+
+def test_ttrec_factors():
+    from kernels.ttrec import balanced_factors, row_factors
+
+    assert balanced_factors(128) == (4, 4, 8) and balanced_factors(13) == (1, 1, 13)
+    for rows in (1, 2, 999, 10**6, 39_884_406):
+        n1, n2, n3 = row_factors(rows)
+        assert n1 * n2 * n3 >= rows and n1 * n2 * n3 < rows * 1.1 + 10
