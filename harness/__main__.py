@@ -19,6 +19,8 @@ COMMANDS = {
     "merge": "Join the shards of a sweep (run --shard I/N) into one result.",
     "limits": "Measure the machine's limits: gather cost, load latency, bandwidth, effective LLC.",
     "report": "Draw the figures and a multi-page PDF report from stored results.",
+    "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",
+    "collisions": "How many ids MEM-REC's encoders cannot tell apart, for a vocabulary.",
 }
 
 

@@ -60,9 +60,14 @@ def make_ids(dist: dict, rows: int, n: int, rng: np.random.Generator,
     raise ValueError(f"unknown distribution {name!r}")
 
 
-def make_batches(dist: dict, rows: int, batch_size: int, pooling: int, features: int,
-                 count: int, seed: int, trace: np.ndarray | None = None) -> list[list[tuple]]:
-    """``count`` batches; each a list (one per feature) of (ids, offsets) arrays."""
+def make_batches(dist: dict, rows: int | list[int], batch_size: int, pooling: int,
+                 features: int, count: int, seed: int,
+                 trace: np.ndarray | None = None) -> list[list[tuple]]:
+    """``count`` batches; each a list (one per feature) of (ids, offsets) arrays.
+
+    ``rows`` is every feature's vocabulary size, or a list of one per feature.
+    """
+    rows_of = rows if isinstance(rows, list) else [rows] * features
     rng = np.random.default_rng(seed)
     per_feature = batch_size * pooling
     offsets = np.arange(batch_size, dtype=np.int64) * pooling
@@ -71,7 +76,7 @@ def make_batches(dist: dict, rows: int, batch_size: int, pooling: int, features:
         feats = []
         for f in range(features):
             start = (b * features + f) * per_feature
-            ids = make_ids(dist, rows, per_feature, rng, trace, start)
+            ids = make_ids(dist, rows_of[f], per_feature, rng, trace, start)
             feats.append((ids, offsets))
         batches.append(feats)
     return batches

@@ -59,10 +59,24 @@ class Point:
     status: str = "planned"  # planned | skipped
     reason: str = ""
     pages: str = "default"   # the tables' page size policy (kernels.memory)
+    # With tables.cardinalities: each feature's rows as run (table_rows is their sum
+    # and table_bytes their bytes); None when every feature has table_rows rows.
+    feature_rows: list[int] | None = None
+    layout: str = "per-feature"  # or "shared": one table and one bag for all features
+    table_scale: float = 1.0     # < 1: the scenario's cardinalities scaled down to fit
+    note: str = ""               # said about a point that runs, e.g. why it was scaled
 
     @property
     def lookups_per_batch(self) -> int:
         return self.batch_size * self.pooling * self.features
+
+    @property
+    def uncompressed_bytes(self) -> int:
+        """Bytes of the uncompressed tables of all features, at the size this point ran
+        (a scaled baseline compares with its scaled self: compression 1, table_scale < 1)."""
+        if self.feature_rows is None:
+            return self.table_bytes * self.features
+        return self.table_bytes
 
     def identity(self) -> dict:
         """What makes two points comparable across runs and machines."""
@@ -211,9 +225,9 @@ def _distribution(loaded: LoadedScenario) -> dict:
 def scenario_sizes(loaded: LoadedScenario) -> list[Size]:
     """Every size the scenario names: table sizes and kernel parameters."""
     sc = loaded.scenario
-    return [*sc.tables.sizes, *(v for entry in sc.kernels for values in entry.__dict__.values()
-                                if isinstance(values, list) for v in values
-                                if isinstance(v, Size))]
+    return [*(sc.tables.sizes or []),
+            *(v for entry in sc.kernels for values in entry.__dict__.values()
+              if isinstance(values, list) for v in values if isinstance(v, Size))]
 
 
 def needs_effective_llc(loaded: LoadedScenario) -> bool:
@@ -249,56 +263,118 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     m = sc.measure
     dim, features = sc.tables.dim, sc.tables.features
     row_bytes = dim * 4
+    cardinalities = sc.tables.cardinalities is not None
 
     points: list[Point] = []
     seen: set[str] = set()
     thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
         len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
-    for size, batch, threads, pooling, pages in itertools.product(
-            sc.tables.sizes, sc.batch_sizes, thread_counts, sc.pooling, sc.tables.pages):
-        rows = size.to_rows(llc_bytes, row_bytes, effective_llc_bytes)
-        geometry = Geometry(rows=rows, dim=dim, llc_bytes=llc_bytes,
-                            effective_llc_bytes=effective_llc_bytes, pages=pages)
+    for (size_text, full_rows), batch, threads, pooling, pages in itertools.product(
+            table_choices(sc.tables, llc_bytes, effective_llc_bytes), sc.batch_sizes,
+            thread_counts, sc.pooling, sc.tables.pages):
+        def geometry(rows):
+            return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages)
+
         for entry in sc.kernels:
             spec = KERNELS[entry.kernel]
             for raw in variants(entry):
                 try:
-                    params = spec.resolve(raw, geometry)
+                    params = spec.resolve(raw, geometry(sum(full_rows)))
                 except ValueError as exc:
                     raise UsageError(f"{loaded.path}: kernel {entry.kernel}: {exc}") from None
+                lookups = batch * pooling * features
+                batch_index_bytes = lookups * 8 + batch * features * 8
+                distinct = max(1, min(m.warmups + m.batches,
+                                      INDEX_POOL_BYTES // max(1, batch_index_bytes)))
+
+                def memory_for(kernel_bytes):
+                    return (kernel_bytes + distinct * batch_index_bytes
+                            + 4 * batch * features * row_bytes  # outputs and temporaries
+                            + PROCESS_OVERHEAD_BYTES)
+
+                feature_rows, note = full_rows, ""
+                kernel_bytes = layout_bytes(spec, params, feature_rows, sc.tables.layout,
+                                            geometry)
+                if sc.tables.scale_to_fit and memory_for(kernel_bytes) > memory_budget:
+                    feature_rows = scaled_to_fit(spec, params, full_rows, sc.tables.layout,
+                                                 geometry, memory_budget, memory_for)
+                    kernel_bytes = layout_bytes(spec, params, feature_rows, sc.tables.layout,
+                                                geometry)
+                scale = sum(feature_rows) / sum(full_rows)
+                if scale < 1:
+                    note = (f"tables scaled to {scale:.4g} of the scenario's cardinalities "
+                            f"({format_bytes(kernel_bytes)}) to fit the memory budget of "
+                            f"{format_bytes(memory_budget)} ({source}); ids range over the "
+                            f"scaled tables")
+                rows = sum(feature_rows) if cardinalities else feature_rows[0]
                 point_id = (f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
                             f".p{pooling}.t{threads}"
                             + (f".f{features}" if features > 1 else "")
+                            + (".shared" if sc.tables.layout == "shared" else "")
                             + (f".pg{pages}" if pages != "default" else "")
                             + ("" if dist["name"] == "uniform" else
                                f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
                     continue  # the same variant listed twice in the scenario
                 seen.add(point_id)
-                lookups = batch * pooling * features
-                batch_index_bytes = lookups * 8 + batch * features * 8
-                distinct = max(1, min(m.warmups + m.batches,
-                                      INDEX_POOL_BYTES // max(1, batch_index_bytes)))
-                kernel_bytes = spec.footprint_bytes(params, geometry) * features
-                memory = (kernel_bytes + distinct * batch_index_bytes
-                          + 4 * batch * features * row_bytes  # outputs and temporaries
-                          + PROCESS_OVERHEAD_BYTES)
                 point = Point(
                     point_id=point_id, kernel=entry.kernel,
                     label=entry.label or spec.describe(params), params=params,
-                    table_size=str(size), table_rows=rows, table_bytes=rows * row_bytes,
+                    table_size=size_text + (f" x {scale:.4g}" if scale < 1 else ""),
+                    table_rows=rows, table_bytes=rows * row_bytes,
                     llc_ratio=(rows * row_bytes / llc_bytes) if llc_bytes else float("nan"),
                     kernel_bytes=kernel_bytes,
-                    bytes_per_lookup=spec.bytes_per_lookup(params, geometry),
+                    bytes_per_lookup=spec.bytes_per_lookup(params, geometry(rows)),
                     dim=dim, batch_size=batch, pooling=pooling, features=features,
                     threads=threads, cpus=pinning.cpus[:threads], distribution=dist,
                     warmups=m.warmups, batches=m.batches, repeats=m.repeats, seed=m.seed,
                     timeout_s=m.timeout_s, verify=m.verify, distinct_batches=distinct,
-                    memory_bytes=memory, pages=pages)
+                    memory_bytes=memory_for(kernel_bytes), pages=pages,
+                    feature_rows=list(feature_rows) if cardinalities else None,
+                    layout=sc.tables.layout, table_scale=scale, note=note)
                 _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
                 effective_llc_bytes=effective_llc_bytes)
+
+
+def table_choices(tables, llc_bytes: int, effective_llc_bytes: int | None = None,
+                  ) -> list[tuple[str, list[int]]]:
+    """(size as written, rows of each feature) for each table size the scenario sweeps."""
+    if tables.cardinalities is not None:
+        total = sum(tables.cardinalities)
+        return [(f"{len(tables.cardinalities)} cardinalities ({total} rows)",
+                 list(tables.cardinalities))]
+    return [(str(size),
+             [size.to_rows(llc_bytes, tables.dim * 4, effective_llc_bytes)] * tables.features)
+            for size in tables.sizes]
+
+
+def layout_bytes(spec, params: dict, feature_rows: list[int], layout: str, geometry) -> int:
+    """Bytes of a kernel's tables for all features: once if shared, else per feature.
+
+    ``geometry(rows)`` gives the Geometry of a table of ``rows`` rows.
+    """
+    if layout == "shared":
+        return spec.footprint_bytes(params, geometry(sum(feature_rows)))
+    return sum(spec.footprint_bytes(params, geometry(rows)) for rows in feature_rows)
+
+
+def scaled_to_fit(spec, params: dict, full_rows: list[int], layout: str, geometry,
+                  budget: int, memory_for) -> list[int]:
+    """Feature rows scaled down alike until the point fits ``budget`` (or cannot shrink)."""
+    full_bytes = layout_bytes(spec, params, full_rows, layout, geometry)
+    spare = budget - (memory_for(full_bytes) - full_bytes)
+    if spare <= 0:
+        return full_rows
+    scale = spare / full_bytes
+    rows = full_rows
+    for _ in range(40):
+        rows = [max(1, int(r * scale)) for r in full_rows]
+        if memory_for(layout_bytes(spec, params, rows, layout, geometry)) <= budget:
+            return rows
+        scale *= 0.9
+    return full_rows  # its tables do not shrink with the rows: skipped with the reason
 
 
 def memory_refusal(point: Point, plan: Plan, available_now: int | None) -> str | None:

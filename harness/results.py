@@ -39,7 +39,7 @@ POINT_COLUMNS = [
     "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
     "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
-    "pages", "kernel_page_bytes", "huge_page_fraction",
+    "pages", "kernel_page_bytes", "huge_page_fraction", "layout", "table_scale", "note",
 ] + COUNTER_COLUMNS  # a number and its source (perf/cachegrind/model), or no number and why
 
 
@@ -139,7 +139,7 @@ class ResultStore:
             "params": point.params, "table_size": point.table_size,
             "table_rows": point.table_rows, "table_bytes": point.table_bytes,
             "llc_ratio": point.llc_ratio, "kernel_bytes": point.kernel_bytes,
-            "compression": point.table_bytes * point.features / point.kernel_bytes
+            "compression": point.uncompressed_bytes / point.kernel_bytes
             if point.kernel_bytes else math.nan,
             "bytes_per_lookup": point.bytes_per_lookup, "dim": point.dim,
             "batch_size": point.batch_size, "pooling": point.pooling,
@@ -147,6 +147,7 @@ class ResultStore:
             "cores": format_cpulist(point.cpus), "distribution": point.distribution["name"],
             "pages": point.pages,
             "status": status, "reason": reason, "runs": len(ok_runs),
+            "layout": point.layout, "table_scale": point.table_scale, "note": point.note,
         }
         row.update(point_figures(point.to_dict(), values) if values else
                    {c: math.nan for c in POINT_COLUMNS if c not in row})

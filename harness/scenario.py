@@ -66,13 +66,41 @@ class Pinning(Strict):
 
 
 class Tables(Strict):
-    sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)]
+    """The uncompressed tables: one size swept for every feature, or one row count each.
+
+    ``cardinalities`` lists each feature's rows (e.g. MLPerf Criteo-TB's 26); with
+    ``scale_to_fit`` a kernel whose tables grow with the rows (the baseline, QR) is
+    scaled down, all features alike, to fit the memory budget, and says so, while
+    the others still see ids over the full cardinalities. ``layout: shared`` puts
+    every feature in one table with one bag per sample, as MEM-REC's reference code
+    does; ``per-feature`` gives each feature its own table and bag.
+    """
+
+    sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)] | None = None
+    cardinalities: Annotated[list[PositiveInt], Field(min_length=1)] | None = None
     dim: PositiveInt = 128
     features: PositiveInt = 1
     # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
     # sweeps it. default: numpy's allocator; 4k; thp (madvise); hugetlb (reserved pool).
     pages: Annotated[list[Literal["default", "4k", "thp", "hugetlb"]],
                      BeforeValidator(_as_list), Field(min_length=1)] = ["default"]
+    layout: Literal["per-feature", "shared"] = "per-feature"
+    scale_to_fit: bool = False
+
+    @model_validator(mode="after")
+    def _one_way_to_size(self):
+        if (self.sizes is None) == (self.cardinalities is None):
+            raise ValueError("give either sizes (swept, the same for every feature) or "
+                             "cardinalities (one row count per feature), not both or neither")
+        if self.cardinalities is not None:
+            if "features" in self.model_fields_set and self.features != len(self.cardinalities):
+                raise ValueError(f"features is {self.features} but cardinalities lists "
+                                 f"{len(self.cardinalities)} tables; drop features or match it")
+            self.features = len(self.cardinalities)
+        elif self.scale_to_fit:
+            raise ValueError("scale_to_fit applies only to cardinalities (sizes that do not "
+                             "fit are skipped with the reason)")
+        return self
 
 
 class Indices(Strict):

@@ -33,6 +33,9 @@ def pin(cpus: list[int], threads: int) -> dict:
         "MKL_NUM_THREADS": str(threads),
         "OPENBLAS_NUM_THREADS": str(threads),
         "NUMBA_NUM_THREADS": str(threads),
+        # numba's OpenMP layer honours GOMP_CPU_AFFINITY (one CPU per thread); TBB's
+        # and the workqueue's threads would float over the whole pinning set.
+        "NUMBA_THREADING_LAYER_PRIORITY": "omp tbb workqueue",
         # libgomp (torch's OpenMP): thread i runs on the i-th CPU of the list.
         "GOMP_CPU_AFFINITY": " ".join(str(c) for c in cpus),
         # Intel OpenMP, should a build use it.
@@ -130,8 +133,9 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     import numpy as np
 
+    from harness import layout
     from harness.indices import make_batches
-    from harness.kernelspec import KERNELS, Geometry
+    from harness.kernelspec import KERNELS
     from harness.scenario import load_trace
 
     backend = point["params"].get("backend")
@@ -146,28 +150,27 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     # Made before the tables: a simulated cache must see their initialisation too.
     region = make_region(spec.get("counters"))
-    geometry = Geometry(point["table_rows"], point["dim"], spec["llc_bytes"],
-                        pages=point.get("pages", "default"))
     kspec = KERNELS[point["kernel"]]
     t0 = time.perf_counter_ns()
-    kernels = [kspec.build(point["params"], geometry, point["seed"] * 1_000_003 + f)
-               for f in range(point["features"])]
+    kernels = layout.build_kernels(point, kspec, spec["llc_bytes"],
+                                   pages=point.get("pages", "default"))
     build_ns = time.perf_counter_ns() - t0
 
     trace = None
     if point["distribution"]["name"] == "trace":
         trace = load_trace(Path(point["distribution"]["path"]))
     t0 = time.perf_counter_ns()
-    batches = make_batches(point["distribution"], point["table_rows"], point["batch_size"],
-                           point["pooling"], point["features"], point["distinct_batches"],
-                           _index_seed(point, repeat), trace)
+    batches = make_batches(point["distribution"], layout.feature_rows(point),
+                           point["batch_size"], point["pooling"], point["features"],
+                           point["distinct_batches"], _index_seed(point, repeat), trace)
+    batches = [layout.arrange(point, kspec, batch) for batch in batches]
     indices_ns = time.perf_counter_ns() - t0
 
     verified = None
     if point["verify"]:
         ids, offsets = batches[0][0]
         n_bags = min(64, offsets.shape[0])
-        ids_v = ids[: n_bags * point["pooling"]]
+        ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
         got = kernels[0].lookup(ids_v, offsets[:n_bags])
         want = kernels[0].reference(ids_v, offsets[:n_bags])
         err = float(np.max(np.abs(got - want))) if got.size else 0.0
@@ -210,6 +213,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "torch_threads": torch_threads,
         "effective_threads": torch_threads if backend == "torch"
         else getattr(kernels[0], "threads", 1),
+        "kernel_info": kernels[0].info() if hasattr(kernels[0], "info") else {},
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,

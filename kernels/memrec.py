@@ -6,8 +6,10 @@ hashes whose sum scales the result (arXiv 2305.07205). ``k_weight=0`` drops the
 weight encoder: plain Bloom embeddings (Serra & Karatzoglou, RecSys 2017).
 Bags sum z(x) over their ids; a repeated index counts twice.
 
-Backends: ``numpy`` (the reference) and ``torch`` (hash in torch, then one
-``embedding_bag`` with alpha folded in as per-sample weights).
+Backends: ``numpy`` (the reference), ``torch`` (hash in torch, then one
+``embedding_bag`` with alpha folded in as per-sample weights: the best torch
+composition) and ``fused`` (``kernels.fused``: one numba pass per id, parallel
+over bags on numba's pool, with software prefetch).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from kernels import hashing
 from kernels.bags import as_ids, bag_sum, check_offsets
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
 
-BACKENDS = ("torch", "numpy")
+BACKENDS = ("torch", "numpy", "fused")
 
 
 class MemRec:
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
                  seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES,
-                 pages: str = "default"):
+                 pages: str = "default", prefetch: int | None = None):
         if not 1 <= token_rows <= hashing.MAX_ROWS:
             raise ValueError(f"token_rows must be in 1..{hashing.MAX_ROWS}, got {token_rows}")
         if not 1 <= weight_rows <= hashing.MAX_ROWS:
@@ -47,6 +49,41 @@ class MemRec:
 
             self._token = torch.from_numpy(self.token_table)
             self._weight = torch.from_numpy(self.weight_table)
+        self.prefetch = None
+        if backend == "fused":
+            self._init_fused(prefetch)
+
+    def _init_fused(self, prefetch: int | None) -> None:
+        from kernels import fused
+
+        self.prefetch = fused.DEFAULT_PREFETCH if prefetch is None else int(prefetch)
+        if self.prefetch < 0:
+            raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
+        self._seeds = fused.padded_seeds(hashing.hash_seeds(self.seed, max(self.k, self.k_weight)))
+        self._threads = fused.threads_now()
+        # Compile (or load from numba's cache) and start the pool now, not in a timed batch:
+        # the bag kernel and the one-id-per-bag kernel.
+        self.run(self.prepare(np.arange(4, dtype=np.int64), np.array([0, 2, 2])))
+        self.run(self.prepare(np.arange(4, dtype=np.int64)))
+
+    @property
+    def threads(self) -> int:
+        """Threads a batch runs on: numba's pool size (fused), else torch's or 1."""
+        if self.backend == "fused":
+            return self._threads
+        if self.backend == "torch":
+            import torch
+
+            return torch.get_num_threads()
+        return 1
+
+    def info(self) -> dict:
+        """What a result should record about how this kernel ran."""
+        if self.backend != "fused":
+            return {"backend": self.backend}
+        from kernels import fused
+
+        return {"backend": "fused", "prefetch_ids_ahead": self.prefetch} | fused.pool_info()
 
     @staticmethod
     def footprint_bytes(token_rows: int, dim: int, weight_rows: int, k_weight: int) -> int:
@@ -82,13 +119,38 @@ class MemRec:
                 offsets = np.arange(ids.shape[0], dtype=np.int64)
             # Each id expands to k token rows, so bag b starts at k * offsets[b].
             return torch.from_numpy(ids), torch.from_numpy(offsets * self.k)
+        if self.backend == "fused":
+            one_per_bag = offsets is None or (
+                offsets.shape[0] == ids.shape[0]
+                and np.array_equal(offsets, np.arange(ids.shape[0])))
+            return np.ascontiguousarray(ids), None if one_per_bag else np.ascontiguousarray(offsets)
         return ids, offsets
 
     def run(self, prepared):
         ids, offsets = prepared
         if self.backend == "torch":
             return self._run_torch(ids, offsets)
+        if self.backend == "fused":
+            return self._run_fused(ids, offsets)
         return self._run_numpy(ids, offsets)
+
+    def _run_fused(self, ids, offsets):
+        from kernels import fused
+
+        n_bags = ids.shape[0] if offsets is None else offsets.shape[0]
+        out = np.empty((n_bags, self.dim), dtype=np.float32)
+        tables = (self.token_table, self.weight_table, self._seeds, self.k, self.k_weight,
+                  self.prefetch, out)
+        if offsets is None:  # one id per bag
+            if self._threads > 1:
+                fused.memrec_ids_parallel(ids, *tables, self._threads)
+            else:
+                fused.memrec_ids_serial(ids, *tables)
+        elif self._threads > 1:
+            fused.memrec_parallel(ids, offsets, *tables, self._threads)
+        else:
+            fused.memrec_serial(ids, offsets, *tables)
+        return out
 
     def _run_torch(self, ids, token_offsets):
         import torch.nn.functional as F

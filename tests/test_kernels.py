@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernels import hashing
+from kernels import fused, hashing
 from kernels.baseline import Baseline
 from kernels.bags import bag_sum
 from kernels.memory import aligned_empty, alignment_of
@@ -32,6 +32,10 @@ def test_hash_numpy_equals_torch(feature, rows):
         wt = hashing.weight_indices_torch(kt, seed, 3, rows).numpy()
         assert np.array_equal(tn, tt) and np.array_equal(wn, wt)
         assert tn.min() >= 0 and tn.max() < rows and wn.min() >= 0 and wn.max() < rows
+        seeds = fused.padded_seeds(hashing.hash_seeds(seed, 4))
+        keys = kn.view(np.int64)  # the fused kernel takes the keys' int64 pattern
+        assert np.array_equal(fused.hash_indices(keys, seeds, 4, rows, True), tn)
+        assert np.array_equal(fused.hash_indices(keys, seeds, 3, rows, False), wn)
 
 
 def test_hash_spreads_uniformly():
@@ -60,8 +64,8 @@ def _formula(m: MemRec, ids):
     return z
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-@pytest.mark.parametrize("k,kw", [(1, 0), (2, 1), (4, 2), (3, 5)])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "fused"])
+@pytest.mark.parametrize("k,kw", [(1, 0), (2, 1), (2, 2), (4, 2), (3, 5), (6, 1), (5, 0)])
 def test_memrec_matches_formula(backend, k, kw):
     m = MemRec(997, 16, k, 101, kw, seed=7, backend=backend)
     ids = np.concatenate([EDGE_IDS, np.array([5, 5, 5])])
@@ -70,14 +74,57 @@ def test_memrec_matches_formula(backend, k, kw):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_memrec_bags_with_empty_and_repeated(backend):
-    m = MemRec(500, 8, 2, 50, 1, seed=1, backend=backend)
-    ids = np.array([3, 3, 9, 2**63 - 1, 4], dtype=np.int64)
-    offsets = np.array([0, 2, 2, 4])  # bags: [3,3], [], [9, max], [4]
+@pytest.mark.parametrize("backend", ["numpy", "torch", "fused"])
+@pytest.mark.parametrize("k,kw", [(2, 1), (1, 0), (5, 6)])
+def test_memrec_bags_with_empty_and_repeated(backend, k, kw):
+    m = MemRec(500, 8, k, 50, kw, seed=1, backend=backend)
+    ids = np.array([3, 3, 9, 2**63 - 1, 4, -2**63], dtype=np.int64)
+    offsets = np.array([0, 0, 2, 2, 5, 5])  # bags: [], [3,3], [], [9, max, 4], [], [min]
     z = _formula(m, ids)
-    want = np.stack([z[0] + z[1], np.zeros(8), z[2] + z[3], z[4]])
+    zero = np.zeros(8)
+    want = np.stack([zero, z[0] + z[1], zero, z[2] + z[3] + z[4], zero, z[5]])
     np.testing.assert_allclose(m.lookup(ids, offsets), want, rtol=1e-5, atol=1e-6)
+
+
+def test_memrec_repeated_token_index_counts_twice():
+    # One token row: every hash hits row 0, so the sum is k times that row.
+    m = MemRec(1, 8, 3, 1, 2, seed=0, backend="fused")
+    want = 2 * m.weight_table[0] * 3 * m.token_table[0]
+    np.testing.assert_allclose(m.lookup(np.array([42]))[0], want, rtol=1e-6)
+
+
+def test_fused_parallel_matches_serial():
+    # Many bags so that every chunk of the parallel split gets several; prefetch on and off.
+    rng = np.random.default_rng(3)
+    ids = rng.integers(-2**63, 2**63 - 1, 3001, dtype=np.int64)
+    offsets = np.sort(rng.integers(0, ids.size, 700))
+    offsets[0] = 0
+    m = MemRec(4099, 33, 2, 77, 2, seed=5, backend="fused")
+    ref = m.reference(ids, offsets)
+    args = (ids, offsets, m.token_table, m.weight_table, m._seeds, 2, 2)
+    for pf in (0, 3):
+        serial = np.empty_like(ref)
+        fused.memrec_serial(*args, pf, serial)
+        parallel = np.empty_like(ref)
+        fused.memrec_parallel(*args, pf, parallel, 5)
+        np.testing.assert_allclose(serial, ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(parallel, serial)
+        # The one-id-per-bag kernels (pooling 1) against the bag kernels.
+        one = np.empty((ids.size, 33), dtype=np.float32)
+        fused.memrec_ids_parallel(ids, *args[2:], pf, one, 5)
+        bags = np.empty_like(one)
+        fused.memrec_serial(ids, np.arange(ids.size), *args[2:], pf, bags)
+        np.testing.assert_array_equal(one, bags)
+        fused.memrec_ids_serial(ids, *args[2:], pf, one)
+        np.testing.assert_array_equal(one, bags)
+
+
+def test_fused_prepare_picks_the_one_id_kernel_only_for_one_id_bags():
+    m = MemRec(100, 4, 2, 10, 1, backend="fused")
+    ids = np.arange(5)
+    assert m.prepare(ids)[1] is None and m.prepare(ids, np.arange(5))[1] is None
+    assert m.prepare(ids, np.array([0, 2]))[1].tolist() == [0, 2]
+    assert m.prepare(ids, np.array([0, 0, 2, 3, 4]))[1] is not None  # an empty bag
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -103,7 +150,8 @@ def test_bag_sum_reference():
 
 
 @pytest.mark.parametrize("bad", [dict(token_rows=0), dict(k=0), dict(k_weight=-1),
-                                 dict(weight_rows=2**31), dict(backend="cuda")])
+                                 dict(weight_rows=2**31), dict(backend="cuda"),
+                                 dict(backend="fused", prefetch=-1)])
 def test_memrec_rejects(bad):
     args = dict(token_rows=10, dim=4, k=1, weight_rows=10, k_weight=1) | bad
     with pytest.raises(ValueError):

@@ -32,7 +32,7 @@ def problems(tmp_path, text) -> list[str]:
     return info.value.problems
 
 
-@pytest.mark.parametrize("name", ["ci", "skylake", "zen3-vm"])
+@pytest.mark.parametrize("name", ["ci", "skylake", "zen3-vm", "criteo_tb"])
 def test_shipped_scenarios_validate(repo, name):
     for quick in (False, True):
         loaded = load_scenario(repo / "scenarios" / f"{name}.yaml", quick=quick)

@@ -81,7 +81,7 @@ def _manifest(args, loaded, machine, plan: Plan) -> dict:
 def _print_plan(plan: Plan, out=sys.stdout) -> None:
     for p in plan.points:
         state = "run " if p.status == "planned" else "skip"
-        extra = f"  ({p.reason})" if p.reason else ""
+        extra = f"  ({p.reason or p.note})" if p.reason or p.note else ""
         print(f"{state} {p.point_id}{extra}", file=out)
 
 

@@ -58,7 +58,7 @@ def entry_name(kernel: str, entry, variant: dict) -> str:
     swept = {name for name, values in entry.model_dump().items()
              if isinstance(values, list) and len(values) > 1}
     backend = variant.get("backend")
-    shown = [(k, v) for k, v in variant.items() if k != "backend"]
+    shown = [(k, v) for k, v in variant.items() if k != "backend" and v is not None]
     if entry.label:
         extra = " ".join(f"{SHORT.get(k, k)}={_text(v)}" for k, v in shown if k in swept)
         return f"{entry.label} {extra}".strip()

@@ -1,0 +1,195 @@
+"""MEM-REC's speed targets (issue 3, item 8), measured with the harness itself.
+
+    python benchmarks/speed.py [--rounds 3] [--quick] [--out DIR]
+    python benchmarks/speed.py --from DIR [DIR ...]     # re-analyse stored runs
+
+Each round runs ``benchmarks/scenarios/speed_baseline.yaml`` then
+``speed_memrec.yaml`` with ``python -m harness run``: every implementation in its
+own pinned worker process (torch's and numba's OpenMP pools never share one).
+Rounds alternate the two so that drift of a shared machine falls on both; the
+figure per point is the median over rounds of each run's median ns/lookup.
+
+Printed per (threads, batch, token table size, k), with the targets:
+  floor   fused ns/lookup / (k * baseline ns/row on a table of the token table's
+          bytes): the gather floor at that residency; target <= 1.3
+  torch   torch composition / fused; target >= 1.5
+  vs 64x  baseline at 64x LLC / fused, where k = 2 and the token table <= 1/8 LLC;
+          target >= 2
+"fused" is what a scenario gets when it leaves prefetch unset (harness/kernelspec.py):
+8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
+A table goes to stdout and, as markdown, to DIR/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = ("speed_baseline", "speed_memrec")
+FLOOR_TARGET, TORCH_TARGET, BIG_TARGET = 1.3, 1.5, 2.0
+AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/kernelspec.py
+
+
+def run_scenario(scenario: Path, out: Path, quick: bool) -> int:
+    """The one place this script starts a process: the harness's own run command."""
+    cmd = [sys.executable, "-m", "harness", "run", str(scenario), "--out", str(out)]
+    if quick:
+        cmd.append("--quick")
+    return subprocess.run(cmd, cwd=HERE.parent).returncode
+
+
+def read_points(directory: Path) -> list[dict]:
+    with open(directory / "points.csv", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["status"] == "ok"]
+
+
+def _key(row: dict) -> tuple:
+    params = json.loads(row["params"])
+    llc_ratio = round(float(row["llc_ratio"]), 5)
+    if row["kernel"] == "baseline":
+        return ("baseline", llc_ratio, int(row["threads"]), int(row["batch_size"]))
+    token_bytes = params["token_rows"] * int(row["dim"]) * 4
+    backend = params["backend"]
+    if backend == "fused":
+        backend = f"fused-pf{params['prefetch']}"
+    return ("memrec", backend, token_bytes, params["k"], int(row["threads"]),
+            int(row["batch_size"]))
+
+
+def per_point(runs: list[list[dict]]) -> dict[tuple, list[float]]:
+    """Each point's ns/lookup in every run, keyed by what identifies the point."""
+    values: dict[tuple, list[float]] = {}
+    for rows in runs:
+        for row in rows:
+            values.setdefault(_key(row), []).append(float(row["ns_per_lookup"]))
+    return values
+
+
+def speed_table(runs: list[list[dict]], llc_bytes: int) -> list[dict]:
+    """One row per (threads, batch, token bytes, k) with the three ratios (pure)."""
+    values = per_point(runs)
+    med = {k: statistics.median(v) for k, v in values.items()}
+    base = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "baseline"}
+    table = []
+    memrec_points = sorted({k[2:] for k in med if k[0] == "memrec"})
+    for token_bytes, k, threads, batch in memrec_points:
+        ratio = round(token_bytes / llc_bytes, 5)
+        pf = {n: med.get(("memrec", f"fused-pf{n}", token_bytes, k, threads, batch))
+              for n in (0, AUTO_PREFETCH_IDS)}
+        auto = AUTO_PREFETCH_IDS if ratio >= AUTO_PREFETCH_FROM_LLC else 0
+        fused = pf[auto]
+        if fused is None:
+            continue
+        runs_fused = values[("memrec", f"fused-pf{auto}", token_bytes, k, threads, batch)]
+        floor_row = base.get((ratio, threads, batch))
+        big = base.get((64.0, threads, batch))
+        torch_ns = med.get(("memrec", "torch", token_bytes, k, threads, batch))
+        row = {"threads": threads, "batch": batch, "token_llc": ratio, "k": k,
+               "fused_ns": fused, "fused_range": (min(runs_fused), max(runs_fused)),
+               "fused_pf0_ns": pf[0],
+               "fused_pf8_ns": pf[AUTO_PREFETCH_IDS], "torch_ns": torch_ns,
+               "base_row_ns": floor_row, "base_64x_ns": big,
+               "floor": fused / (k * floor_row) if floor_row else None,
+               "torch_speedup": torch_ns / fused if torch_ns else None,
+               "vs_64x": big / fused if big else None}
+        row["floor_ok"] = row["floor"] is not None and row["floor"] <= FLOOR_TARGET
+        row["torch_ok"] = row["torch_speedup"] is not None and row["torch_speedup"] >= TORCH_TARGET
+        row["big_applies"] = k == 2 and ratio <= 0.125
+        row["big_ok"] = row["vs_64x"] is not None and row["vs_64x"] >= BIG_TARGET
+        table.append(row)
+    return table
+
+
+def _f(value, fmt="{:.1f}"):
+    return "-" if value is None else fmt.format(value)
+
+
+def format_table(table: list[dict], markdown: bool = False) -> str:
+    head = ["thr", "batch", "token/LLC", "k", "base ns/row", "fused ns", "(runs)", "pf0 ns",
+            "pf8 ns",
+            "torch ns",
+            "floor<=1.3", "torch/fused>=1.5", "64x ns", "64x/fused>=2"]
+    lines = []
+    for r in table:
+        big = (_f(r["vs_64x"], "{:.2f}") + (" ok" if r["big_ok"] else " MISS")
+               if r["big_applies"] else _f(r["vs_64x"], "({:.2f})"))
+        lines.append([str(r["threads"]), str(r["batch"]), f"1/{round(1 / r['token_llc'])}",
+                      str(r["k"]), _f(r["base_row_ns"]), _f(r["fused_ns"]),
+                      "{:.1f}-{:.1f}".format(*r["fused_range"]),
+                      _f(r["fused_pf0_ns"]), _f(r["fused_pf8_ns"]), _f(r["torch_ns"]),
+                      _f(r["floor"], "{:.2f}") + (" ok" if r["floor_ok"] else " MISS"),
+                      _f(r["torch_speedup"], "{:.2f}") + (" ok" if r["torch_ok"] else " MISS"),
+                      _f(r["base_64x_ns"]), big])
+    if markdown:
+        rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(rows + ["| " + " | ".join(line) + " |" for line in lines])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+              for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head)] + [fmt.format(*line) for line in lines])
+
+
+def summary(table: list[dict]) -> str:
+    def count(flag, rows):
+        return f"{sum(r[flag] for r in rows)}/{len(rows)}"
+
+    big = [r for r in table if r["big_applies"]]
+    return (f"within {FLOOR_TARGET}x of the gather floor: {count('floor_ok', table)}; "
+            f">= {TORCH_TARGET}x faster than torch: {count('torch_ok', table)}; "
+            f">= {BIG_TARGET}x faster than the 64x-LLC baseline (k=2, <= 1/8 LLC): "
+            f"{count('big_ok', big)}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="the scenarios' quick: blocks")
+    ap.add_argument("--out", type=Path, help="directory for the runs and speed.md")
+    ap.add_argument("--from", dest="stored", nargs="+", type=Path, metavar="DIR",
+                    help="analyse these stored runs (each holding speed_* result dirs)")
+    args = ap.parse_args(argv)
+    if args.stored:
+        dirs = [d for root in args.stored for d in sorted(root.glob("*/speed_*")) + sorted(
+            root.glob("speed_*")) if (d / "points.csv").exists()]
+        out = args.stored[0]
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = args.out or HERE.parent / "results" / "speed" / stamp
+        dirs = []
+        for r in range(args.rounds):
+            for name in SCENARIOS:
+                target = out / f"round{r}" / name
+                code = run_scenario(HERE / "scenarios" / f"{name}.yaml", target, args.quick)
+                if code not in (0, 1):
+                    print(f"{name}: harness run exited {code}", file=sys.stderr)
+                    return code
+                dirs.append(target)
+    if not dirs:
+        print("no stored speed runs found", file=sys.stderr)
+        return 2
+    manifest = json.loads((dirs[0] / "manifest.json").read_text())
+    machine = manifest["machine"]
+    llc = manifest["effective"]["llc_bytes"]
+    table = speed_table([read_points(d) for d in dirs], llc)
+    rounds = len({d.parent for d in dirs})
+    title = (f"{machine.get('model_name')} ({machine.get('uarch', '?')}), LLC {llc / 2**20:.0f} "
+             f"MiB, {rounds} round(s), {manifest['created']}; dim 128, k'=2, d'=75000; "
+             f"median ns/lookup")
+    print(title)
+    print(format_table(table))
+    print(summary(table))
+    (out / "speed.md").write_text(f"{title}\n\n{format_table(table, markdown=True)}\n\n"
+                                  f"{summary(table)}\n")
+    print(f"written: {out / 'speed.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The speed benchmark's analysis (benchmarks/speed.py) on synthetic points, and its
+scenarios' validity; the benchmark itself is run by hand, never timed in tests."""
+
+import importlib.util
+import json
+
+import pytest
+
+from harness.scenario import load_scenario
+
+LLC = 32 * 2**20
+
+
+def _speed_module(repo):
+    spec = importlib.util.spec_from_file_location("speed", repo / "benchmarks" / "speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(kernel, ns, llc_ratio, threads=1, batch=2048, **params):
+    return {"kernel": kernel, "params": json.dumps(params), "llc_ratio": str(llc_ratio),
+            "threads": str(threads), "batch_size": str(batch), "dim": "128",
+            "ns_per_lookup": str(ns), "status": "ok"}
+
+
+def test_speed_table_ratios(repo):
+    speed = _speed_module(repo)
+    small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
+    large = dict(small, token_rows=LLC // 2 // 512)
+    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 100.0, 64),
+             _row("baseline", 40.0, 0.5),
+             _row("memrec", 50.0, 64, backend="fused", prefetch=8, **small),
+             _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small),
+             _row("memrec", 90.0, 64, backend="torch", **small),
+             _row("memrec", 70.0, 64, backend="fused", prefetch=8, **large),
+             _row("memrec", 99.0, 64, backend="fused", prefetch=0, **large)],
+            [_row("baseline", 30.0, 0.125), _row("baseline", 100.0, 64),
+             _row("memrec", 50.0, 64, backend="fused", prefetch=0, **small),
+             _row("memrec", 90.0, 64, backend="torch", **small)]]
+    small_row, large_row = speed.speed_table(runs, LLC)
+    # 1/8 LLC: no prefetch is the default; medians over the two runs.
+    assert small_row["fused_ns"] == 45.0 and small_row["base_row_ns"] == 25.0
+    assert small_row["fused_range"] == (40.0, 50.0) and small_row["fused_pf8_ns"] == 50.0
+    assert small_row["floor"] == pytest.approx(45 / 50) and small_row["floor_ok"]
+    assert small_row["torch_speedup"] == pytest.approx(2.0) and small_row["torch_ok"]
+    assert small_row["vs_64x"] == pytest.approx(100 / 45) and small_row["big_ok"]
+    assert small_row["big_applies"]
+    # 1/2 LLC: prefetch 8 is the default; no torch point, and the 64x target does not apply.
+    assert large_row["fused_ns"] == 70.0 and large_row["floor"] == pytest.approx(70 / 80)
+    assert large_row["torch_speedup"] is None and not large_row["big_applies"]
+    text = speed.format_table([small_row, large_row])
+    assert "1/8" in text and "1/2" in text and "40.0-50.0" in text
+    assert "torch: 1/2" in speed.summary([small_row, large_row])
+    assert speed.format_table([small_row], markdown=True).startswith("| thr |")
+
+
+def test_speed_table_marks_misses_and_missing(repo):
+    speed = _speed_module(repo)
+    memrec = dict(token_rows=LLC // 2 // 512, k=4, weight_rows=75000, k_weight=2)
+    (row,) = speed.speed_table([[_row("memrec", 200.0, 64, backend="fused", prefetch=8,
+                                      **memrec)]], LLC)
+    assert row["floor"] is None and not row["floor_ok"] and not row["big_applies"]
+    assert "MISS" in speed.format_table([row])
+
+
+@pytest.mark.parametrize("name", ["speed_baseline", "speed_memrec"])
+def test_benchmark_scenarios_validate(repo, name):
+    for quick in (False, True):
+        assert load_scenario(repo / "benchmarks" / "scenarios" / f"{name}.yaml", quick).scenario
