@@ -42,6 +42,21 @@ def bag_sum(values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def torch_bags(ids: np.ndarray, offsets: np.ndarray | None, rows_per_id: int = 1):
+    """(ids, offsets) as torch tensors for embedding_bag, sharing memory.
+
+    With ``rows_per_id`` = k each id expands to k rows, so bag b starts at
+    k * offsets[b]; no offsets means one id per bag.
+    """
+    import torch
+
+    if offsets is None:
+        offsets = np.arange(ids.shape[0], dtype=np.int64)
+    if rows_per_id != 1:
+        offsets = offsets * rows_per_id
+    return torch.from_numpy(ids), torch.from_numpy(offsets)
+
+
 def fixed_offsets(n_bags: int, pooling: int) -> np.ndarray:
     """Offsets of ``n_bags`` bags of ``pooling`` ids each."""
     return np.arange(n_bags, dtype=np.int64) * pooling

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.bags import as_ids, bag_sum, check_offsets
+from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
 from kernels.memory import PAGE_BYTES, alignment_of, random_table
 
 BACKENDS = ("torch", "numpy")
@@ -50,11 +50,7 @@ class Baseline:
         ids = as_ids(ids)
         offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
         if self.backend == "torch":
-            import torch
-
-            if offsets is None:
-                offsets = np.arange(ids.shape[0], dtype=np.int64)
-            return torch.from_numpy(ids), torch.from_numpy(offsets)
+            return torch_bags(ids, offsets)
         return ids, offsets
 
     def run(self, prepared):

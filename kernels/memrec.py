@@ -17,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import hashing
-from kernels.bags import as_ids, bag_sum, check_offsets
+from kernels.backend import BackendInfo
+from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
 
 BACKENDS = ("torch", "numpy", "fused")
 
 
-class MemRec:
+class MemRec(BackendInfo):
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
                  seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES,
                  pages: str = "default", prefetch: int | None = None):
@@ -66,25 +67,6 @@ class MemRec:
         self.run(self.prepare(np.arange(4, dtype=np.int64), np.array([0, 2, 2])))
         self.run(self.prepare(np.arange(4, dtype=np.int64)))
 
-    @property
-    def threads(self) -> int:
-        """Threads a batch runs on: numba's pool size (fused), else torch's or 1."""
-        if self.backend == "fused":
-            return self._threads
-        if self.backend == "torch":
-            import torch
-
-            return torch.get_num_threads()
-        return 1
-
-    def info(self) -> dict:
-        """What a result should record about how this kernel ran."""
-        if self.backend != "fused":
-            return {"backend": self.backend}
-        from kernels import fused
-
-        return {"backend": "fused", "prefetch_ids_ahead": self.prefetch} | fused.pool_info()
-
     @staticmethod
     def footprint_bytes(token_rows: int, dim: int, weight_rows: int, k_weight: int) -> int:
         return token_rows * dim * 4 + (weight_rows * 4 if k_weight else 0)
@@ -113,12 +95,7 @@ class MemRec:
         ids = as_ids(ids)
         offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
         if self.backend == "torch":
-            import torch
-
-            if offsets is None:
-                offsets = np.arange(ids.shape[0], dtype=np.int64)
-            # Each id expands to k token rows, so bag b starts at k * offsets[b].
-            return torch.from_numpy(ids), torch.from_numpy(offsets * self.k)
+            return torch_bags(ids, offsets, rows_per_id=self.k)  # k token rows per id
         if self.backend == "fused":
             one_per_bag = offsets is None or (
                 offsets.shape[0] == ids.shape[0]

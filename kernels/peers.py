@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import hashing
+from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets
 from kernels.memory import PAGE_BYTES, alignment_of, random_table
 from kernels.memrec import MemRec
@@ -59,7 +60,7 @@ class Bloom(MemRec):
         return token_rows * dim * 4
 
 
-class _Fused:
+class _Fused(BackendInfo):
     """The shared plumbing of a kernel with a fused numba backend and bags."""
 
     backend: str
@@ -81,23 +82,6 @@ class _Fused:
         """Compile (or load from cache) the fused kernel and start its pool now."""
         if self.backend == "fused":
             self.run(self.prepare(np.zeros(3, dtype=np.int64), np.array([0, 2, 2])))
-
-    @property
-    def threads(self) -> int:
-        if self.backend == "fused":
-            return self._threads
-        if self.backend == "torch":
-            import torch
-
-            return torch.get_num_threads()
-        return 1
-
-    def info(self) -> dict:
-        if self.backend != "fused":
-            return {"backend": self.backend}
-        from kernels import fused
-
-        return {"backend": "fused", "prefetch_ids_ahead": self.prefetch} | fused.pool_info()
 
     def _bags(self, ids, offsets):
         ids = as_ids(ids)

@@ -187,6 +187,7 @@ def test_ab_interrupted_cleans_up(project, tmp_path):
 
 def test_gate_scenario_plans_on_a_2_cpu_vm(repo, zen3_vm):
     plan = make_plan(load_scenario(repo / "scenarios" / "gate.yaml"), zen3_vm)
-    assert [p.kernel for p in plan.runnable] == ["baseline", "memrec"]
+    assert [(p.kernel, p.params["backend"]) for p in plan.runnable] == [
+        ("baseline", "torch"), ("memrec", "fused"), ("memrec", "torch")]
     assert all(p.repeats >= 8 and p.batches >= 200 for p in plan.runnable)  # see README
     assert "--base HEAD~1 scenarios/gate.yaml" in (repo / ".ci" / "run").read_text()
