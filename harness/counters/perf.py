@@ -124,9 +124,63 @@ def probe_event(perf: str, spelling: str, work_dir: Path) -> tuple[str, str]:
     return classify_probe(proc.returncode, proc.stderr, output, spelling)
 
 
+SOFTWARE_EVENTS = frozenset({"task-clock", "cpu-clock", "page-faults", "minor-faults",
+                             "major-faults", "context-switches", "cpu-migrations"})
+
+
+def working_slots(counts: list[float | None]) -> int | None:
+    """How many of N copies of one always-ticking event really counted (pure).
+
+    Some virtual PMUs report more general-purpose counters than work: an event
+    scheduled on a dead one reads 0 while perf claims it ran the whole time.
+    None when the probe says nothing (no copy counted, or every copy did).
+    """
+    if not counts or any(c is None for c in counts):
+        return None
+    live = sum(1 for c in counts if c > 0)
+    return live if 0 < live < len(counts) else None
+
+
+def probe_counter_slots(perf: str, perf_event: str, copies: int, work_dir: Path) -> int | None:
+    """Schedule ``copies`` copies of a cycles-like event at once; count the live ones."""
+    out = work_dir / f".slots-{os.getpid()}.txt"
+    out.unlink(missing_ok=True)
+    spellings = [perf_spelling(f"slot{i}", perf_event) for i in range(copies)]
+    # A short busy loop: every live counter of a ticking event reads well above 0.
+    cmd = stat_command(perf, spellings, out) + [
+        "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"]
+    try:
+        subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        text = out.read_text(errors="replace") if out.exists() else ""
+        counts = {base_event_name(c.event): c for c in parse_perf_stat(text)}
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    finally:
+        out.unlink(missing_ok=True)
+    values = [counts[f"slot{i}"].value if f"slot{i}" in counts and
+              counts[f"slot{i}"].status == COUNTED else None for i in range(copies)]
+    return working_slots(values)
+
+
+def limit_to_working_slots(probed: dict, hardware: list[str], slots: int | None) -> None:
+    """Keep the first ``slots`` hardware events (the set's order is its priority); say
+    why the others are left out rather than let them read a dead counter's 0."""
+    if slots is None or slots >= len(hardware):
+        return
+    for name in hardware[slots:]:
+        probed[name].update(status=NOT_COUNTED, detail=(
+            f"left out: only {slots} of the {len(hardware)} hardware counters perf "
+            f"schedules here really count (the others read 0 while reported as running, "
+            f"as some virtual PMUs do); the set's first {slots} events are kept"))
+
+
 def probe_event_set(perf: str | None, version: str | None, event_set: EventSet,
                     work_dir: Path, system_wide: tuple[bool, str] | None = None) -> dict:
-    """Status of every event in ``event_set`` on this machine: name -> {status, detail}."""
+    """Status of every event in ``event_set`` on this machine: name -> {status, detail}.
+
+    Each event is tried alone; then the counted hardware events are checked against
+    the number of counters that really work when all are scheduled together.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     allowed, why = system_wide if system_wide is not None else read_permission()
     probed = {}
@@ -142,6 +196,12 @@ def probe_event_set(perf: str | None, version: str | None, event_set: EventSet,
                 detail = f"{detail} ({why})" if not allowed else detail
         probed[name] = {"perf": edef.perf, "scope": edef.scope, "status": status,
                         "detail": detail}
+    hardware = [n for n, p in probed.items() if p["status"] == COUNTED and p["scope"] == "task"
+                and event_set.events[n].perf not in SOFTWARE_EVENTS]
+    if perf is not None and len(hardware) > 1:
+        slots = probe_counter_slots(perf, event_set.events[hardware[0]].perf, len(hardware),
+                                    work_dir)
+        limit_to_working_slots(probed, hardware, slots)
     return probed
 
 

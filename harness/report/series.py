@@ -89,7 +89,7 @@ def series_labels(manifest: dict, points: pd.DataFrame,
                 continue
             if resolved == p["params_obj"]:
                 name = entry_name(kernel, entry, variant)
-                as_written = {k: _text(v) for k, v in variant.items()}
+                as_written = {k: _text(v) for k, v in variant.items() if v is not None}
                 break
         names.append(name)
         written.append(as_written)

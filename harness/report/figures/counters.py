@@ -104,7 +104,10 @@ def why_not(results: Results, metric: str, sel: pd.DataFrame) -> list[str]:
 def _scale(ax, values: np.ndarray) -> None:
     positive = values[values > 0]
     if positive.size and (values <= 0).any() and positive.max() / positive.min() > 20:
+        # Linear near zero (where the zeros sit), logarithmic above; counts are never
+        # negative, so the axis starts at 0 rather than mirroring into negatives.
         ax.set_yscale("symlog", linthresh=float(positive.min()))
+        ax.set_ylim(bottom=0, top=float(positive.max()) * 2)
     elif positive.size and positive.max() / positive.min() > 20:
         log_axis(ax, "y", 10)
     else:
