@@ -5,7 +5,9 @@ measure them), written with numba so that the loop costs nothing next to memory:
 
 - ``Gather``: read random rows of ``dim`` float32 and sum them, per chunk of the
   batch, in parallel: an embedding lookup's memory traffic without its output.
-  One "lookup" is one row.
+  The rows of the id ``GATHER_PREFETCH`` positions ahead are prefetched, as
+  FBGEMM's embedding kernel does, so the curve is the ceiling a good gather
+  reaches, not one a kernel can beat. One "lookup" is one row.
 - ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
   lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
   one load; it runs on one thread.
@@ -25,6 +27,7 @@ from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
 
 LINE_BYTES = 64
 _INTS_PER_LINE = LINE_BYTES // 8
+GATHER_PREFETCH = 8  # ids ahead, as the fused kernels' default
 
 
 def _numba():
@@ -37,6 +40,10 @@ def _compiled():
     """Compile (or load from numba's cache) the three loops once per process."""
     numba = _numba()
     njit, prange = numba.njit, numba.prange
+    from kernels.fused import prefetch
+
+    floats_per_line = LINE_BYTES // 4
+    ahead = GATHER_PREFETCH
 
     @njit(parallel=True, fastmath=True, cache=True)
     def gather_sum(table, ids, chunks, out):
@@ -47,6 +54,9 @@ def _compiled():
             for j in range(width):
                 out[c, j] = 0.0
             for i in range(lo, hi):
+                if i + ahead < hi:
+                    for j in range(0, width, floats_per_line):
+                        prefetch(table, ids[i + ahead], j)
                 row = ids[i]
                 for j in range(width):
                     out[c, j] += table[row, j]
