@@ -122,10 +122,13 @@ class TTRecParams(KernelParams):
 
 
 class MicrobenchParams(KernelParams):
-    """Machine-limit microbenchmarks (kernels/microbench.py); no parameters of their own."""
+    """Machine-limit microbenchmarks (kernels/microbench.py)."""
 
     kernel: Literal["gather", "chase", "stream"]
     backend: Sweep(Literal["numba"]) = ["numba"]
+    prefetch: Sweep(NonNegativeInt) | None = Field(
+        None, description="gather only: ids ahead whose rows are prefetched (0: demand "
+                          "loads only); unset: 8")
 
 
 @dataclass(frozen=True)
@@ -289,8 +292,19 @@ def _build_microbench(name: str):
 
         cls = {"gather": microbench.Gather, "chase": microbench.Chase,
                "stream": microbench.Stream}[name]
+        if name == "gather":
+            return cls(g.rows, g.dim, seed=seed, pages=g.pages, prefetch=p["prefetch"])
         return cls(g.rows, g.dim, seed=seed, pages=g.pages)
     return build
+
+
+def _resolve_microbench(name: str):
+    def resolve(p: dict, g: Geometry) -> dict:
+        if name != "gather":
+            return {"backend": p["backend"]}
+        from_default = 8 if p.get("prefetch") is None else p["prefetch"]
+        return {"backend": p["backend"], "prefetch": from_default}
+    return resolve
 
 
 _MICROBENCH = {
@@ -355,7 +369,7 @@ KERNELS: dict[str, KernelSpec] = {
 
 KERNELS.update({
     name: KernelSpec(
-        name, MicrobenchParams, lambda p, g: {"backend": p["backend"]},
+        name, MicrobenchParams, _resolve_microbench(name),
         footprint_bytes=lambda p, g: g.rows * g.dim * 4,
         bytes_per_lookup=per_lookup,
         describe=lambda p, name=name: name,

@@ -5,9 +5,11 @@ measure them), written with numba so that the loop costs nothing next to memory:
 
 - ``Gather``: read random rows of ``dim`` float32 and sum them, per chunk of the
   batch, in parallel: an embedding lookup's memory traffic without its output.
-  The rows of the id ``GATHER_PREFETCH`` positions ahead are prefetched, as
-  FBGEMM's embedding kernel does, so the curve is the ceiling a good gather
-  reaches, not one a kernel can beat. One "lookup" is one row.
+  With ``prefetch`` (default ``GATHER_PREFETCH``) the rows of the id that many
+  positions ahead are prefetched, as FBGEMM's embedding kernel does, so the
+  curve is the ceiling a good gather reaches, not one a kernel can beat; with 0
+  the loads are demand loads, whose cost steps most sharply where the working
+  set leaves the cache. One "lookup" is one row.
 - ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
   lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
   one load; it runs on one thread.
@@ -43,10 +45,9 @@ def _compiled():
     from kernels.fused import prefetch
 
     floats_per_line = LINE_BYTES // 4
-    ahead = GATHER_PREFETCH
 
     @njit(parallel=True, fastmath=True, cache=True)
-    def gather_sum(table, ids, chunks, out):
+    def gather_sum(table, ids, chunks, out, ahead):
         n = ids.shape[0]
         width = table.shape[1]
         for c in prange(chunks):
@@ -54,7 +55,7 @@ def _compiled():
             for j in range(width):
                 out[c, j] = 0.0
             for i in range(lo, hi):
-                if i + ahead < hi:
+                if ahead > 0 and i + ahead < hi:
                     for j in range(0, width, floats_per_line):
                         prefetch(table, ids[i + ahead], j)
                 row = ids[i]
@@ -106,10 +107,13 @@ class _Base:
 
 
 class Gather(_Base):
+    """``prefetch`` ids ahead are prefetched (the ceiling); 0 gives demand loads only,
+    whose curve steps most sharply where the table leaves the cache."""
+
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
-                 pages: str = "default"):
+                 pages: str = "default", prefetch: int = GATHER_PREFETCH):
         super().__init__()
-        self.rows, self.dim = rows, dim
+        self.rows, self.dim, self.prefetch = rows, dim, prefetch
         self._array = self.table = random_table((rows, dim), seed, align, pages)
         # Fixed chunking (not per thread) keeps the result independent of threads.
         self.chunks = max(64, 4 * self.threads)
@@ -124,7 +128,7 @@ class Gather(_Base):
 
     def run(self, prepared):
         ids, out = prepared
-        self._gather(self.table, ids, self.chunks, out)
+        self._gather(self.table, ids, self.chunks, out, self.prefetch)
         return out
 
     def reference(self, ids, offsets=None) -> np.ndarray:

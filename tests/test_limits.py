@@ -126,3 +126,31 @@ def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
     proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--limits",
                            str(other), "--dry-run"], capture_output=True, text=True)
     assert proc.returncode == 2 and "another machine" in proc.stderr
+
+
+def test_knee_from_demand_loads_ceiling_from_prefetching_gathers():
+    machine = {"llc_bytes": LLC, "caches": []}
+    demand = _rows("gather", 128, 1, [(4 * MiB, 20, 0), (8 * MiB, 20, 0), (16 * MiB, 80, 0),
+                                       (512 * MiB, 80, 0)])
+    ahead = _rows("gather", 128, 1, [(4 * MiB, 18, 0), (8 * MiB, 18, 0), (16 * MiB, 30, 0),
+                                      (512 * MiB, 40, 0)])
+    for r in demand:
+        r["params"] = json.dumps({"backend": "numba", "prefetch": 0})
+    for r in ahead:
+        r["params"] = json.dumps({"backend": "numba", "prefetch": 8})
+    out = analyse(demand + ahead, machine)
+    assert out["effective_llc_bytes"] == pytest.approx(8 * MiB * 2**0.5, rel=1e-6)
+    assert gather_cost_at(out, 512, 1, 512 * MiB) == 40          # the ceiling curve
+    assert out["gather_demand"]["512B/1t"][-1]["ns_per_row"] == 80
+
+
+def test_gather_prefetch_is_a_swept_parameter(tmp_path, zen3_vm):
+    from harness.limits import limits_scenarios, loaded_limits
+    from harness.plan import make_plan
+
+    doc = limits_scenarios(True, [1])[0]
+    plan = make_plan(loaded_limits(doc, True), zen3_vm)
+    assert {p.params["prefetch"] for p in plan.points} == {0, 8}
+    g = Gather(4096, 16, seed=1, prefetch=0)
+    ids = np.arange(100)
+    np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-5)
