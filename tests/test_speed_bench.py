@@ -29,7 +29,7 @@ def test_speed_table_ratios(repo):
     small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
     large = dict(small, token_rows=LLC // 2 // 512)
     runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 100.0, 64),
-             _row("baseline", 40.0, 0.5),
+             _row("baseline", 40.0, 0.5), dict(_row("baseline", 135.0, 64), pages="4k"),
              _row("memrec", 50.0, 64, backend="fused", prefetch=8, **small),
              _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small),
              _row("memrec", 90.0, 64, backend="torch", **small),
@@ -45,6 +45,9 @@ def test_speed_table_ratios(repo):
     assert small_row["floor"] == pytest.approx(45 / 50) and small_row["floor_ok"]
     assert small_row["torch_speedup"] == pytest.approx(2.0) and small_row["torch_ok"]
     assert small_row["vs_64x"] == pytest.approx(100 / 45) and small_row["big_ok"]
+    # The 4 KiB-page baseline is its own column, never mixed into the huge-page one.
+    assert small_row["base_64x_4k_ns"] == 135.0 and small_row["big_4k_ok"]
+    assert small_row["vs_64x_4k"] == pytest.approx(3.0)
     assert small_row["big_applies"]
     # 1/2 LLC: prefetch 8 is the default; no torch point, and the 64x target does not apply.
     assert large_row["fused_ns"] == 70.0 and large_row["floor"] == pytest.approx(70 / 80)
@@ -64,7 +67,7 @@ def test_speed_table_marks_misses_and_missing(repo):
     assert "MISS" in speed.format_table([row])
 
 
-@pytest.mark.parametrize("name", ["speed_baseline", "speed_memrec"])
+@pytest.mark.parametrize("name", ["speed_baseline", "speed_memrec", "speed_baseline_4k"])
 def test_benchmark_scenarios_validate(repo, name):
     for quick in (False, True):
         assert load_scenario(repo / "benchmarks" / "scenarios" / f"{name}.yaml", quick).scenario
