@@ -278,6 +278,24 @@ def default_result_dir(root: Path, scenario: str, hostname: str) -> Path:
     return root / scenario / f"{hostname}-{stamp}"
 
 
+def new_result_dir(out: Path, taken_hint: str, *subdirs: str) -> Path:
+    """Create ``out`` (and ``subdirs`` under it) for a new result, never over an old one.
+
+    A directory that already holds a manifest (itself or in a subdir) is refused
+    with ``taken_hint`` (what to do instead), so finished results are never
+    overwritten; one that cannot be created is a clear error, not a traceback.
+    """
+    places = [out / d for d in subdirs] or [out]
+    if any((place / MANIFEST_FILE).exists() for place in places):
+        raise UsageError(f"{out}: already holds results; {taken_hint}")
+    try:
+        for place in places:
+            place.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
+    return out
+
+
 def load_manifest(directory: Path) -> dict:
     return json.loads((Path(directory) / MANIFEST_FILE).read_text())
 

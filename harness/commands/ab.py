@@ -25,7 +25,7 @@ from harness.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_
                              temporary_worktree, toplevel)
 from harness.machine import describe_machine
 from harness.plan import make_plan, parse_memory_limit
-from harness.results import MANIFEST_FILE, ResultStore, default_result_dir, utc_now
+from harness.results import ResultStore, default_result_dir, new_result_dir, utc_now
 from harness.compare_input import load_results
 from harness.runner import WorkerLauncher
 from harness.scenario import load_scenario
@@ -114,13 +114,9 @@ def run(args) -> int:
         raise UsageError(f"{loaded.path}: no point of this scenario can run on this machine")
     out = (args.out or default_result_dir(Path("results/ab"), plan.scenario,
                                           machine.hostname)).resolve()
-    if any((out / side / MANIFEST_FILE).exists() for side in ("base", "new")):
-        raise UsageError(f"{out}: already holds results; choose another --out")
-    try:
-        for side in ("base", "new"):
-            (out / side / ".work").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
+    new_result_dir(out, "choose another --out", "base", "new")
+    for side in ("base", "new"):
+        (out / side / ".work").mkdir(exist_ok=True)
     args.json = args.json or str(out / "compare.json")
     args.markdown = args.markdown or str(out / "compare.md")
 

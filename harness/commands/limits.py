@@ -17,7 +17,7 @@ from harness.limits import analyse, limits_scenarios, loaded_limits, parse_ratio
 from harness.machine import Machine, describe_machine
 from harness.plan import Plan, make_plan, parse_memory_limit
 from harness.provenance import git_state, library_versions
-from harness.results import MANIFEST_FILE, default_result_dir, utc_now
+from harness.results import default_result_dir, new_result_dir, utc_now
 from harness.resultset import load_manifest_checked, load_result
 from harness.session import execute_plan
 from harness.sizes import format_bytes
@@ -123,12 +123,7 @@ def measure(quick: bool, machine: Machine, out: Path | None = None,
             budget: int | None = None, options: dict | None = None) -> tuple[int, Path]:
     plan, docs = build_plan(quick, machine, budget, options)
     out = out or default_result_dir(DEFAULT_ROOT, "limits", machine.hostname)
-    if (out / MANIFEST_FILE).exists():
-        raise UsageError(f"{out}: already holds results; choose another --out or --resume it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
+    new_result_dir(out, "choose another --out or --resume it")
     status = execute_plan(plan, out, _manifest(quick, machine, plan, docs), resume=False,
                           resume_hint=f"python -m harness limits --resume {out}")
     return status, out

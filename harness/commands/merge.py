@@ -13,7 +13,7 @@ from harness.errors import UsageError
 from harness.lock import DirectoryLock
 from harness.machine import Machine
 from harness.plan import Plan, Point
-from harness.results import MANIFEST_FILE, ResultStore, ResultWriteError, utc_now
+from harness.results import ResultStore, ResultWriteError, new_result_dir, utc_now
 from harness.resultset import load_manifest_checked
 
 
@@ -73,12 +73,7 @@ def merge_group(manifests: list[tuple[Path, dict]], out: Path) -> str:
         "hosts": sorted({m["machine"]["hostname"] for _, m in manifests}),
         "command": sys.argv,
     })
-    if (out / MANIFEST_FILE).exists():
-        raise UsageError(f"{out}: already holds results; choose another -o")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create: {exc}") from None
+    new_result_dir(out, "choose another -o")
     with DirectoryLock(out):
         try:
             store = ResultStore(out, plan, manifest)

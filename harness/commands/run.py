@@ -16,7 +16,7 @@ from harness.errors import UsageError
 from harness.machine import describe_machine
 from harness.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
 from harness.provenance import git_state, library_versions
-from harness.results import MANIFEST_FILE, default_result_dir, utc_now
+from harness.results import default_result_dir, new_result_dir, utc_now
 from harness.resultset import load_manifest_checked
 from harness.session import execute_plan, skipped_summary
 from harness.scenario import load_scenario
@@ -163,13 +163,7 @@ def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
     out = args.out or default_result_dir(Path("results"), plan.scenario, machine.hostname)
     if args.shard and not args.out:
         out = out.with_name(out.name + f"-shard{plan.shard['index']}of{plan.shard['count']}")
-    if (out / MANIFEST_FILE).exists():
-        raise UsageError(f"{out}: already holds results; choose another --out, or continue "
-                         f"it with --resume {out}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
+    new_result_dir(out, f"choose another --out, or continue it with --resume {out}")
     manifest = _manifest(args, loaded, machine, plan)
     manifest["started"] = utc_now()
     return plan, out, manifest
