@@ -86,8 +86,10 @@ class WorkerLauncher:
         stderr_path = self.work_dir / f"{stem}.stderr"
         spec = {"point": point.to_dict(), "repeat": repeat, "llc_bytes": self.llc_bytes}
         command = self.command(spec_path, result_path)
+        worker_argv0 = command[0]
         if self.counters is not None:  # perf stat wraps the worker; spec gets its fifos
             command = self.counters.prepare(command, spec, self.work_dir, stem)
+        wrapped = command[0] != worker_argv0
         spec_path.write_text(json.dumps(spec))
         result_path.unlink(missing_ok=True)
         oom_before = read_cgroup_memory().oom_kills
@@ -106,10 +108,17 @@ class WorkerLauncher:
                 _stop_group(proc)
                 raise
         elapsed = time.monotonic() - started
+        process = "worker"
+        if wrapped and returncode < 0:
+            process = "perf stat (around the worker)"
+        elif wrapped and returncode == 0 and not timed_out:
+            # perf exits 0 when its child dies by a signal and only says so on stderr.
+            sig = signal_reported_by_perf(_tail(stderr_path), worker_argv0)
+            returncode = -sig if sig else returncode
         oom_after = read_cgroup_memory().oom_kills
         oom_killed = None if oom_before is None or oom_after is None else oom_after > oom_before
         outcome = interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
-                                    stderr_path, elapsed, oom_killed)
+                                    stderr_path, elapsed, oom_killed, process)
         if self.counters is not None:
             outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
                                            self.command)
@@ -124,8 +133,27 @@ def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+_SIGNAL_BY_TEXT = {signal.strsignal(s): s for s in signal.valid_signals()
+                   if signal.strsignal(s)}
+
+
+def signal_reported_by_perf(stderr_tail: str, worker_argv0: str) -> int | None:
+    """The signal that killed perf's child, from the line perf prints for it (pure).
+
+    ``perf stat`` exits 0 when the command it runs is killed, and reports the death
+    only with psignal(3): ``<argv0>: Killed``. Messages in another language than
+    English are not recognised (the point then fails as "no result").
+    """
+    prefix = f"{worker_argv0}: "
+    for line in reversed(stderr_tail.splitlines()):
+        if line.startswith(prefix) and line[len(prefix):].strip() in _SIGNAL_BY_TEXT:
+            return int(_SIGNAL_BY_TEXT[line[len(prefix):].strip()])
+    return None
+
+
 def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result_path: Path,
-                      stderr_path: Path, elapsed: float, oom_killed: bool | None = None) -> dict:
+                      stderr_path: Path, elapsed: float, oom_killed: bool | None = None,
+                      process: str = "worker") -> dict:
     """Turn a finished worker into a run record: its result, or why there is none."""
     result = None
     if result_path.exists():
@@ -149,7 +177,7 @@ def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result
             hint = " (the OOM killer sends SIGKILL; its counter was not readable)"
         else:
             hint = ""
-        reason = f"worker killed by {name}{hint}"
+        reason = f"{process} killed by {name}{hint}"
     elif result and result.get("error"):
         reason = result["error"]
     else:

@@ -105,21 +105,38 @@ def test_interrupt_keeps_finished_points_and_resume_completes(tmp_path, sig, sta
     assert [r["status"] for r in rows] == ["ok"] * 8
 
 
+def argv0_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return ""
+
+
 @pytest.mark.slow
-def test_killed_worker_is_a_failed_point_and_the_run_goes_on(tmp_path):
+@pytest.mark.parametrize("victim", ["worker", "perf"])
+def test_killed_worker_is_a_failed_point_and_the_run_goes_on(tmp_path, victim):
+    """SIGKILL to the worker (inside perf stat where perf counts) or to perf itself."""
     scenario, out = write_scenario(tmp_path, batches=20000), tmp_path / "out"
     scenario.write_text(scenario.read_text().replace("batch_sizes: [16, 32, 64, 128]",
                                                      "batch_sizes: [16, 32]"))
     proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),
                             stderr=subprocess.PIPE, text=True)
     assert wait_for(lambda: workers_of(out))
-    victim = workers_of(out)[0]
     time.sleep(0.5)
-    os.kill(victim, signal.SIGKILL)
+    pids = workers_of(out)
+    perfs = [pid for pid in pids if Path(argv0_of(pid)).name == "perf"]
+    if victim == "perf" and not perfs:
+        proc.kill()
+        proc.wait()
+        pytest.skip("perf does not wrap the workers here")
+    target = perfs[0] if victim == "perf" else next(p for p in pids if p not in perfs)
+    os.kill(target, signal.SIGKILL)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 1, err
     rows = list(csv.DictReader(open(out / "points.csv")))
     assert rows[0]["status"] == "failed" and "killed by SIGKILL" in rows[0]["reason"]
+    killed = "perf stat (around the worker)" if victim == "perf" else "worker"
+    assert rows[0]["reason"].startswith(f"1 of 1 runs failed: {killed} killed by SIGKILL")
     assert [r["status"] for r in rows[1:]] == ["ok"] * 3
     assert check_valid_files(out)["complete"]
 

@@ -102,3 +102,17 @@ def test_interpret_outcomes(tmp_path):
     assert "status 3 and no result" in odd["reason"]
     result.write_text("{truncated")
     assert interpret_outcome(0, False, 10, result, stderr, 1.0)["status"] == "failed"
+
+
+def test_signal_reported_by_perf():
+    from harness.runner import signal_reported_by_perf
+
+    python = "/venv/bin/python"
+    assert signal_reported_by_perf(f"warming up\n{python}: Killed", python) == signal.SIGKILL
+    assert signal_reported_by_perf(f"{python}: Segmentation fault\n", python) == signal.SIGSEGV
+    assert signal_reported_by_perf(f"{python}: Aborted", python) == signal.SIGABRT
+    # Another program's line, an unknown text, or nothing: no signal.
+    assert signal_reported_by_perf("sh: Killed", python) is None
+    assert signal_reported_by_perf(f"{python}: no such file", python) is None
+    assert signal_reported_by_perf("", python) is None
+
