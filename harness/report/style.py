@@ -55,6 +55,7 @@ class Palette:
     """A stable colour per (kernel, label) across every page of one report."""
 
     def __init__(self, results: Results):
+        self.machines = results.machines
         self.colors: dict[tuple[str, str], str] = {}
         pairs = series_order(results.points)
         for r, fixed, cmap in (("memrec", MEMREC_COLORS, "autumn"), ("peer", PEER_COLORS, "winter")):
@@ -66,6 +67,13 @@ class Palette:
                           for i in range(len(mine))]
             self.colors.update({kl: colors[i] for i, kl in enumerate(mine)})
         self.colors.update({kl: BASELINE_COLOR for kl in pairs if role(kl[0]) == "baseline"})
+
+    def each_series(self, frame):
+        """(kernel, label, rows, style): one line per series and machine, in report order."""
+        for kernel, label in series_order(frame):
+            rows = frame[(frame["kernel"] == kernel) & (frame["label"] == label)]
+            for key, s in rows.groupby("machine", sort=False):
+                yield kernel, label, s, self.line(kernel, label, self.machines[key])
 
     def line(self, kernel: str, label: str, machine: MachineInfo) -> dict:
         """Keyword arguments for ``ax.errorbar``/``ax.plot`` of one series."""

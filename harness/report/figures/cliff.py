@@ -10,7 +10,7 @@ import pandas as pd
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import (MEMREC, failed_notes, largest_batch, missing_notes,
-                                   series_order, thread_panels)
+                                   thread_panels)
 from harness.report.style import (ERRORBAR_NOTE, Page, Palette, log_axis, no_data,
                                   ratio_formatter)
 from harness.sizes import format_bytes
@@ -79,15 +79,12 @@ def draw(frame: pd.DataFrame, results: Results):
     palette = Palette(results)
     for ax, t in zip(axes, threads):
         panel = pts[pts["threads"] == t]
-        for kernel, label in series_order(panel):
-            for key, s in panel[(panel["kernel"] == kernel) & (panel["label"] == label)] \
-                    .groupby("machine", sort=False):
-                style = palette.line(kernel, label, results.machines[key])
-                ax.errorbar(s["llc_ratio"], s["ns_per_lookup"],
-                            yerr=[s["ns_per_lookup"] - s["ns_per_lookup_p25"],
-                                  s["ns_per_lookup_p75"] - s["ns_per_lookup"]],
-                            capsize=2.5, elinewidth=0.9, **style)
-                page.series(kernel, label, style)
+        for kernel, label, s, style in palette.each_series(panel):
+            ax.errorbar(s["llc_ratio"], s["ns_per_lookup"],
+                        yerr=[s["ns_per_lookup"] - s["ns_per_lookup_p25"],
+                              s["ns_per_lookup_p75"] - s["ns_per_lookup"]],
+                        capsize=2.5, elinewidth=0.9, **style)
+            page.series(kernel, label, style)
         llc_style = {"color": "#555555", "linestyle": ":", "linewidth": 1.6}
         ax.axvline(1.0, **llc_style)
         ax.annotate("LLC", (1.0, 0.02), xycoords=ax.get_xaxis_transform(), xytext=(-3, 0),

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter
 from harness.limits import gather_cost_at
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
-from harness.report.select import largest_batch, series_order, thread_panels
+from harness.report.select import largest_batch, thread_panels
 from harness.report.style import Page, Palette, log_axis, no_data
 from harness.sizes import format_bytes
 
@@ -105,14 +105,11 @@ def draw(frame: pd.DataFrame, results: Results):
             left.plot(curve["working_set_bytes"], curve["limit_ns_per_row"], **style)
             page.reference(f"gather limit, {int(row)} B rows", style)
         panel = pts[pts["threads"] == t]
-        for kernel, label in series_order(panel):
-            s = panel[(panel["kernel"] == kernel) & (panel["label"] == label)]
-            for key, g in s.groupby("machine", sort=False):
-                style = palette.line(kernel, label, results.machines[key])
-                style = {**style, "linestyle": "none"}
-                left.plot(g["working_set_bytes"], g["ns_per_row"], **style)
-                right.plot(g["working_set_bytes"], g["fraction_of_limit"], **style)
-                page.series(kernel, label, style)
+        for kernel, label, g, style in palette.each_series(panel):
+            style = {**style, "linestyle": "none"}
+            left.plot(g["working_set_bytes"], g["ns_per_row"], **style)
+            right.plot(g["working_set_bytes"], g["fraction_of_limit"], **style)
+            page.series(kernel, label, style)
         for ax in (left, right):
             log_axis(ax, "x", 2)
             ax.set_xlabel("working set: the kernel's table bytes (log scale)")

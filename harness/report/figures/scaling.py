@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
-from harness.report.select import failed_notes, largest_batch, missing_notes, series_order
+from harness.report.select import failed_notes, largest_batch, missing_notes
 from harness.report.style import Page, Palette, log_axis, no_data
 
 TITLE = "Throughput vs threads (scaling)"
@@ -62,17 +62,14 @@ def draw(frame: pd.DataFrame, results: Results):
     palette = Palette(results)
     for ax, panel in zip(axes, ("smallest table", "largest table")):
         sel = frame[frame["panel"] == panel]
-        for kernel, label in series_order(sel):
-            for key, s in sel[(sel["kernel"] == kernel) & (sel["label"] == label)] \
-                    .groupby("machine", sort=False):
-                style = palette.line(kernel, label, results.machines[key])
-                ax.errorbar(s["threads"], s["lookups_per_s"],
-                            yerr=[s["lookups_per_s"] - s["lookups_per_s_at_p75"],
-                                  s["lookups_per_s_at_p25"] - s["lookups_per_s"]],
-                            capsize=2.5, elinewidth=0.9, **style)
-                ax.plot(s["threads"], s["linear_scaling"], color=style["color"],
-                        linestyle=(0, (4, 3)), linewidth=0.8, alpha=0.7)
-                page.series(kernel, label, style)
+        for kernel, label, s, style in palette.each_series(sel):
+            ax.errorbar(s["threads"], s["lookups_per_s"],
+                        yerr=[s["lookups_per_s"] - s["lookups_per_s_at_p75"],
+                              s["lookups_per_s_at_p25"] - s["lookups_per_s"]],
+                        capsize=2.5, elinewidth=0.9, **style)
+            ax.plot(s["threads"], s["linear_scaling"], color=style["color"],
+                    linestyle=(0, (4, 3)), linewidth=0.8, alpha=0.7)
+            page.series(kernel, label, style)
         page.reference("linear scaling (thin dashed, in the kernel's colour)",
                        {"color": "#777777", "linestyle": (0, (4, 3)), "linewidth": 0.8})
         log_axis(ax, "x", 2, sel["threads"])

@@ -12,8 +12,7 @@ from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.paper import PAPER_SPEEDUP
 from harness.report.select import (display_label, largest_table, match_baseline,
-                                   missing_notes, nearest_batch, series_order,
-                                   thread_panels)
+                                   missing_notes, nearest_batch, thread_panels)
 from harness.report.spread import ratio_of_medians_ci
 from harness.report.style import (ERRORBAR_NOTE, Page, Palette, log_axis, no_data,
                                   ratio_axis, ratio_formatter)
@@ -91,15 +90,12 @@ def draw(frame: pd.DataFrame, results: Results):
         for col, panel in enumerate(PANELS):
             ax = axes[row * 2 + col]
             sel = frame[(frame["threads"] == t) & (frame["panel"] == panel)]
-            for kernel, label in series_order(sel):
-                for key, s in sel[(sel["kernel"] == kernel) & (sel["label"] == label)] \
-                        .groupby("machine", sort=False):
-                    style = palette.line(kernel, label, results.machines[key])
-                    lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0).fillna(0)
-                    hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0).fillna(0)
-                    ax.errorbar(s["x"], s["speedup"], yerr=[lo, hi], capsize=2.5,
-                                elinewidth=0.9, **style)
-                    page.series(kernel, label, style)
+            for kernel, label, s, style in palette.each_series(sel):
+                lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0).fillna(0)
+                hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0).fillna(0)
+                ax.errorbar(s["x"], s["speedup"], yerr=[lo, hi], capsize=2.5,
+                            elinewidth=0.9, **style)
+                page.series(kernel, label, style)
             ref = {"color": "#2a9d8f", "linestyle": (0, (6, 3)), "linewidth": 1.4}
             ax.axhline(PAPER_SPEEDUP, **ref)
             ax.text(0.01, PAPER_SPEEDUP, f" paper: up to {PAPER_SPEEDUP}x", va="bottom",
