@@ -109,6 +109,8 @@ class ResultStore:
             except (OSError, json.JSONDecodeError) as exc:
                 raise UsageError(f"{path}: unreadable run record ({exc}); move it aside to "
                                  f"run that repeat again") from None
+            if outcome.get("status") == "skipped":
+                continue  # refused at run time for want of memory: try it again
             self.runs.setdefault(point_id, {})[int(stem[1:])] = outcome
             loaded += 1
         return loaded
@@ -119,14 +121,18 @@ class ResultStore:
             return "skipped", point.reason
         runs = self.runs.get(point.point_id, {})
         skipped = [r for r in runs.values() if r.get("status") == "skipped"]
-        if skipped:
+        ok = [r for r in runs.values() if r.get("status") == "ok"]
+        if skipped and not ok:  # refused at run time (memory); a resume tries it again
             return "skipped", skipped[0].get("reason", "")
+        runs = {i: r for i, r in runs.items() if r.get("status") != "skipped"}
         failed = [r for r in runs.values() if r.get("status") != "ok"]
         if failed:
             return "failed", (f"{len(failed)} of {len(runs)} runs failed: "
                               f"{failed[0].get('reason') or failed[0].get('error', '?')}")
         if len(runs) < point.repeats:
-            return "pending", f"{len(runs)} of {point.repeats} runs done"
+            refused = (f"; {len(skipped)} refused at run time ({skipped[0].get('reason', '')}),"
+                       f" --resume tries again" if skipped else "")
+            return "pending", f"{len(runs)} of {point.repeats} runs done{refused}"
         return "ok", ""
 
     def point_row(self, point: Point) -> dict:
@@ -270,6 +276,8 @@ def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
     for key, value in run.get("versions", {}).items():
         md[f"{key}_version"] = value
     md.update(counter_metadata(run))
+    # pyperf refuses a value with a newline (an error message's tail has several lines).
+    md = {k: " ".join(v.split()) if isinstance(v, str) else v for k, v in md.items()}
     return {k: v for k, v in md.items() if isinstance(v, (int, float, str)) and v != ""}
 
 

@@ -25,24 +25,9 @@ from typing import Callable
 from harness.cgroup import read_cgroup_memory
 from harness.plan import Plan, Point
 from harness.results import ResultStore
-from harness.signals import SignalGuard
+from harness.signals import Interrupted, SignalGuard, die_with_parent, stop_process_group
 
 STDERR_TAIL_LINES = 15
-TERMINATE_GRACE_S = 5.0
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the worker's process group, then SIGKILL what is left after a grace."""
-    for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE_S), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @dataclass
@@ -95,8 +80,8 @@ class WorkerLauncher:
         oom_before = read_cgroup_memory().oom_kills
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
-            proc = subprocess.Popen(command, stdout=devnull,
-                                    stderr=stderr, start_new_session=True)
+            proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
+                                    start_new_session=True, preexec_fn=die_with_parent)
             try:
                 returncode = proc.wait(timeout=point.timeout_s)
                 timed_out = False
@@ -105,7 +90,7 @@ class WorkerLauncher:
                 returncode = proc.wait()
                 timed_out = True
             except BaseException:  # interrupted: never leave a worker running behind us
-                _stop_group(proc)
+                stop_process_group(proc)
                 raise
         elapsed = time.monotonic() - started
         process = "worker"
@@ -120,8 +105,13 @@ class WorkerLauncher:
         outcome = interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
                                     stderr_path, elapsed, oom_killed, process)
         if self.counters is not None:
-            outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
-                                           self.command)
+            try:
+                outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
+                                               self.command)
+            except Interrupted as exc:  # in the counting pass: the timed run is done
+                outcome["counters_interrupted"] = f"interrupted by {exc} while counting"
+                exc.outcome = outcome
+                raise
         return outcome
 
 
@@ -202,11 +192,22 @@ def run_plan(plan: Plan, store: ResultStore, launcher: WorkerLauncher,
             if repeat >= point.repeats or repeat in store.runs.get(point.point_id, {}):
                 continue
             refusal = memory_check(point)
-            if refusal:
-                outcome = {"status": "skipped", "reason": refusal}
-            else:
-                outcome = launcher.run(point, repeat)
-            with guard.critical():
-                store.record(point, repeat, outcome)
-                store.write("running")
+            outcome, recorded = None, False
+            try:
+                if refusal:
+                    outcome = {"status": "skipped", "reason": refusal}
+                else:
+                    outcome = launcher.run(point, repeat)
+                with guard.critical():
+                    store.record(point, repeat, outcome)
+                    recorded = True
+                    store.write("running")
+            except Interrupted as exc:
+                # A run that finished before the signal (during its counting pass, or
+                # just before its record was written) is kept, not measured again.
+                finished = outcome or getattr(exc, "outcome", None)
+                if not recorded and finished and finished.get("status") == "ok":
+                    with guard.critical(deliver=False):
+                        store.record(point, repeat, finished)
+                raise
             on_run(point, repeat, outcome)

@@ -101,7 +101,7 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
         store.write("complete")
         print(f"{out}: nothing left to run; all {runs_total} runs were already done.",
               file=sys.stderr)
-        return 0
+        return _summarise(store, plan, out)  # 1 if some of those runs failed
     skipped = sum(p.status == "skipped" for p in plan.points)
     print(f"{plan.scenario}: {len(plan.runnable)} points to run ({runs_total} worker runs"
           + (f", {resumed} already done" if resumed else "") + f"), {skipped} skipped; "
@@ -147,8 +147,10 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
 
 def _summarise(store: ResultStore, plan: Plan, out: Path) -> int:
     statuses = Counter(store.point_status(p)[0] for p in plan.points)
+    pending = (f", {statuses['pending']} not finished (see manifest.json point_status)"
+               if statuses["pending"] else "")
     print(f"\n{statuses['ok']} points ok, {statuses['failed']} failed, "
-          f"{statuses['skipped']} skipped.", file=sys.stderr)
+          f"{statuses['skipped']} skipped{pending}.", file=sys.stderr)
     reasons = Counter(store.point_status(p)[1] for p in plan.points
                       if store.point_status(p)[0] == "skipped")
     if reasons:

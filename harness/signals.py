@@ -1,14 +1,45 @@
-"""SIGINT/SIGTERM during a run: stop the current worker, keep what finished.
+"""SIGINT/SIGTERM/SIGHUP during a run: stop the current worker, keep what finished.
 
-While installed, either signal raises ``Interrupted`` in the main thread — except
-inside ``critical()`` sections (writing result files), where it is held until the
-section ends, so a file is never left half-updated by a Ctrl-C.
+While installed, any of these signals raises ``Interrupted`` in the main thread —
+except inside ``critical()`` sections (writing result files), where it is held until
+the section ends, so a file is never left half-updated by a Ctrl-C. SIGHUP is there
+because a closed terminal or SSH session sends it, and the manager must still stop
+its worker (which runs in a session of its own) and mark the run interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import signal
+import subprocess
+
+TERMINATE_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = TERMINATE_GRACE_S) -> None:
+    """SIGTERM a child's process group, then SIGKILL what is left after ``grace_s``."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL if the manager dies without stopping it
+    (SIGKILL of the manager, say), instead of measuring on as an orphan on pinned CPUs."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
+        pass
 
 
 class Interrupted(Exception):
@@ -18,11 +49,11 @@ class Interrupted(Exception):
 
     @property
     def exit_status(self) -> int:
-        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, as shells report
+        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as shells report
 
 
 class SignalGuard:
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self):
         self.pending: int | None = None

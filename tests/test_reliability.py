@@ -77,7 +77,8 @@ def check_valid_files(out: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                        (signal.SIGHUP, 129)])
 def test_interrupt_keeps_finished_points_and_resume_completes(tmp_path, sig, status):
     scenario, out = write_scenario(tmp_path, batches=400), tmp_path / "out"
     proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),

@@ -116,3 +116,60 @@ def test_signal_reported_by_perf():
     assert signal_reported_by_perf(f"{python}: no such file", python) is None
     assert signal_reported_by_perf("", python) is None
 
+
+
+def test_run_finished_before_an_interrupt_is_kept(plan, tmp_path, zen3_vm):
+    """Ctrl-C in a run's counting pass (cachegrind) keeps the timed run it belongs to."""
+    from harness.signals import Interrupted
+
+    class InterruptedWhileCounting(FakeLauncher):
+        def run(self, point, repeat):
+            outcome = super().run(point, repeat)
+            if len(self.calls) == 2:
+                exc = Interrupted(signal.SIGINT)
+                exc.outcome = outcome
+                raise exc
+            return outcome
+
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    with pytest.raises(Interrupted):
+        run_plan(plan, store, InterruptedWhileCounting())
+    second = plan.runnable[1]
+    assert store.runs[second.point_id][0]["status"] == "ok"
+    assert (tmp_path / f"out/raw/{second.point_id}/r0.json").exists()
+
+
+def test_memory_refusal_at_run_time_is_retried_not_final(plan, tmp_path, zen3_vm):
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    first = plan.runnable[0]
+    refused = []
+
+    def short_once(point):  # memory is short only at the first check of the first point
+        if point is first and not refused:
+            refused.append(point)
+            return "needs ~600 MiB of memory, 100 MiB available now"
+        return None
+
+    run_plan(plan, store, FakeLauncher(), memory_check=short_once)
+    store.write("complete")
+    status, reason = store.point_status(first)
+    assert status == "pending" and "1 of 2 runs done" in reason and "600 MiB" in reason
+    again = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    assert again.load_recorded() == 2 * len(plan.runnable) - 1  # the refusal is not "done"
+    launcher = FakeLauncher()
+    run_plan(plan, again, launcher)
+    assert launcher.calls == [(first.point_id, 0)]
+    assert again.point_status(first)[0] == "ok"
+
+
+def test_multiline_error_text_in_metadata_does_not_break_pyperf(plan, tmp_path, zen3_vm):
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    first = plan.runnable[0]
+    run = _ok(first, 0)
+    run["counters"] = {"cachegrind": {"error": "valgrind run exited with status 1: "
+                                               "valgrind: Unknown option\nvalgrind: Use --help"}}
+    store.record(first, 0, run)
+    store.write("complete")
+    bench = pyperf.BenchmarkSuite.load(str(tmp_path / "out/pyperf.json")).get_benchmark(
+        first.point_id)
+    assert bench.get_metadata()["cachegrind_error"].endswith("Unknown option valgrind: Use --help")

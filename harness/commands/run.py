@@ -85,7 +85,8 @@ def _print_plan(plan: Plan, out=sys.stdout) -> None:
         print(f"{state} {p.point_id}{extra}", file=out)
 
 
-def _resume_problems(stored: dict, loaded, machine, directory: Path) -> list[str]:
+def _resume_problems(stored: dict, loaded, machine, directory: Path,
+                     backends: list[str] | None = None) -> list[str]:
     """Why ``directory`` cannot be resumed with this scenario on this machine."""
     from harness.machine import Machine
 
@@ -106,6 +107,19 @@ def _resume_problems(stored: dict, loaded, machine, directory: Path) -> list[str
         problems.append(f"{directory}: was measured on another machine ({diff})")
     if "plan_meta" not in stored:
         problems.append(f"{directory}: has no stored plan to resume")
+    if backends is not None:
+        then_backends = list(((stored.get("counters") or {}).get("requested") or {})
+                             .get("backends") or [])
+        if sorted(then_backends) != sorted(backends):
+            problems.append(f"{directory}: was counted with {','.join(then_backends) or 'none'}"
+                            f", not {','.join(backends) or 'none'}; resume it with --counters "
+                            f"{','.join(then_backends) or 'none'}")
+    then_sw, now_sw = stored.get("versions") or {}, library_versions()
+    changed_sw = [f"{k} {then_sw[k]} then, {now_sw.get(k)} now" for k in ("python", "torch",
+                  "numpy", "numba", "pyperf") if k in then_sw and then_sw[k] != now_sw.get(k)]
+    if changed_sw:  # one run's points must come from one software stack (pyperf checks too)
+        problems.append(f"{directory}: was measured with other software ({', '.join(changed_sw)});"
+                        f" resume it in the environment it was started in")
     return problems
 
 
@@ -169,12 +183,12 @@ def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
     return plan, out, manifest
 
 
-def _prepare_resume(args, loaded, machine) -> tuple[Plan, Path, dict]:
+def _prepare_resume(args, loaded, machine, backends=None) -> tuple[Plan, Path, dict]:
     out = Path(args.resume)
     if args.out or args.shard:
         raise UsageError("--resume DIR continues DIR as it was started: drop --out/--shard")
     stored = load_manifest_checked(out)
-    problems = _resume_problems(stored, loaded, machine, out)
+    problems = _resume_problems(stored, loaded, machine, out, backends)
     if problems:
         raise UsageError(problems)
     stored.setdefault("resumed", []).append({"at": utc_now(), "command": sys.argv})
@@ -201,8 +215,11 @@ def run(args) -> int:
     if args.dry_run:
         _print_plan(_plan(args, loaded, machine))
         return 0
-    prepare = _prepare_resume if args.resume else _prepare_new
-    plan, out, manifest = prepare(args, loaded, machine)
+    if args.resume:
+        plan, out, manifest = _prepare_resume(args, loaded, machine,
+                                              list(counter_config.backends or []))
+    else:
+        plan, out, manifest = _prepare_new(args, loaded, machine)
     return execute_plan(plan, out, manifest, resume=bool(args.resume),
                         resume_hint=_resume_command(args, out), machine=machine,
                         counters=counter_config)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.counters.model import CacheGeometry
+from harness.signals import die_with_parent, stop_process_group
 
 HELPER_SOURCE = Path(__file__).with_name("callgrind_toggle.c")
 STDERR_TAIL = 2000
@@ -136,7 +137,7 @@ class CachegrindSetup:
                   "valgrind_version": self.version}
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=die_with_parent)
             try:
                 returncode = proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -144,6 +145,9 @@ class CachegrindSetup:
                 proc.wait()
                 record["error"] = f"valgrind run timed out after {timeout_s:g} s"
                 return record
+            except BaseException:  # interrupted: never leave valgrind running behind us
+                stop_process_group(proc)
+                raise
         tail = stderr_path.read_text(errors="replace")[-STDERR_TAIL:]
         stderr_path.unlink(missing_ok=True)
         try:
