@@ -37,7 +37,8 @@ MIN_SAMPLES = 5          # per side, below which no test or interval means much
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20230512  # fixed: one set of results always gives one report
 # points.csv columns where a larger value is the better one; any other is a cost.
-HIGHER_IS_BETTER_COLUMNS = frozenset({"lookups_per_s", "gbytes_per_s", "compression"})
+HIGHER_IS_BETTER_COLUMNS = frozenset({"lookups_per_s", "gbytes_per_s", "compression", "ipc",
+                                      "huge_page_fraction"})
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,11 @@ def compare_values(base: float, new: float, factor: float, higher_is_better: boo
     """Change of one value per side (a points.csv column): the factor alone decides."""
     if base == 0 and new == 0:
         return {"base": base, "new": new, "ratio": 1.0, "verdict": "same", "why": "0 in both"}
-    if base <= 0 or new < 0:
+    if base == 0 and new > 0:  # a cost (or a benefit) that was nothing and now is not
+        verdict = "faster" if higher_is_better else "slower"
+        return {"base": base, "new": new, "ratio": None, "verdict": verdict,
+                "why": f"0 in BASE, {new:g} in NEW"}
+    if base < 0 or new < 0:
         return {"base": base, "new": new, "verdict": "incomparable",
                 "why": f"BASE is {base:g}, NEW is {new:g}: a ratio means nothing"}
     ratio = new / base
@@ -340,14 +345,26 @@ def match_points(base: list[PointData], new: list[PointData],
     return pairs, only_base, only_new
 
 
-def _status_problem(b: PointData, n: PointData) -> Change | None:
+def _usable_despite_failures(p: PointData, metric: Metric) -> bool:
+    """A point with some failed runs still has its ok runs' samples: enough to compare?"""
+    return (p.status == "failed" and metric.kind == "samples"
+            and sum(len(r) for r in p.runs) >= MIN_SAMPLES)
+
+
+def _status_problem(b: PointData, n: PointData, metric: Metric) -> Change | None:
     for side, p in (("BASE", b), ("NEW", n)):
-        if p.status != "ok":
+        if p.status != "ok" and not _usable_despite_failures(p, metric):
             why = f"{p.status} in {side}" + (f": {p.reason}" if p.reason else "")
             return Change(n.point_id, n.label, "incomparable", why,
                           new_failure=side == "NEW" and p.status == "failed"
                           and b.status == "ok")
     return None
+
+
+def _partial_failures(b: PointData, n: PointData) -> str:
+    """What the ok runs compared above leave out: failed runs of either side."""
+    return "; ".join(f"{side} {p.reason}" for side, p in (("BASE", b), ("NEW", n))
+                     if p.status == "failed")
 
 
 def baseline_partner(point: PointData, points: list[PointData]) -> PointData | None:
@@ -383,6 +400,19 @@ def _column_change(b: PointData, n: PointData, metric: Metric, factor: float) ->
     return compare_values(values["BASE"], values["NEW"], factor, metric.higher_is_better)
 
 
+def check_options(metric: Metric, factor: float, alpha: float) -> None:
+    """--factor, --alpha and --metric, before anything is measured (``harness ab``)."""
+    if not factor >= 1.0:
+        raise UsageError(f"--factor must be at least 1.0, got {factor:g}")
+    if not 0.0 < alpha < 1.0:
+        raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
+    from harness.results import POINT_COLUMNS
+
+    if metric.kind == "column" and metric.column not in POINT_COLUMNS:
+        raise UsageError(f"--metric {metric.name}: not a built-in metric ({', '.join(METRICS)})"
+                         f" and not a points.csv column")
+
+
 def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
                  factor: float, alpha: float) -> Report:
     """Compare every point of NEW with its match in BASE on ``metric``."""
@@ -403,7 +433,7 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
     for b, n in pairs:
         if metric.kind == "speedup" and n.identity["kernel"] != "memrec":
             continue
-        problem = _status_problem(b, n)
+        problem = _status_problem(b, n, metric)
         if problem:
             report.changes.append(problem)
             continue
@@ -424,6 +454,10 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
                                           factor, alpha)
         else:
             fields = _column_change(b, n, metric, factor)
+        partial = _partial_failures(b, n)
+        if partial:  # compared on the ok runs; a run failing now that did not before counts
+            fields["why"] = f"{fields.get('why', '')} (ok runs only; {partial})".strip()
+            fields["new_failure"] = n.status == "failed" and b.status == "ok"
         report.changes.append(Change(n.point_id, n.label, **fields))
     if metric.kind == "speedup" and not report.changes:
         raise UsageError("--metric speedup: no MEM-REC point is in both runs")

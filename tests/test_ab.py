@@ -164,6 +164,11 @@ def test_ab_missing_base(project, tmp_path):
     assert proc.returncode == 2 and "'no-such-rev' is not a commit" in proc.stderr
     proc = ab(project, tmp_path, "--base", "no-such-rev", "s.yaml", "--missing-base", "skip")
     assert proc.returncode == 0 and "SKIPPED, nothing compared" in proc.stderr
+    # options are checked before anything is measured (no worker runs, no result dir)
+    out = tmp_path / "bad-metric"
+    proc = ab(project, tmp_path, "--base", "HEAD", "s.yaml", "--metric", "nosuch", "--out", out)
+    assert proc.returncode == 2 and "--metric nosuch: not a built-in metric" in proc.stderr
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -119,7 +119,10 @@ def test_values_factor_only():
     assert got["verdict"] == "slower" and "factor alone" in got["why"]
     assert compare_values(2.0, 2.1, 1.1, False)["verdict"] == "same"
     assert compare_values(0.0, 0.0, 1.1, False)["verdict"] == "same"
-    assert compare_values(0.0, 1.0, 1.1, False)["verdict"] == "incomparable"
+    assert compare_values(0.0, 1.0, 1.1, False)["verdict"] == "slower"  # a cost appeared
+    assert compare_values(0.0, 1.0, 1.1, True)["verdict"] == "faster"
+    assert compare_values(1.0, -1.0, 1.1, False)["verdict"] == "incomparable"
+    assert metric_named("ipc").higher_is_better
     assert compare_values(10.0, 5.0, 1.1, higher_is_better=True)["verdict"] == "slower"
 
 
@@ -131,7 +134,8 @@ def _point(pid, kernel="baseline", rows=1000, threads=1, level=1000.0, status="o
     identity = {"kernel": kernel, "params": params, "table_rows": rows, "dim": 16,
                 "batch_size": 64, "pooling": 1, "features": 1, "threads": threads,
                 "distribution": {"name": "uniform"}}
-    runs = runs_around(level, 3, seed=zlib.crc32(pid.encode())) if status == "ok" else []
+    runs = (runs_around(level, 3, seed=zlib.crc32(pid.encode())) if status == "ok"
+            else kw.pop("runs", []))
     return PointData(pid, pid, identity, status, kw.pop("reason", ""), runs, 64,
                      kw.pop("row", {}))
 
@@ -162,6 +166,23 @@ def test_statuses_and_exit_status():
     assert "failed in NEW: worker killed" in by_id["broken"].why
     assert by_id["skip"].verdict == "incomparable" and not by_id["skip"].new_failure
     assert report.exit_status == 1  # a point that worked and now fails is a regression
+
+
+def test_a_failed_run_does_not_hide_a_slowdown_in_the_other_runs():
+    """One failed BASE run of three: the two ok runs are still compared (review finding)."""
+    ok_runs = runs_around(1000, 2, seed=7)
+    base = [_point("a", status="failed", reason="1 of 3 runs failed: timed out", runs=ok_runs)]
+    report = compare_runs(base, [_point("a", level=1500)], METRICS["p50"], 1.1, 0.05)
+    change = report.changes[0]
+    assert change.verdict == "slower" and "ok runs only; BASE 1 of 3 runs failed" in change.why
+    assert not change.new_failure and report.exit_status == 1
+    flaky_new = [_point("a", status="failed", reason="1 of 3 runs failed: timed out",
+                        runs=runs_around(1000, 2, seed=8))]
+    change = compare_runs([_point("a")], flaky_new, METRICS["p50"], 1.1, 0.05).changes[0]
+    assert change.verdict == "same" and change.new_failure  # failing now: still a regression
+    none_left = [_point("a", status="failed", reason="3 of 3 runs failed")]
+    assert compare_runs(none_left, [_point("a")], METRICS["p50"], 1.1,
+                        0.05).changes[0].verdict == "incomparable"
 
 
 def test_report_exit_statuses():

@@ -19,6 +19,7 @@ import harness
 from harness.ab import Side, run_interleaved
 from harness.commands.compare import add_compare_arguments, compare_results
 from harness.commands.run import _manifest
+from harness.compare import check_options, metric_named
 from harness.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_commit,
@@ -90,6 +91,7 @@ def _progress(total: int):
 
 
 def run(args) -> int:
+    check_options(metric_named(args.metric), args.factor, args.alpha)  # before any measuring
     code_root = Path(harness.__file__).resolve().parent.parent
     root = toplevel(code_root)
     if root is None:
