@@ -9,6 +9,7 @@ Understands what the harness asks of perf: ``--version`` and ``stat`` with
   spelling) to a count, to {"value": v, "pcnt": p} (multiplexed), or to one of
   "not-supported", "not-counted" (printed as such), "unknown" or "not-permitted"
   (perf refuses the command line, as the real one does). Unlisted events count 1000.
+  A key "#N" sets the N-th -e event's count (0-based), whatever its name.
 - FAKE_PERF_VERSION: the version to report (default 6.1.0).
 - FAKE_PERF_LOG: a file to append each control command received to.
 - FAKE_PERF_NO_ACK=1: read control commands but never acknowledge them.
@@ -90,8 +91,8 @@ def main(argv):
     if thread:
         thread.join()
     lines = ["# started on Thu Jan  1 00:00:00 2026", ""]
-    for e in events:
-        name, what = printed(e), config.get(printed(e), 1000)
+    for i, e in enumerate(events):
+        name, what = printed(e), config.get(f"#{i}", config.get(printed(e), 1000))
         value, pcnt = (what.get("value"), what.get("pcnt", 100.0)) if isinstance(what, dict) \
             else (what, 100.0)
         text = {"not-supported": "<not supported>", "not-counted": "<not counted>"}.get(

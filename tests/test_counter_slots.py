@@ -41,3 +41,17 @@ def test_probe_with_a_dead_counter(tmp_path, monkeypatch):
     probed = probe_event_set(FAKE_PERF, "6.1.0", events, tmp_path, (True, "root"))
     assert all(probed[n]["status"] == COUNTED for n in hardware)
     assert os.access(FAKE_PERF, os.X_OK)
+
+
+def test_probe_with_a_dead_counter_and_alias_events(tmp_path, monkeypatch):
+    """Events spelled as perf aliases (``cycles``) cannot carry name=slotN: every copy
+    prints the same name, so the probe reads the copies by position (review finding)."""
+    events = load_event_set("generic")
+    hardware = [n for n, e in events.events.items()
+                if e.scope == "task" and "/" not in e.perf and e.perf not in
+                ("task-clock", "page-faults")]
+    assert len(hardware) > 2
+    monkeypatch.setenv("FAKE_PERF_EVENTS", json.dumps({f"#{len(hardware) - 1}": 0}))
+    probed = probe_event_set(FAKE_PERF, "6.1.0", events, tmp_path, (True, "root"))
+    counted = [n for n in hardware if probed[n]["status"] == COUNTED]
+    assert counted == hardware[:-1] and probed[hardware[-1]]["status"] == NOT_COUNTED

@@ -121,6 +121,8 @@ def test_parse_callgrind():
     short = CALLGRIND_OUT.replace("summary: 23267726 8678568 5207089 43895 47020 27147 21 8073 27 "
                                   "21 8073 27", "summary: 100 20")
     assert parse_callgrind_totals(short.replace("\ntotals:", "\n#"))["DLmw"] == 0
+    # totals: (the region's cost lines) wins over summary:, which callgrind writes first
+    assert parse_callgrind_totals(short)["Ir"] == 23267726
     with pytest.raises(ValueError, match="not a callgrind output"):
         parse_callgrind_totals("garbage\n")
     with pytest.raises(ValueError, match="malformed"):

@@ -52,6 +52,22 @@ def test_zero_running_time_is_not_counted():
 def test_base_event_name_and_bytes():
     assert base_event_name("cycles:u") == "cycles"
     assert base_event_name("llc_misses") == "llc_misses"
+    assert base_event_name("cpu_core/cycles/") == "cycles"  # a hybrid CPU's PMU prefix
+    assert base_event_name("cpu_atom/cycles/u") == "cycles"
+    assert base_event_name("r412e:k") == "r412e"
+
+
+def test_hybrid_lines_are_summed_and_not_counted_lines_hide_nothing():
+    from harness.counters.perfstat import counts_by_event, parse_perf_stat
+
+    text = ("1000,,cpu_core/cycles/,500,100.00,,\n"
+            "<not counted>,,cpu_atom/cycles/,0,0.00,,\n"
+            "200,,cpu_core/instructions/,500,50.00,,\n"
+            "100,,cpu_atom/instructions/,500,100.00,,\n")
+    counts = counts_by_event(parse_perf_stat(text))
+    assert counts["cycles"].value == 1000 and counts["cycles"].status == "counted"
+    assert counts["instructions"].value == 300
+    assert counts["instructions"].running_fraction == 0.5
     assert bytes_to_count(1.0, "MiB", 64) == 2**20 / 64
     assert bytes_to_count(10.0, "", 64) is None
 
@@ -70,3 +86,16 @@ def test_classify_probe():
         255, "Error:\nNo permission to enable uncore_imc/cas_count_read/ event.\n", "", "x")
     assert status == NOT_PERMITTED and "No permission" in detail
     assert classify_probe(0, "", "", "x")[0] == NOT_SUPPORTED
+
+
+def test_an_event_with_a_modifier_is_found_in_perf_output():
+    """``cycles:u`` from a scenario: perf prints ``cycles:u`` (review finding: it was
+    looked up with its modifier and recorded as not counted)."""
+    from harness.counters.eventsets import custom_event_set, load_event_set
+    from harness.counters.perf import perf_events_record
+
+    events = custom_event_set(["cycles:u"], load_event_set("zen3"))
+    probed = {n: {"status": "counted", "detail": ""} for n in events.events}
+    record = perf_events_record(events, probed, "320704,,cycles:u,1000,100.00,,\n", None)
+    assert record["events"]["cycles_u"]["status"] == "counted"
+    assert record["events"]["cycles_u"]["value"] == 320704

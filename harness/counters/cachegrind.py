@@ -61,15 +61,20 @@ def valgrind_version(valgrind: str) -> str | None:
 def parse_callgrind_totals(text: str) -> dict[str, int]:
     """Event totals of a callgrind output file: {'Ir': .., 'DLmr': .., ...} (pure).
 
-    Uses the ``events:`` header and the ``totals:`` line (``summary:`` in older
-    files). ValueError quoting the text when either is missing or malformed.
+    Uses the ``events:`` header and the ``totals:`` line (the sum of the file's cost
+    lines: the counted region), else ``summary:`` (which callgrind 3.19 writes first
+    and which also holds a few events of the client requests that toggle the region).
+    ValueError quoting the text when either is missing or malformed.
     """
-    events = totals = None
+    events = totals = summary = None
     for line in text.splitlines():
         if line.startswith("events:"):
             events = line.split(":", 1)[1].split()
-        elif line.startswith(("totals:", "summary:")) and totals is None:
+        elif line.startswith("totals:") and totals is None:
             totals = line.split(":", 1)[1].split()
+        elif line.startswith("summary:") and summary is None:
+            summary = line.split(":", 1)[1].split()
+    totals = totals if totals is not None else summary
     if events is None or totals is None:
         raise ValueError(f"not a callgrind output file (no events:/totals: line): {text[:300]!r}")
     if len(totals) > len(events) or not all(t.isdigit() for t in totals):

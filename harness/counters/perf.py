@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.counters import COUNTED, NOT_COUNTED, NOT_PERMITTED, NOT_SUPPORTED
 from harness.counters.eventsets import EventSet
 from harness.counters.perfstat import base_event_name, bytes_to_count, classify_probe, \
-    parse_perf_stat
+    counts_by_event, parse_perf_stat
 
 # --control and --delay=-1 (start with events disabled) arrived in perf 5.10, -j in 5.16.
 CONTROL_MIN_VERSION = (5, 10)
@@ -56,6 +56,12 @@ def printed_name(name: str, perf_event: str) -> str:
     spelled = perf_spelling(name, perf_event)
     m = re.search(r"name=([^,/]+)", spelled)
     return m.group(1) if m else spelled
+
+
+def perf_env() -> dict:
+    """The environment for perf: the C locale, or perf prints ``100,00`` under a comma-
+    decimal locale (it calls setlocale), which breaks -x, fields and -j's JSON."""
+    return {**os.environ, "LC_ALL": "C"}
 
 
 def stat_command(perf: str, spellings: list[str], output: Path, ctl: Path | None = None,
@@ -114,7 +120,8 @@ def probe_event(perf: str, spelling: str, work_dir: Path) -> tuple[str, str]:
     out.unlink(missing_ok=True)
     cmd = stat_command(perf, [spelling], out) + ["true"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                              env=perf_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return NOT_SUPPORTED, f"could not run perf: {exc}"
     try:
@@ -150,16 +157,19 @@ def probe_counter_slots(perf: str, perf_event: str, copies: int, work_dir: Path)
     cmd = stat_command(perf, spellings, out) + [
         "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"]
     try:
-        subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                       env=perf_env())
         text = out.read_text(errors="replace") if out.exists() else ""
-        counts = {base_event_name(c.event): c for c in parse_perf_stat(text)}
+        parsed = parse_perf_stat(text)
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
     finally:
         out.unlink(missing_ok=True)
-    values = [counts[f"slot{i}"].value if f"slot{i}" in counts and
-              counts[f"slot{i}"].status == COUNTED else None for i in range(copies)]
-    return working_slots(values)
+    # By position, in -e order: an alias event (``cycles``) cannot carry name=slotN, so
+    # every copy prints the same name.
+    if len(parsed) != copies:
+        return None  # e.g. a hybrid CPU's line per PMU: no answer rather than a wrong one
+    return working_slots([c.value if c.status == COUNTED else None for c in parsed])
 
 
 def limit_to_working_slots(probed: dict, hardware: list[str], slots: int | None) -> None:
@@ -234,8 +244,8 @@ class PerfSetup:
         os.mkfifo(p["ctl"])
         os.mkfifo(p["ack"])
         spellings = [perf_spelling(n, self.event_set.events[n].perf) for n in self.counted]
-        cmd = stat_command(self.perf, spellings, p["out"], p["ctl"], p["ack"],
-                           self.json_output) + command
+        cmd = ["env", "LC_ALL=C"] + stat_command(self.perf, spellings, p["out"], p["ctl"],
+                                                 p["ack"], self.json_output) + command
         return cmd, {"ctl": str(p["ctl"]), "ack": str(p["ack"]),
                      "timeout_s": self.ack_timeout_s}
 
@@ -264,7 +274,7 @@ def perf_events_record(event_set: EventSet, probed: dict, text: str,
         problem = "perf wrote no output (it or the worker died before the end)"
     else:
         try:
-            counts = {base_event_name(c.event): c for c in parse_perf_stat(text)}
+            counts = counts_by_event(parse_perf_stat(text))
         except ValueError as exc:
             problem = str(exc)
     if region is not None and region.get("error"):
@@ -275,7 +285,7 @@ def perf_events_record(event_set: EventSet, probed: dict, text: str,
                  "running_fraction": None, "status": probed[name]["status"],
                  "detail": probed[name]["detail"]}
         if entry["status"] == COUNTED:
-            count = counts.get(printed_name(name, edef.perf))
+            count = counts.get(base_event_name(printed_name(name, edef.perf)))
             if problem:
                 entry.update(status=NOT_COUNTED, detail=problem)
             elif count is None:

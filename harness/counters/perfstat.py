@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from harness.counters import COUNTED, NOT_COUNTED, NOT_PERMITTED, NOT_SUPPORTED
 
@@ -143,8 +143,29 @@ def base_event_name(event: str) -> str:
     perf falls back to user-only counting (``cycles:u``) when kernel counting is
     not allowed, and hybrid machines prefix a PMU (``cpu_core/cycles/``).
     """
-    m = re.fullmatch(r"(.*?)(:[ukhHGpPSD]+)?", event.strip())
-    return m.group(1) if m else event.strip()
+    event = event.strip()
+    if hybrid := re.fullmatch(r"cpu_(?:core|atom)/([^/]+)/([ukhHGpPSD]*)", event):
+        event = hybrid.group(1)
+    m = re.fullmatch(r"(.*?)(:[ukhHGpPSD]+)?", event)
+    return m.group(1) if m else event
+
+
+def counts_by_event(counts: list[PerfCount]) -> dict[str, PerfCount]:
+    """perf's lines keyed by ``base_event_name`` (pure). A hybrid CPU prints one line per
+    PMU (``cpu_core/cycles/`` and ``cpu_atom/cycles/``): their counted values are summed,
+    so a ``<not counted>`` line of the PMU the task never ran on hides nothing."""
+    out: dict[str, PerfCount] = {}
+    for c in counts:
+        key = base_event_name(c.event)
+        prev = out.get(key)
+        if prev is None or (prev.status != COUNTED and c.status == COUNTED):
+            out[key] = c
+        elif prev.status == COUNTED and c.status == COUNTED:
+            fractions = [f for f in (prev.running_fraction, c.running_fraction) if f is not None]
+            out[key] = replace(prev, value=prev.value + c.value,
+                               run_time_ns=(prev.run_time_ns or 0) + (c.run_time_ns or 0) or None,
+                               running_fraction=min(fractions) if fractions else None)
+    return out
 
 
 def bytes_to_count(value: float, unit: str, bytes_per_count: int | None) -> float | None:
