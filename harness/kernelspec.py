@@ -189,12 +189,14 @@ def _checked_rows(key: str, rows: int) -> int:
 
 
 def _resolve_hashing_trick(p: dict, g: Geometry) -> dict:
-    rows = _checked_rows("rows", p["rows"].to_rows(g.llc_bytes, g.dim * 4))
+    rows = _checked_rows("rows", p["rows"].to_rows(g.llc_bytes, g.dim * 4,
+                                                   g.effective_llc_bytes))
     return {"rows": rows, "backend": p["backend"]} | _prefetch(p, g, rows * g.dim * 4)
 
 
 def _resolve_bloom(p: dict, g: Geometry) -> dict:
-    rows = _checked_rows("token_rows", p["token_rows"].to_rows(g.llc_bytes, g.dim * 4))
+    rows = _checked_rows("token_rows", p["token_rows"].to_rows(g.llc_bytes, g.dim * 4,
+                                                               g.effective_llc_bytes))
     return ({"token_rows": rows, "k": p["k"], "backend": p["backend"]}
             | _prefetch(p, g, rows * g.dim * 4))
 
@@ -205,7 +207,7 @@ def _resolve_qr(p: dict, g: Geometry) -> dict:
 
 
 def _resolve_robez(p: dict, g: Geometry) -> dict:
-    size = _checked_rows("size", p["size"].to_rows(g.llc_bytes, 4))
+    size = _checked_rows("size", p["size"].to_rows(g.llc_bytes, 4, g.effective_llc_bytes))
     return {"size": size, "z": p["z"], "backend": p["backend"]} | _prefetch(p, g, size * 4)
 
 

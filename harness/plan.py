@@ -199,9 +199,13 @@ def parse_memory_limit(text: str, available: int | None) -> int:
                              f"available memory")
         return int(available * share)
     try:
-        return parse_size(text).to_bytes(0, 1)
+        size = parse_size(text)
     except ValueError as exc:
         raise UsageError(f"--memory-limit: {exc}") from None
+    if size.kind != "bytes":  # 'x LLC' or rows mean nothing for a memory budget
+        raise UsageError(f"--memory-limit: {text!r} is not an amount of memory; give bytes "
+                         f"('12GiB') or a share of available memory ('60%')")
+    return size.to_bytes(0, 1)
 
 
 def _slug(kernel: str, params: dict) -> str:

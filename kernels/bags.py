@@ -10,20 +10,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_ids(ids) -> np.ndarray:
-    """ids as a 1-D int64 numpy array (torch tensors accepted)."""
+def as_ids(ids, name: str = "ids") -> np.ndarray:
+    """ids (or offsets: ``name``) as a 1-D int64 numpy array (torch tensors accepted)."""
     if hasattr(ids, "detach"):  # a torch tensor
         ids = ids.detach().cpu().numpy()
     ids = np.asarray(ids)
     if ids.ndim != 1:
-        raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+        raise ValueError(f"{name} must be 1-D, got shape {ids.shape}")
     if ids.dtype.kind not in "iu":
-        raise ValueError(f"ids must be integers, got {ids.dtype}")
+        raise ValueError(f"{name} must be integers, got {ids.dtype}")
     return ids.astype(np.int64, copy=False)
 
 
 def check_offsets(offsets, n_ids: int) -> np.ndarray:
-    offsets = as_ids(offsets)
+    offsets = as_ids(offsets, name="offsets")
+    if offsets.size == 0 and n_ids:
+        raise ValueError(f"no bags (empty offsets) for {n_ids} ids")
     if offsets.size and (offsets[0] != 0 or np.any(np.diff(offsets) < 0)
                          or offsets[-1] > n_ids):
         raise ValueError("offsets must start at 0, never decrease, and stay <= len(ids)")

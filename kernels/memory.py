@@ -65,6 +65,8 @@ def aligned_empty(shape, dtype=np.float32, align: int = PAGE_BYTES,
     dtype = np.dtype(dtype)
     count = int(np.prod(shape, dtype=np.int64))
     nbytes = count * dtype.itemsize
+    if nbytes == 0:  # nothing to place (a kernel without that table)
+        return np.empty(shape, dtype)
     if pages != "default":  # mappings start 2 MiB aligned: any align up to that holds
         return _mapped(nbytes, pages).view(dtype).reshape(shape)
     raw = np.empty(nbytes + align, dtype=np.uint8)

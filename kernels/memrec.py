@@ -41,10 +41,13 @@ class MemRec(BackendInfo):
         self.weight_rows, self.k_weight = weight_rows, k_weight
         self.seed, self.backend = seed, backend
         self.token_table = random_table((token_rows, dim), seed, align, pages)
-        # Weights near 1 keep alpha(x) of the order of k_weight, like trained ones.
-        self.weight_table = aligned_empty((weight_rows,), np.float32, align, pages)
+        # Weights near 1 keep alpha(x) of the order of k_weight, like trained ones. Without
+        # a weight encoder (k_weight=0) there is no weight table: none is allocated, none
+        # counted in the footprint.
+        stored_weights = weight_rows if k_weight else 0
+        self.weight_table = aligned_empty((stored_weights,), np.float32, align, pages)
         rng = np.random.default_rng(seed + 1)
-        self.weight_table[:] = rng.uniform(0.5, 1.5, weight_rows).astype(np.float32)
+        self.weight_table[:] = rng.uniform(0.5, 1.5, stored_weights).astype(np.float32)
         if backend == "torch":
             import torch
 

@@ -245,7 +245,7 @@ class RobeZ(_Fused):
     def per_id(self, ids) -> np.ndarray:
         starts, signs = self._starts_signs_numpy(ids)
         blocks = self.array[0][starts[:, :, None] + np.arange(self.z)]  # (n, blocks, z)
-        z = (blocks * signs[:, :, None]).reshape(ids.shape[0], -1)
+        z = (blocks * signs[:, :, None]).reshape(ids.shape[0], self.blocks * self.z)
         return np.ascontiguousarray(z[:, :self.dim])
 
     def run(self, prepared):
@@ -261,7 +261,7 @@ class RobeZ(_Fused):
             starts = (hashing._lshr(h, 32) * self.size) >> 32
             signs = 1.0 - 2.0 * (h & 1).float()
             blocks = self._array[starts.unsqueeze(2) + self._within] * signs.unsqueeze(2)
-            z = blocks.reshape(ids.shape[0], -1)[:, :self.dim]
+            z = blocks.reshape(ids.shape[0], self.blocks * self.z)[:, :self.dim]
             return self._torch_bags(z, bag_of_id, n_bags)
         ids, offsets = prepared
         return bag_sum(self.per_id(ids), offsets)

@@ -156,3 +156,13 @@ def test_memrec_rejects(bad):
     args = dict(token_rows=10, dim=4, k=1, weight_rows=10, k_weight=1) | bad
     with pytest.raises(ValueError):
         MemRec(**args)
+
+
+def test_no_weight_encoder_allocates_no_weight_table():
+    """k_weight=0: the footprint says 0 weight bytes, and none are allocated (review)."""
+    from kernels.memrec import MemRec
+
+    m = MemRec(100, 4, 2, 2**20, 0, backend="numpy")
+    assert m.weight_table.nbytes == 0 and m.nbytes == 100 * 4 * 4 == m.token_table.nbytes
+    ids = np.array([1, 2, 2**62])
+    np.testing.assert_allclose(m.lookup(ids), m.token_table[m.token_indices(ids)].sum(1))

@@ -149,3 +149,27 @@ def test_ttrec_factors():
     for rows in (1, 2, 999, 10**6, 39_884_406):
         n1, n2, n3 = row_factors(rows)
         assert n1 * n2 * n3 >= rows and n1 * n2 * n3 < rows * 1.1 + 10
+
+
+def test_peer_sizes_resolve_against_the_measured_llc():
+    """'x effective-LLC' sizes work for every hashed kernel, not only MEM-REC."""
+    from harness.kernelspec import Geometry, _resolve_bloom, _resolve_hashing_trick, \
+        _resolve_robez
+    from harness.sizes import parse_size
+
+    g = Geometry(rows=10**6, dim=16, llc_bytes=32 << 20, effective_llc_bytes=16 << 20)
+    half = parse_size("0.5x effective-LLC")
+    assert _resolve_hashing_trick({"rows": half, "backend": "numpy"}, g)["rows"] == (8 << 20) // 64
+    assert _resolve_bloom({"token_rows": half, "k": 2, "backend": "numpy"},
+                          g)["token_rows"] == (8 << 20) // 64
+    assert _resolve_robez({"size": half, "z": 4, "backend": "numpy"}, g)["size"] == (8 << 20) // 4
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "fused"])
+def test_empty_batch_and_empty_offsets(backend):
+    robe = RobeZ(64, 8, z=4, backend=backend)
+    assert robe.lookup(np.array([], dtype=np.int64)).shape == (0, 8)
+    with pytest.raises(ValueError, match="no bags"):
+        robe.lookup(np.array([1, 2, 3]), np.array([], dtype=np.int64))
+    with pytest.raises(ValueError, match="offsets must be integers"):
+        robe.lookup(np.array([1, 2, 3]), np.array([0.0, 1.0]))

@@ -95,6 +95,9 @@ def test_memory_limit_parsing():
     for bad in ("lots", "150%", "x%"):
         with pytest.raises(UsageError):
             parse_memory_limit(bad, 1000)
+    for not_memory in ("1x LLC", "4096 rows"):  # were read as a 0 B / 4 kB budget
+        with pytest.raises(UsageError, match="not an amount of memory"):
+            parse_memory_limit(not_memory, 1000)
 
 
 def test_threads_all_follows_the_pinning_set(repo, skylake, zen3_vm, tmp_path):
