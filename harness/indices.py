@@ -38,9 +38,19 @@ def zipf_ranks(rng: np.random.Generator, rows: int, n: int, alpha: float) -> np.
     return np.clip(np.floor(x).astype(np.int64) - 1, 0, rows - 1)
 
 
+def zipf_scatter(rows: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(multiplier, offset) that place Zipf ranks over a table: ``(rank * m + c) % rows``."""
+    return _coprime_multiplier(rows, rng), int(rng.integers(0, rows))
+
+
 def make_ids(dist: dict, rows: int, n: int, rng: np.random.Generator,
-             trace: np.ndarray | None = None, trace_start: int = 0) -> np.ndarray:
-    """``n`` ids in [0, rows) drawn from distribution ``dist``."""
+             trace: np.ndarray | None = None, trace_start: int = 0,
+             scatter: tuple[int, int] | None = None) -> np.ndarray:
+    """``n`` ids in [0, rows) drawn from distribution ``dist``.
+
+    For Zipf, ``scatter`` fixes where each rank lives; a stream of several calls must
+    pass the same one (``make_batches`` does), or its hot ids move between calls.
+    """
     name = dist["name"]
     if name == "uniform":
         return rng.integers(0, rows, size=n, dtype=np.int64)
@@ -48,8 +58,7 @@ def make_ids(dist: dict, rows: int, n: int, rng: np.random.Generator,
         ranks = zipf_ranks(rng, rows, n, dist["alpha"])
         # Scatter popular ranks over the table, as real vocabularies do: the hottest
         # ids are not neighbours in memory.
-        mult = _coprime_multiplier(rows, rng)
-        offset = int(rng.integers(0, rows))
+        mult, offset = scatter or zipf_scatter(rows, rng)
         return (ranks * mult + offset) % rows
     if name == "trace":
         if trace is None:
@@ -69,6 +78,10 @@ def make_batches(dist: dict, rows: int | list[int], batch_size: int, pooling: in
     """
     rows_of = rows if isinstance(rows, list) else [rows] * features
     rng = np.random.default_rng(seed)
+    # One placement of the Zipf ranks per feature for the whole stream: the same ids stay
+    # hot from batch to batch, which is the reuse a skewed stream exists to measure.
+    place = np.random.default_rng([*np.atleast_1d(seed).tolist(), 0x5CA7])
+    scatters = [zipf_scatter(r, place) if dist["name"] == "zipf" else None for r in rows_of]
     per_feature = batch_size * pooling
     offsets = np.arange(batch_size, dtype=np.int64) * pooling
     batches = []
@@ -76,7 +89,7 @@ def make_batches(dist: dict, rows: int | list[int], batch_size: int, pooling: in
         feats = []
         for f in range(features):
             start = (b * features + f) * per_feature
-            ids = make_ids(dist, rows_of[f], per_feature, rng, trace, start)
+            ids = make_ids(dist, rows_of[f], per_feature, rng, trace, start, scatters[f])
             feats.append((ids, offsets))
         batches.append(feats)
     return batches
