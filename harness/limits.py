@@ -136,6 +136,10 @@ def knee(curve: list[tuple[int, float, float]], llc_bytes: int, l2_bytes: int | 
         return {"effective_llc_bytes": None,
                 "reason": "the sweep lacks working sets inside the LLC or far beyond it"}
     cache_ns, dram_ns = statistics.median(inside), statistics.median(dram)
+    if max(inside) > 2 * min(inside):
+        # The step lies inside (2 L2, LLC/4] itself (a small share of a shared LLC): its
+        # median would mix in the rising part. The in-cache level is its lowest point.
+        cache_ns = min(inside)
     result = {"llc_level_ns": cache_ns, "dram_level_ns": dram_ns, "effective_llc_bytes": None}
     if dram_ns < 1.3 * cache_ns:
         result["reason"] = (f"no clear step: DRAM rows cost {dram_ns:.3g} ns, in-LLC rows "
@@ -143,7 +147,9 @@ def knee(curve: list[tuple[int, float, float]], llc_bytes: int, l2_bytes: int | 
         return result
     threshold = math.sqrt(cache_ns * dram_ns)
     result["threshold_ns"] = threshold
-    start = max(i for i, (ws, _, _) in enumerate(curve) if ws <= llc_bytes / 4)
+    # Search from just above L2 (the knee of a shared LLC can lie below LLC/4).
+    above_l2 = [i for i, (ws, _, _) in enumerate(curve) if ws > (l2_bytes or 0) * 2]
+    start = above_l2[0] if above_l2 else 0
     for (ws0, ns0, _), (ws1, ns1, _) in zip(curve[start:], curve[start + 1:]):
         if ns0 < threshold <= ns1 and ws1 > 16 * ws0:
             result["reason"] = (f"the sweep is too coarse to place the knee: it lies between "
@@ -156,7 +162,8 @@ def knee(curve: list[tuple[int, float, float]], llc_bytes: int, l2_bytes: int | 
             return result
     if curve[start][1] >= threshold:
         result["effective_llc_bytes"] = curve[start][0]
-        result["reason"] = "already at the threshold at LLC/4: the effective LLC is smaller"
+        result["reason"] = ("already at the threshold at the smallest working set above L2: "
+                            "the effective LLC is that or smaller")
     else:
         result["reason"] = "the curve never crossed the threshold"
     return result

@@ -229,7 +229,9 @@ def _pages(kernel, requested: str) -> dict:
     """What pages the table a kernel gathers from really got (tableless kernels: none)."""
     from kernels.memory import page_report
 
-    for name in ("table", "token_table", "shared", "_array"):
+    # The biggest table each kernel gathers from: baseline, MEM-REC, shared layout,
+    # microbenchmarks, then QR (quotient), ROBE-Z (array), TT-Rec (the middle core).
+    for name in ("table", "token_table", "shared", "_array", "quotient", "array", "g2"):
         array = getattr(kernel, name, None)
         if array is not None and hasattr(array, "ctypes"):
             return page_report(array, requested)

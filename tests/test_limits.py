@@ -25,6 +25,16 @@ def test_knee_interpolates_on_log_axes():
     assert k["effective_llc_bytes"] == pytest.approx(8 * MiB * 2**0.5, rel=1e-6)
 
 
+def test_knee_below_a_quarter_of_the_llc():
+    """A shared LLC whose usable share ends near 4 MiB of 32 (review finding: the search
+    began at LLC/4 and the in-cache level mixed in the rising part, giving 8 MiB)."""
+    sizes = [MiB // 2, MiB, 2 * MiB, 4 * MiB, 8 * MiB, 16 * MiB, 32 * MiB, 128 * MiB,
+             512 * MiB, 2048 * MiB]
+    c = curve([(ws, 5 + 75 / (1 + (4 * MiB / ws) ** 4)) for ws in sizes])
+    k = knee(c, LLC, l2_bytes=MiB // 2)
+    assert 2.5 * MiB < k["effective_llc_bytes"] < 4.5 * MiB
+
+
 def test_knee_reasons():
     flat = knee(curve([(MiB, 10), (8 * MiB, 10), (512 * MiB, 11)]), LLC, None)
     assert flat["effective_llc_bytes"] is None and "no clear step" in flat["reason"]
