@@ -149,3 +149,48 @@ def test_series_names_from_entries():
                                             "weight_rows": 100})
     assert [entry_name("memrec", labelled, v) for v in variants(labelled)] == \
         ["MEM-REC small k=1", "MEM-REC small k=2"]
+
+
+def test_match_baseline_keeps_page_sizes_and_runs_apart():
+    """Review finding: a MEM-REC point on huge pages was paired with the baseline on
+    4 KiB pages (and every page size with every other), and runs with each other."""
+    points = frame([
+        {"pages": "4k", "source": "run1"}, {"pages": "thp", "source": "run1"},
+        {"kernel": "memrec", "label": "mr", "pages": "4k", "source": "run1"},
+        {"kernel": "memrec", "label": "mr", "pages": "thp", "source": "run1"},
+        {"kernel": "memrec", "label": "mr", "pages": "4k", "source": "run2"},  # no baseline
+    ])
+    pairs = match_baseline(points)
+    assert sorted(zip(pairs["point_id"], pairs["base_point_id"])) == [("p2", "p0"), ("p3", "p1")]
+    legacy = frame([{}, {"kernel": "memrec", "label": "mr"}]).drop(columns=["distribution"])
+    assert len(match_baseline(legacy)) == 1  # an older points.csv: matched on what it has
+
+
+def test_footprint_uses_the_runs_own_ratio_with_cardinalities():
+    """Review finding: table_bytes is the sum over a scenario's cardinalities, so
+    multiplying it by the features overstated compression by that many times."""
+    from types import SimpleNamespace
+
+    from harness.report.figures import footprint
+
+    points = frame([
+        {"table_size": "3 tables", "llc_ratio": 1.0, "features": 3, "table_bytes": 8000 * 32,
+         "kernel_bytes": 8000 * 32, "compression": 1.0},
+        {"kernel": "memrec", "label": "mr", "table_size": "3 tables", "llc_ratio": 1.0,
+         "features": 3, "table_bytes": 8000 * 32, "kernel_bytes": 9900, "compression": 25.86},
+    ])
+    results = SimpleNamespace(points=points,
+                              machines={"m": SimpleNamespace(llc_bytes=32 << 20)})
+    got = dict(zip(footprint.data(results)["kernel"], footprint.data(results)["compression"]))
+    assert got == pytest.approx({"baseline": 1.0, "memrec": 25.86})
+
+
+def test_a_scaled_down_baseline_counts_at_the_size_the_scenario_gave_it():
+    from harness.report.select import largest_table
+
+    points = frame([
+        {"llc_ratio": 7367.0, "table_scale": 7367.0 / 63413.0},  # scaled to fit memory
+        {"kernel": "memrec", "label": "mr", "llc_ratio": 63413.0, "table_scale": 1.0},
+        {"kernel": "memrec", "label": "mr", "llc_ratio": 2.0, "table_scale": 1.0},
+    ])
+    assert sorted(largest_table(points)["point_id"]) == ["p0", "p1"]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 BASELINE, MEMREC = "baseline", "memrec"
-# Columns that, with table_rows, make two points comparable within one machine.
+# Columns that, with table_rows, make two points comparable within one run (a column
+# an older points.csv lacks is left out of the match).
 MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
-                 "distribution")
+                 "distribution", "pages", "layout", "table_scale")
 
 
 def role(kernel: str) -> str:
@@ -36,12 +38,24 @@ def series_order(points: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda kl: (rank[role(kl[0])], kl[0], kl[1]))
 
 
+def scenario_llc_ratio(points: pd.DataFrame) -> pd.Series:
+    """Each point's table as the scenario sized it, in LLC multiples: a baseline scaled
+    down to fit memory (``table_scale`` < 1) counts at its full size, so it is drawn
+    beside the full-size compressed kernels of the same table, not dropped."""
+    ratio = points["llc_ratio"].astype(float)
+    if "table_scale" in points:
+        scale = pd.to_numeric(points["table_scale"], errors="coerce")
+        ratio = ratio.where(~(scale > 0), ratio / scale)
+    return ratio
+
+
 def largest_table(points: pd.DataFrame) -> pd.DataFrame:
-    """Per machine, the points at its largest measured table (by LLC multiple)."""
+    """Per machine, the points at its largest table (by LLC multiple, as sized)."""
     if points.empty:
         return points
-    biggest = points.groupby("machine")["llc_ratio"].transform("max")
-    return points[points["llc_ratio"] == biggest]
+    ratio = scenario_llc_ratio(points)
+    biggest = ratio.groupby(points["machine"]).transform("max")
+    return points[np.isclose(ratio, biggest, rtol=1e-6)]
 
 
 def largest_batch(points: pd.DataFrame) -> pd.DataFrame:
@@ -111,8 +125,9 @@ def failed_notes(points: pd.DataFrame) -> list[str]:
 
 
 def match_baseline(points: pd.DataFrame) -> pd.DataFrame:
-    """Pair every ok compressed point with the ok baseline point at the same machine,
-    table, dim, batch, pooling, features, threads and index distribution.
+    """Pair every ok compressed point with the ok baseline point of the same run (result
+    directory) at the same table, dim, batch, pooling, features, threads, index
+    distribution, page size, layout and scaling.
 
     Returns one row per pair with the compressed point's columns and the baseline's
     latencies as ``base_p50_ns``, ``base_p25_ns``, ``base_p75_ns``, ``base_point_id``.
@@ -122,7 +137,7 @@ def match_baseline(points: pd.DataFrame) -> pd.DataFrame:
     ok = points[points["status"] == "ok"]
     base = ok[ok["kernel"] == BASELINE]
     comp = ok[ok["kernel"] != BASELINE]
-    keys = ["machine", *MATCH_COLUMNS]
+    keys = ["machine", *(c for c in ("source", *MATCH_COLUMNS) if c in points)]
     base = base[keys + ["point_id", "label", "latency_p50_ns", "latency_p25_ns",
                         "latency_p75_ns"]].rename(columns={
                             "point_id": "base_point_id", "label": "base_label",

@@ -91,6 +91,13 @@ def series_labels(manifest: dict, points: pd.DataFrame,
                 name = entry_name(kernel, entry, variant)
                 as_written = {k: _text(v) for k, v in variant.items() if v is not None}
                 break
+        # What the kernel entry does not say but the point differs by: its page size
+        # and table layout (a sweep over pages gives one series per page size).
+        pages = str(p.get("pages", "") or "")
+        if pages not in ("", "default", "nan"):
+            name += f" [{pages} pages]"
+        if str(p.get("layout", "") or "") == "shared":
+            name += " [shared table]"
         names.append(name)
         written.append(as_written)
     return (pd.Series(names, index=points.index, dtype=object),

@@ -26,7 +26,12 @@ def data(results: Results) -> pd.DataFrame:
     rows = []
     for _, p in pts.iterrows():
         llc = results.machines[p["machine"]].llc_bytes
-        uncompressed = p["table_bytes"] * p["features"]
+        # The run's own ratio (plan: uncompressed bytes of every feature's table / the
+        # kernel's): table_bytes is per feature for equal tables but the sum of all of
+        # them for a scenario's cardinalities, so it cannot be multiplied out here.
+        ratio = pd.to_numeric(p.get("compression"), errors="coerce")
+        uncompressed = (ratio * p["kernel_bytes"] if pd.notna(ratio)
+                        else p["table_bytes"] * p["features"])
         rows.append({
             "machine": p["machine"], "kernel": p["kernel"], "label": p["label"],
             "table_size": p["table_size"], "llc_ratio": p["llc_ratio"],

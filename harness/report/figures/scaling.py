@@ -4,11 +4,12 @@ series' fewest-thread point drawn for comparison."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
-from harness.report.select import failed_notes, largest_batch, missing_notes
+from harness.report.select import failed_notes, largest_batch, missing_notes, scenario_llc_ratio
 from harness.report.style import Page, Palette, log_axis, no_data
 
 TITLE = "Throughput vs threads (scaling)"
@@ -21,8 +22,8 @@ def data(results: Results) -> pd.DataFrame:
     sel = largest_batch(results.ok)
     rows = []
     for panel, pick in (("smallest table", "min"), ("largest table", "max")):
-        ratio = sel.groupby("machine")["llc_ratio"].transform(pick)
-        part = sel[sel["llc_ratio"] == ratio]
+        sized = scenario_llc_ratio(sel)
+        part = sel[np.isclose(sized, sized.groupby(sel["machine"]).transform(pick), rtol=1e-6)]
         lookups = part["batch_size"] * part["pooling"] * part["features"]
         frame = pd.DataFrame({
             "panel": panel, "machine": part["machine"], "kernel": part["kernel"],

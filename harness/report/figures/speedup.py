@@ -1,5 +1,5 @@
 """The paper's speedup figure: baseline latency / compressed latency, matched point by
-point (same machine, table, dim, batch, pooling, features, threads, distribution),
+point (same run, table, dim, batch, pooling, features, threads, distribution, pages),
 vs batch size (at the largest table) and vs table size in LLC multiples (at the
 batch nearest 128, the reference inference benchmark's), with the paper's "up to
 3.4x" drawn for comparison."""
@@ -30,7 +30,12 @@ def data(results: Results) -> pd.DataFrame:
     if pairs.empty:
         return pd.DataFrame(columns=COLUMNS)
     threads = thread_panels(pairs)
-    pairs = pairs[pairs["threads"].isin(threads)]
+    pairs = pairs[pairs["threads"].isin(threads)].copy()
+    # Several baselines in one run (backends): each pairing is its own series.
+    several = pairs.groupby(["source", "point_id"])["base_label"].transform("nunique") > 1 \
+        if "source" in pairs else pd.Series(False, index=pairs.index)
+    pairs.loc[several, "label"] = pairs.loc[several, "label"] + " vs " + \
+        pairs.loc[several, "base_label"]
     rows = []
     for panel, sel, x in ((PANELS[0], largest_table(pairs), "batch_size"),
                           (PANELS[1], nearest_batch(pairs, PAPER_BATCH), "llc_ratio")):
@@ -70,6 +75,11 @@ def _slices(frame: pd.DataFrame) -> str:
 def draw(frame: pd.DataFrame, results: Results):
     notes = missing_notes(results.points, "threads",
                           shown=set(frame["threads"]) if not frame.empty else None)
+    no_ci = frame[frame["ci95_lo"].isna() | frame["ci95_hi"].isna()] if not frame.empty else frame
+    if len(no_ci):
+        notes.append(f"{len(no_ci)} point(s) without a 95% interval (no per-batch samples in "
+                     f"pyperf.json), drawn without an error bar: "
+                     f"{', '.join(no_ci['point_id'].astype(str).head(3))}")
     if frame.empty:
         page = Page(TITLE, "", results, notes=notes)
         no_data(page.axes()[0], [
@@ -91,8 +101,10 @@ def draw(frame: pd.DataFrame, results: Results):
             ax = axes[row * 2 + col]
             sel = frame[(frame["threads"] == t) & (frame["panel"] == panel)]
             for kernel, label, s, style in palette.each_series(sel):
-                lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0).fillna(0)
-                hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0).fillna(0)
+                # A point without an interval (no samples in pyperf.json) gets no bar,
+                # not a zero-width one that would claim a tight interval.
+                lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0)
+                hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0)
                 ax.errorbar(s["x"], s["speedup"], yerr=[lo, hi], capsize=2.5,
                             elinewidth=0.9, **style)
                 page.series(kernel, label, style)
