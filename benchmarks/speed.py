@@ -184,10 +184,16 @@ def main(argv=None) -> int:
     if not dirs:
         print("no stored speed runs found", file=sys.stderr)
         return 2
-    manifest = json.loads((dirs[0] / "manifest.json").read_text())
-    machine = manifest["machine"]
-    llc = manifest["effective"]["llc_bytes"]
-    table = speed_table([read_points(d) for d in dirs], llc)
+    try:
+        manifest = json.loads((dirs[0] / "manifest.json").read_text())
+        machine = manifest["machine"]
+        llc = manifest["effective"]["llc_bytes"]
+        table = speed_table([read_points(d) for d in dirs], llc)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        # A damaged or foreign result directory: say which, no traceback (exit 2).
+        print(f"cannot read the speed runs under {out}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
     rounds = len({d.parent for d in dirs})
     title = (f"{machine.get('model_name')} ({machine.get('uarch', '?')}), LLC {llc / 2**20:.0f} "
              f"MiB, {rounds} round(s), {manifest['created']}; dim 128, k'=2, d'=75000; "

@@ -44,7 +44,7 @@ class ResultSet:
 def machine_identity(machine: dict, where: Path) -> dict:
     try:
         return Machine.from_dict(machine).identity()
-    except (TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
         raise UsageError(f"{where / MANIFEST_FILE}: the machine record is not one this "
                          f"harness can read ({exc})") from None
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Iterable
 
 
+MAX_CPUS = 8192  # the kernel's NR_CPUS ceiling (CONFIG_NR_CPUS <= 8192)
+
+
 def parse_cpulist(text: str) -> list[int]:
     """Parse a cpulist into a sorted list of CPU numbers.
 
@@ -28,6 +31,8 @@ def parse_cpulist(text: str) -> list[int]:
         lo, hi = int(first), int(last) if dash else int(first)
         if hi < lo:
             raise ValueError(f"range {part!r} runs backwards")
+        if hi >= MAX_CPUS:
+            raise ValueError(f"CPU {hi} in {part!r} is beyond Linux's limit of {MAX_CPUS} CPUs")
         cpus.update(range(lo, hi + 1, stride))
     return sorted(cpus)
 

@@ -39,3 +39,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False, allow_nan=True) + "\n")
+
+
+# What a result directory (run, ab side, limits) holds; reports and comparisons write
+# beside results, never over them.
+RESULT_FILES = frozenset({"manifest.json", "points.csv", "pyperf.json", "limits.json"})
+
+
+def refuse_result_file(path: str | os.PathLike, option: str = "output") -> None:
+    """UsageError when ``path`` is one of a result directory's own files."""
+    from harness.errors import UsageError
+
+    path = Path(path)
+    if path.name in RESULT_FILES and (path.parent / "manifest.json").exists():
+        raise UsageError(f"{option} {path}: that is a result file of {path.parent}; "
+                         f"write the output elsewhere (results are never overwritten)")

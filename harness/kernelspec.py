@@ -34,6 +34,10 @@ def _rows(value):
 
 
 RowsSpec = Annotated[Size, BeforeValidator(_rows)]
+# Hashes per id: MEM-REC's k and k' are small (the paper uses 1-4); a bound keeps a typo
+# (k: 2000000) a clear error instead of a worker that runs out of memory.
+HashCount = Annotated[int, Field(ge=1, le=64)]
+WeightHashCount = Annotated[int, Field(ge=0, le=64)]
 
 
 def Sweep(item):  # noqa: N802 - reads as a type in the models below
@@ -65,9 +69,9 @@ class MemRecParams(KernelParams):
 
     kernel: Literal["memrec"]
     token_rows: Sweep(RowsSpec) = Field(description="d: rows of the token table")
-    k: Sweep(PositiveInt) = [2]
+    k: Sweep(HashCount) = [2]
     weight_rows: Sweep(RowsSpec) = Field(description="d': scalars in the weight table")
-    k_weight: Sweep(NonNegativeInt) = [1]
+    k_weight: Sweep(WeightHashCount) = [1]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["torch"]
     prefetch: Sweep(NonNegativeInt) | None = Field(
         None, description="fused backend: ids ahead whose rows are prefetched (0: none; "
@@ -88,7 +92,7 @@ class BloomParams(KernelParams):
 
     kernel: Literal["bloom"]
     token_rows: Sweep(RowsSpec)
-    k: Sweep(PositiveInt) = [2]
+    k: Sweep(HashCount) = [2]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
     prefetch: Sweep(NonNegativeInt) | None = None
 

@@ -50,6 +50,8 @@ def parse_ratios(text: str) -> list[Fraction]:
         ratios = []
     if not ratios or any(r <= 0 for r in ratios):
         raise ValueError(f"expected positive LLC multiples like '1/64,1/4,4', got {text!r}")
+    if any(not Fraction(1, 2**20) <= r <= 2**20 for r in ratios):
+        raise ValueError(f"LLC multiples must lie between 2**-20 and 2**20, got {text!r}")
     return sorted(set(ratios))
 
 

@@ -106,9 +106,13 @@ class ResultStore:
                 continue
             try:
                 outcome = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise UsageError(f"{path}: unreadable run record ({exc}); move it aside to "
                                  f"run that repeat again") from None
+            problem = _record_problem(outcome)
+            if problem:
+                raise UsageError(f"{path}: not a run record this harness wrote ({problem}); "
+                                 f"move it aside to run that repeat again")
             if outcome.get("status") == "skipped":
                 continue  # refused at run time for want of memory: try it again
             self.runs.setdefault(point_id, {})[int(stem[1:])] = outcome
@@ -235,6 +239,19 @@ class ResultStore:
         self.write_pyperf()
         self.write_points_csv()
         self.write_manifest(state)
+
+
+def _record_problem(outcome) -> str | None:
+    """What makes a stored run record unusable (pure); None when it is fine."""
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("status"), str):
+        return "no status"
+    if outcome["status"] == "ok":
+        for key in ("values_ns", "warmups_ns"):
+            values = outcome.get(key)
+            if not isinstance(values, list) or not all(
+                    isinstance(v, (int, float)) for v in values):
+                return f"an ok run without a list of numbers in {key!r}"
+    return None
 
 
 def _run_metadata(point: Point, run: dict, machine: dict) -> dict:

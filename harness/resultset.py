@@ -84,6 +84,13 @@ def load_manifest_checked(directory: Path) -> dict:
     missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
     if missing:
         raise UsageError(f"{path}: not a harness manifest (missing {', '.join(missing)})")
+    shapes = {"scenario": dict, "machine": dict, "plan": list}
+    wrong = [k for k, kind in shapes.items() if not isinstance(manifest[k], kind)]
+    if not wrong and not all(isinstance(p, dict) for p in manifest["plan"]):
+        wrong = ["plan"]
+    if wrong:
+        raise UsageError(f"{path}: not a harness manifest ({', '.join(wrong)} has the wrong "
+                         f"shape: edited, or written by another program?)")
     return manifest
 
 

@@ -77,9 +77,9 @@ class Tables(Strict):
     """
 
     sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)] | None = None
-    cardinalities: Annotated[list[PositiveInt], Field(min_length=1)] | None = None
-    dim: PositiveInt = 128
-    features: PositiveInt = 1
+    cardinalities: Annotated[list[PositiveInt], Field(min_length=1, max_length=10_000)] | None = None
+    dim: Annotated[int, Field(ge=1, le=1 << 16)] = 128
+    features: Annotated[int, Field(ge=1, le=10_000)] = 1
     # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
     # sweeps it. default: numpy's allocator; 4k; thp (madvise); hugetlb (reserved pool).
     pages: Annotated[list[Literal["default", "4k", "thp", "hugetlb"]],
@@ -306,11 +306,10 @@ def load_trace(path: Path) -> np.ndarray:
                 continue
             if not text.isdigit():
                 raise ValueError(f"line {lineno}: {text[:40]!r} is not a non-negative integer id")
+            if len(text) > 19 or int(text) > 2**63 - 1:
+                raise ValueError(f"line {lineno}: id {text[:40]} does not fit in int64")
             values.append(int(text))
-    ids = np.array(values, dtype=np.uint64)
-    if ids.size and int(ids.max()) > 2**63 - 1:
-        raise ValueError("ids must fit in int64")
-    return ids.astype(np.int64)
+    return np.array(values, dtype=np.int64)
 
 
 def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:

@@ -18,14 +18,14 @@ from pathlib import Path
 import harness
 from harness.ab import Side, run_interleaved
 from harness.commands.compare import add_compare_arguments, compare_results
-from harness.commands.run import _manifest
+from harness.commands.run import _manifest, stored_effective_llc
 from harness.compare import check_options, metric_named
 from harness.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_commit,
                              temporary_worktree, toplevel)
 from harness.machine import describe_machine
-from harness.plan import make_plan, parse_memory_limit
+from harness.plan import make_plan, needs_effective_llc, parse_memory_limit
 from harness.results import ResultStore, default_result_dir, new_result_dir, utc_now
 from harness.compare_input import load_results
 from harness.runner import WorkerLauncher
@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
                         help="result directory (default results/ab/<scenario>/<host>-<time>)")
     parser.add_argument("--memory-limit", metavar="SIZE",
                         help="memory budget per point, e.g. 12GiB or 60%%")
+    parser.add_argument("--limits", metavar="DIR",
+                        help="a `harness limits` result whose effective LLC resolves sizes "
+                             "like '0.5x effective-LLC' (default: this machine's newest)")
     parser.add_argument("--missing-base", choices=("error", "skip"), default="error",
                         help="when REV is not in this clone: exit 2 (error, the default) or "
                              "say so and exit 0 (skip: for gates on shallow clones)")
@@ -111,7 +114,12 @@ def run(args) -> int:
     machine = describe_machine()
     budget = (parse_memory_limit(args.memory_limit, machine.mem_available_bytes)
               if args.memory_limit else None)
-    plan = make_plan(loaded, machine, budget)
+    effective, source = stored_effective_llc(args.limits, loaded, machine)
+    if needs_effective_llc(loaded) and effective is None:
+        raise UsageError(f"{loaded.path}: sizes relative to the effective LLC need a measured "
+                         f"one: run `python -m harness limits` first or pass --limits DIR")
+    plan = make_plan(loaded, machine, budget, effective)
+    plan.effective_llc_source = source
     if not plan.runnable:
         raise UsageError(f"{loaded.path}: no point of this scenario can run on this machine")
     out = (args.out or default_result_dir(Path("results/ab"), plan.scenario,

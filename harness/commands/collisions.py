@@ -29,6 +29,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+MAX_HASHES = 32
+
+
+def _available_memory() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - no estimate is better than no answer
+        return None
+
+
 def run(args) -> int:
     from kernels.collisions import collisions, model_shared_fraction, pair_probability
 
@@ -41,9 +53,26 @@ def run(args) -> int:
             raise UsageError(f"{name} must be at least {low}, got {value}")
     if max(args.token_rows, weight_rows) > 2**31 - 1:
         raise UsageError("--token-rows and --weight-rows must be below 2**31")
+    if max(args.k, args.k_weight) > MAX_HASHES:
+        raise UsageError(f"-k and --k-weight must be at most {MAX_HASHES} (the model sums over "
+                         f"the partitions of k, which explode beyond that)")
+    if args.seed >= 2**64 or args.feature >= 2**31:
+        raise UsageError("--seed must be below 2**64 and --feature below 2**31")
+    from kernels.collisions import _bits, _words
+
+    words = _words(args.k, _bits(args.token_rows)) + _words(args.k_weight, _bits(weight_rows))
+    need = args.vocab * words * 8 * 3  # signatures, a fingerprint and a sorted copy
+    available = _available_memory()
+    if available is not None and need > available:
+        raise UsageError(f"--vocab {args.vocab:,}: needs ~{need / 2**30:.1f} GiB for the "
+                         f"signatures, {available / 2**30:.1f} GiB are available")
     t0 = time.perf_counter_ns()
-    report = collisions(args.vocab, args.token_rows, args.k, weight_rows, args.k_weight,
-                        args.seed, args.feature)
+    try:
+        report = collisions(args.vocab, args.token_rows, args.k, weight_rows, args.k_weight,
+                            args.seed, args.feature)
+    except MemoryError:
+        raise UsageError(f"--vocab {args.vocab:,}: out of memory counting the signatures") \
+            from None
     elapsed_s = (time.perf_counter_ns() - t0) / 1e9
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     q_token = pair_probability(args.token_rows, args.k)

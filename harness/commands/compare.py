@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.compare import METRICS, compare_runs, metric_named
 from harness.compare_report import render_json, render_markdown, render_text
 from harness.errors import UsageError
-from harness.fileio import atomic_write_text
+from harness.fileio import atomic_write_text, refuse_result_file
 from harness.compare_input import ResultSet, load_results
 
 DEFAULT_FACTOR = 1.10
@@ -67,6 +67,7 @@ def _emit(text: str, destination: str | None) -> None:
     if destination == "-":
         sys.stdout.write(text)
         return
+    refuse_result_file(destination)
     try:
         atomic_write_text(Path(destination), text)
     except OSError as exc:

@@ -88,9 +88,12 @@ def run(args) -> int:
     machine = describe_machine()
     if args.llc:
         try:
-            llc_bytes, llc_source = parse_size(args.llc).to_bytes(0, 1), f"--llc {args.llc}"
+            size = parse_size(args.llc)
         except ValueError as exc:
             raise UsageError(f"--llc: {exc}") from None
+        if size.kind != "bytes":
+            raise UsageError(f"--llc: {args.llc!r} is not a cache size; give bytes like '48MB'")
+        llc_bytes, llc_source = size.to_bytes(0, 1), f"--llc {args.llc}"
     else:
         llc_bytes = machine.llc_bytes or 0
         llc_source = "this machine's" if llc_bytes else "unknown"

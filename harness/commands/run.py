@@ -134,6 +134,19 @@ def _resume_command(args, out: Path) -> str:
     return " ".join(parts + ["--resume", str(out)])
 
 
+def stored_effective_llc(limits_dir, loaded, machine) -> tuple[int | None, str | None]:
+    """The effective LLC from ``limits_dir`` or this machine's newest stored limits
+    result, when the scenario's sizes need one; (None, None) when none is stored."""
+    from harness.commands import limits
+
+    if not needs_effective_llc(loaded):
+        return None, None
+    directory = limits_dir or limits.find_limits(machine)
+    if directory is None:
+        return None, None
+    return limits.load_limits(directory, machine)["effective_llc_bytes"], str(directory)
+
+
 def _effective_llc(args, loaded, machine) -> tuple[int | None, str | None]:
     """The measured effective LLC, when the scenario's sizes need it, and its source."""
     from harness.commands import limits

@@ -7,13 +7,16 @@ from collections import Counter
 
 from harness.errors import UsageError
 from harness.machine import describe_machine
-from harness.plan import make_plan
+from harness.plan import make_plan, needs_effective_llc
 from harness.scenario import load_scenario
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
     parser.add_argument("--quick", action="store_true", help="also expand the quick: block")
+    parser.add_argument("--limits", metavar="DIR", help="a `harness limits` result whose "
+                        "effective LLC resolves sizes like '0.5x effective-LLC' (default: "
+                        "the newest one of this machine under results/limits/)")
 
 
 def run(args) -> int:
@@ -23,7 +26,15 @@ def run(args) -> int:
         try:
             loaded = load_scenario(file, quick=args.quick)
             machine = machine or describe_machine()
-            plan = make_plan(loaded, machine)
+            from harness.commands.run import stored_effective_llc
+
+            effective, _ = stored_effective_llc(args.limits, loaded, machine)
+            if needs_effective_llc(loaded) and effective is None:
+                print(f"{file}: ok; its sizes are relative to the effective LLC, which no "
+                      f"stored limits result of this machine gives: points not expanded "
+                      f"(`harness run` measures it first; or pass --limits DIR)")
+                continue
+            plan = make_plan(loaded, machine, effective_llc_bytes=effective)
         except UsageError as exc:
             problems += exc.problems
             continue

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.fileio import refuse_result_file
 from harness.report.figures import figure
 from harness.report.load import load_results
 from harness.report.style import report_style
@@ -22,6 +23,8 @@ FORMATS = (".png", ".pdf", ".svg")
 def check_output(path: Path, formats=FORMATS) -> Path:
     if path.suffix.lower() not in formats:
         raise UsageError(f"{path}: the output must end in {', '.join(formats)}")
+    refuse_result_file(path)
+    refuse_result_file(path.with_suffix(".csv"), "the data beside")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -31,6 +34,7 @@ def check_output(path: Path, formats=FORMATS) -> Path:
 
 def write_csv(frame, path: Path) -> None:
     """Write ``frame``; float columns holding only whole numbers are written as integers."""
+    refuse_result_file(path, "data file")
     frame = frame.copy()
     for column in frame.columns:
         values = frame[column]
