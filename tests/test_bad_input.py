@@ -56,8 +56,9 @@ def test_scenario_bounds_and_trace_ids(repo, tmp_path):
     trace = tmp_path / "t.txt"
     trace.write_text("1\n99999999999999999999999\n")
     path = tmp_path / "trace.yaml"
-    path.write_text(base.replace("tables:", f"indices: {{distribution: trace, path: {trace}}}\n"
-                                 "tables:", 1))
+    path.write_text(f"name: t\nthreads: [1]\ntables: {{sizes: [1MiB], dim: 16}}\n"
+                    f"batch_sizes: [8]\nkernels: [{{kernel: baseline, backend: numpy}}]\n"
+                    f"indices: {{distribution: trace, path: {trace}}}\n")
     assert_clear_error(harness("validate", path), "does not fit in int64")
 
 
