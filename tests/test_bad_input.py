@@ -94,3 +94,17 @@ def test_validate_without_a_measured_effective_llc_is_not_an_error(tmp_path):
                         "batch_sizes: [8]\nkernels: [{kernel: baseline, backend: numpy}]\n")
     proc = harness("validate", scenario, cwd=tmp_path)
     assert proc.returncode == 0 and "points not expanded" in proc.stdout, proc.stderr
+
+
+def test_compare_refuses_a_result_file_before_printing_anything(zen3_vm, tmp_path, capsys):
+    from harness.__main__ import main
+    from synthetic_results import write_result_dir
+
+    write_result_dir(tmp_path / "a", zen3_vm)
+    write_result_dir(tmp_path / "b", zen3_vm, seed=1)
+    before = (tmp_path / "b/manifest.json").read_text()
+    code = main(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                 "--markdown", str(tmp_path / "b/manifest.json")])
+    out, err = capsys.readouterr()
+    assert code == 2 and "result file" in err and out == ""
+    assert (tmp_path / "b/manifest.json").read_text() == before

@@ -78,6 +78,9 @@ def compare_results(base: ResultSet, new: ResultSet, args) -> int:
     """Compare two loaded runs as the options say, print and write the report."""
     if args.json == "-" and args.markdown == "-":
         raise UsageError("--json and --markdown cannot both go to stdout; give one a FILE")
+    for option, destination in (("--json", args.json), ("--markdown", args.markdown)):
+        if destination not in (None, "-"):
+            refuse_result_file(destination, option)  # before any output, not after
     notes = check_machines(base, new, args.allow_machine_mismatch)
     report = compare_runs(base.points, new.points, metric_named(args.metric), args.factor,
                           args.alpha)

@@ -152,6 +152,9 @@ def _effective_llc(args, loaded, machine) -> tuple[int | None, str | None]:
     from harness.commands import limits
 
     if not needs_effective_llc(loaded):
+        if args.limits:
+            print(f"note: --limits {args.limits} is not used: no size of {loaded.path} is "
+                  f"written relative to the effective LLC", file=sys.stderr)
         return None, None
     directory = args.limits or limits.find_limits(machine)
     if directory is None and args.dry_run:

@@ -196,7 +196,7 @@ def probe_event_set(perf: str | None, version: str | None, event_set: EventSet,
     probed = {}
     for name, edef in event_set.events.items():
         if perf is None:
-            status, detail = NOT_SUPPORTED, "perf is not installed"
+            status, detail = NOT_SUPPORTED, perf_missing_reason()
         elif version_tuple(version) < CONTROL_MIN_VERSION:
             status, detail = NOT_SUPPORTED, (f"perf {version} lacks --control (needs "
                                              f"{'.'.join(map(str, CONTROL_MIN_VERSION))}+)")
@@ -299,6 +299,14 @@ def perf_events_record(event_set: EventSet, probed: dict, text: str,
                              detail="multiplexed: scaled by perf" if count.multiplexed else "")
         events[name] = entry
     return {"events": events, "output": text[-4000:], "problem": problem}
+
+
+def perf_missing_reason() -> str:
+    """Why no perf is used: not installed, or $HARNESS_PERF names one that is not there."""
+    chosen = os.environ.get("HARNESS_PERF")
+    if chosen:
+        return f"HARNESS_PERF={chosen} is not an executable perf"
+    return "perf is not installed"
 
 
 def default_perf() -> str | None:
