@@ -69,16 +69,33 @@ def read_cgroup_memory(sysfs_root: str | Path = "/sys", procfs_root: str | Path 
     base = sysfs / "fs/cgroup"
     if v1 is not None and (base / "memory").is_dir():
         d = base / "memory" / v1.lstrip("/")
+        if not d.is_dir():  # a container sees its own cgroup at the mount's root
+            d = base / "memory"
         oom = parse_keyed(_read(d / "memory.oom_control") or "").get("oom_kill")
         usage = _read(d / "memory.usage_in_bytes")
-        return CgroupMemory(str(d), _limit(_read(d / "memory.limit_in_bytes")),
+        # A limit set on a parent counts too: memory.stat's hierarchical_memory_limit.
+        limits = [_limit(_read(d / "memory.limit_in_bytes")),
+                  _limit(str(parse_keyed(_read(d / "memory.stat") or "")
+                             .get("hierarchical_memory_limit", "")))]
+        return CgroupMemory(str(d), min((x for x in limits if x is not None), default=None),
                             int(usage) if usage and usage.isdigit() else None, oom)
     if v2 is not None:
+        root = base
         d = base / v2.lstrip("/")
         if not (d / "memory.max").exists() and (base / "unified").is_dir():
-            d = base / "unified" / v2.lstrip("/")
+            root = base / "unified"
+            d = root / v2.lstrip("/")
+        if not d.is_dir():  # a container sees its own cgroup at the mount's root
+            d = root
         oom = parse_keyed(_read(d / "memory.events") or "").get("oom_kill")
         usage = _read(d / "memory.current")
-        return CgroupMemory(str(d), _limit(_read(d / "memory.max")),
+        # The tightest memory.max of the cgroup and its ancestors is the one enforced.
+        limits, node = [], d
+        while True:
+            limits.append(_limit(_read(node / "memory.max")))
+            if node == root or root not in node.parents:
+                break
+            node = node.parent
+        return CgroupMemory(str(d), min((x for x in limits if x is not None), default=None),
                             int(usage) if usage and usage.isdigit() else None, oom)
     return CgroupMemory(None, None, None, None)

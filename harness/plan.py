@@ -83,7 +83,9 @@ class Point:
         return {"kernel": self.kernel, "params": self.params, "table_rows": self.table_rows,
                 "dim": self.dim, "batch_size": self.batch_size, "pooling": self.pooling,
                 "features": self.features, "threads": self.threads, "pages": self.pages,
-                "distribution": {k: v for k, v in self.distribution.items() if k != "path"}}
+                "distribution": {k: v for k, v in self.distribution.items() if k != "path"},
+                # one shared table vs one per feature, and how the rows split over features
+                "layout": self.layout, "feature_rows": self.feature_rows}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +162,7 @@ def resolve_pinning(pinning: Pinning, machine: Machine) -> PinningSet:
         candidates = usable
     else:
         asked = pinning.cores if isinstance(pinning.cores, list) else parse_cpulist(pinning.cores)
+        asked = sorted(set(asked))  # a CPU listed twice is still one CPU
         candidates = [c for c in asked if c in usable]
         missing = sorted(set(asked) - set(usable))
         if missing:
@@ -364,9 +367,16 @@ def layout_bytes(spec, params: dict, feature_rows: list[int], layout: str, geome
     return sum(spec.footprint_bytes(params, geometry(rows)) for rows in feature_rows)
 
 
+SCALE_TO_FIT_SHARE = 0.9  # of the memory budget a scaled-down table may fill
+
+
 def scaled_to_fit(spec, params: dict, full_rows: list[int], layout: str, geometry,
                   budget: int, memory_for) -> list[int]:
     """Feature rows scaled down alike until the point fits ``budget`` (or cannot shrink)."""
+    # Aim below the budget: it is re-checked against the memory available when the point
+    # is due to run, which moves by megabytes; a table sized to the last byte would be
+    # refused almost every time.
+    budget = int(budget * SCALE_TO_FIT_SHARE)
     full_bytes = layout_bytes(spec, params, full_rows, layout, geometry)
     spare = budget - (memory_for(full_bytes) - full_bytes)
     if spare <= 0:

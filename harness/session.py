@@ -99,8 +99,9 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
     runs_total = sum(p.repeats for p in plan.runnable)
     if resumed >= runs_total:
         store.write("complete")
-        print(f"{out}: nothing left to run; all {runs_total} runs were already done.",
-              file=sys.stderr)
+        print(f"{out}: nothing left to run; all {runs_total} runs were already done."
+              if runs_total else f"{out}: no point here can run on this machine; recorded "
+              f"as skipped.", file=sys.stderr)
         return _summarise(store, plan, out)  # 1 if some of those runs failed
     skipped = sum(p.status == "skipped" for p in plan.points)
     print(f"{plan.scenario}: {len(plan.runnable)} points to run ({runs_total} worker runs"

@@ -108,3 +108,58 @@ def test_compare_refuses_a_result_file_before_printing_anything(zen3_vm, tmp_pat
     out, err = capsys.readouterr()
     assert code == 2 and "result file" in err and out == ""
     assert (tmp_path / "b/manifest.json").read_text() == before
+
+
+def test_merge_refuses_shards_of_differently_resolved_sweeps(tmp_path):
+    """Review finding: nodes that resolve a scenario to other points (scale_to_fit by
+    free memory, 'all' threads) gave shards whose merge silently dropped measurements."""
+    from harness.commands.merge import _check_same_points
+
+    def shard(index, ids):
+        return (tmp_path / f"s{index}", {"plan": [{"point_id": ids[index]}], "plan_meta": {
+            "shard": {"index": index, "count": 2},
+            "unsharded": [{"point_id": i} for i in ids]}})
+
+    _check_same_points([shard(0, ["a", "b"]), shard(1, ["a", "b"])])
+    with pytest.raises(UsageError, match="other points"):
+        _check_same_points([shard(0, ["a.rows100", "b"]), shard(1, ["a.rows90", "b"])])
+
+
+def test_cgroup_limits_set_on_a_parent_or_seen_from_inside_a_container(tmp_path):
+    """Review finding: only the leaf cgroup's own limit was read, so a job step under a
+    limited job, or a container whose cgroup is its mount's root, looked unlimited."""
+    from harness.cgroup import read_cgroup_memory
+
+    def tree(name, proc_cgroup, files):
+        root = tmp_path / name
+        (root / "proc/self").mkdir(parents=True)
+        (root / "proc/self/cgroup").write_text(proc_cgroup)
+        for rel, text in files.items():
+            path = root / "sys/fs/cgroup" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return read_cgroup_memory(root / "sys", root / "proc").limit_bytes
+
+    gib = 2**30
+    assert tree("v2-parent", "0::/job_1/step_0\n", {
+        "job_1/memory.max": str(4 * gib), "job_1/step_0/memory.max": "max",
+        "job_1/step_0/memory.current": "1"}) == 4 * gib
+    assert tree("v1-docker", "4:memory:/docker/abc\n", {
+        "memory/memory.limit_in_bytes": str(2 * gib)}) == 2 * gib
+    assert tree("v1-hier", "4:memory:/a/b\n", {
+        "memory/a/b/memory.limit_in_bytes": str(1 << 62),
+        "memory/a/b/memory.stat": f"cache 0\nhierarchical_memory_limit {3 * gib}\n"}) == 3 * gib
+
+
+def test_layout_is_part_of_a_points_identity(zen3_vm, tmp_path):
+    from harness.plan import make_plan
+    from harness.scenario import load_scenario
+
+    ids = []
+    for layout in ("per-feature", "shared"):
+        path = tmp_path / f"{layout}.yaml"
+        path.write_text("name: l\nthreads: [1]\ntables: {cardinalities: [1000, 3000], dim: 16, "
+                        f"layout: {layout}}}\nbatch_sizes: [8]\n"
+                        "kernels: [{kernel: baseline, backend: numpy}]\n")
+        ids.append(make_plan(load_scenario(path), zen3_vm).points[0].identity())
+    assert ids[0] != ids[1]  # compare must not pair them

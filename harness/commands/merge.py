@@ -41,8 +41,35 @@ def _check_same_sweep(manifests: list[tuple[Path, dict]]) -> None:
         raise UsageError(problems)
 
 
+def _check_same_points(manifests: list[tuple[Path, dict]]) -> None:
+    """The shards of one machine's sweep split one list of points. Nodes can resolve a
+    scenario to different points (tables scaled to their free memory, 'all' threads,
+    their own effective LLC); then the split neither covers the sweep nor matches it."""
+    first_dir, first = manifests[0]
+    problems = []
+
+    def sweep_ids(m):
+        meta = m.get("plan_meta") or {}
+        return [p["point_id"] for p in meta.get("unsharded") or m["plan"]]
+
+    def shard_count(m):
+        return ((m.get("plan_meta") or {}).get("shard") or {}).get("count")
+
+    for d, m in manifests[1:]:
+        if shard_count(m) and shard_count(first) and sweep_ids(m) != sweep_ids(first):
+            problems.append(f"{d}: its machine resolved the scenario to other points than "
+                            f"{first_dir}'s (scale_to_fit, 'all' threads or the effective LLC "
+                            f"differ between the nodes); run every shard on alike nodes")
+        elif shard_count(m) != shard_count(first):
+            problems.append(f"{d}: shard of {shard_count(m) or 'no'} split, {first_dir} of "
+                            f"{shard_count(first) or 'no'} split")
+    if problems:
+        raise UsageError(problems)
+
+
 def merge_group(manifests: list[tuple[Path, dict]], out: Path) -> str:
     """Merge directories measured on one machine into ``out``; return its state."""
+    _check_same_points(manifests)
     points: dict[str, tuple[Point, Path]] = {}
     for d, m in manifests:
         for data in m["plan"]:

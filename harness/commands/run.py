@@ -186,7 +186,10 @@ def _plan(args, loaded, machine) -> Plan:
 
 def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
     plan = _plan(args, loaded, machine)
-    if not plan.runnable:
+    # A shard whose points are all skipped, of a sweep that has runnable points elsewhere,
+    # is a result (its skipped points, exit 0), so that a job array's task does not fail.
+    shard_of_a_sweep = args.shard and any(p.status == "planned" for p in plan.unsharded)
+    if not plan.runnable and not shard_of_a_sweep:
         raise UsageError([f"{loaded.path}: no point of this scenario can run on this machine"
                           + (f" in shard {args.shard}" if args.shard else "") + ":"]
                          + skipped_summary(plan))
