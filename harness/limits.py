@@ -33,9 +33,10 @@ GATHER_PREFETCH = 8  # ids ahead, as kernels/microbench.py and the fused kernels
 CHASE_BATCH = 1 << 16
 STREAM_BATCH = 1 << 18        # 64-byte lines: 16 MiB per batch
 METHOD = ("effective LLC: working set where the 1-thread demand-load gather cost crosses "
-          "the geometric mean of its in-LLC level (median over L2 < ws <= LLC/4) and its "
-          "DRAM level (median over ws >= 8x LLC), log-log interpolated; the ceiling curves "
-          "('gather') prefetch rows 8 ids ahead")
+          "the geometric mean of its in-LLC level (median over 2x L2 < ws <= LLC/4, or its "
+          "lowest point when that range itself steps up by over 2x) and its DRAM level "
+          "(median over ws >= 8x LLC), searched from just above 2x L2, log-log "
+          "interpolated; the ceiling curves ('gather') prefetch rows 8 ids ahead")
 
 
 def _ratio_text(r: Fraction) -> str:
