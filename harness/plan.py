@@ -367,20 +367,21 @@ def layout_bytes(spec, params: dict, feature_rows: list[int], layout: str, geome
     return sum(spec.footprint_bytes(params, geometry(rows)) for rows in feature_rows)
 
 
-SCALE_TO_FIT_SHARE = 0.9  # of the memory budget a scaled-down table may fill
+SCALE_TO_FIT_SHARE = 0.9  # of the budget left beside the fixed costs, for scaled tables
 
 
 def scaled_to_fit(spec, params: dict, full_rows: list[int], layout: str, geometry,
                   budget: int, memory_for) -> list[int]:
     """Feature rows scaled down alike until the point fits ``budget`` (or cannot shrink)."""
     # Aim below the budget: it is re-checked against the memory available when the point
-    # is due to run, which moves by megabytes; a table sized to the last byte would be
-    # refused almost every time.
-    budget = int(budget * SCALE_TO_FIT_SHARE)
+    # is due to run, which moves by megabytes; tables sized to the last byte would be
+    # refused almost every time. They get a share of what the rest leaves.
     full_bytes = layout_bytes(spec, params, full_rows, layout, geometry)
-    spare = budget - (memory_for(full_bytes) - full_bytes)
+    fixed = memory_for(full_bytes) - full_bytes  # index pool, outputs, the process
+    spare = int((budget - fixed) * SCALE_TO_FIT_SHARE)
     if spare <= 0:
         return full_rows
+    budget = fixed + spare
     scale = spare / full_bytes
     rows = full_rows
     for _ in range(40):
