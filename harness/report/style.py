@@ -86,6 +86,13 @@ class Palette:
                 "zorder": 3 if highlighted else 2}
 
 
+def band(ax, x, y, lower, upper, style: dict) -> None:
+    """Draw ``y`` against ``x`` with a bar from ``lower`` to ``upper`` at each point (an
+    interquartile range or an interval); a missing bound draws no bar there."""
+    ax.errorbar(x, y, yerr=[(y - lower).clip(lower=0), (upper - y).clip(lower=0)],
+                capsize=2.5, elinewidth=0.9, **style)
+
+
 def wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=False,
                                    break_on_hyphens=False)) or text

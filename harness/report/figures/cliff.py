@@ -11,7 +11,7 @@ from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import (MEMREC, failed_notes, largest_batch, missing_notes,
                                    thread_panels)
-from harness.report.style import (ERRORBAR_NOTE, Page, Palette, log_axis, no_data,
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data,
                                   ratio_formatter)
 from harness.sizes import format_bytes
 
@@ -80,10 +80,8 @@ def draw(frame: pd.DataFrame, results: Results):
     for ax, t in zip(axes, threads):
         panel = pts[pts["threads"] == t]
         for kernel, label, s, style in palette.each_series(panel):
-            ax.errorbar(s["llc_ratio"], s["ns_per_lookup"],
-                        yerr=[s["ns_per_lookup"] - s["ns_per_lookup_p25"],
-                              s["ns_per_lookup_p75"] - s["ns_per_lookup"]],
-                        capsize=2.5, elinewidth=0.9, **style)
+            band(ax, s["llc_ratio"], s["ns_per_lookup"], s["ns_per_lookup_p25"],
+                 s["ns_per_lookup_p75"], style)
             page.series(kernel, label, style)
         llc_style = {"color": "#555555", "linestyle": ":", "linewidth": 1.6}
         ax.axvline(1.0, **llc_style)

@@ -11,7 +11,7 @@ import pandas as pd
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import failed_notes, largest_table, missing_notes
-from harness.report.style import ERRORBAR_NOTE, Page, Palette, log_axis, no_data
+from harness.report.style import ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data
 from harness.sizes import format_bytes
 
 TITLE = "Embedding latency per batch vs batch size"
@@ -60,10 +60,8 @@ def draw(frame: pd.DataFrame, results: Results):
     for ax, t in zip(axes, threads):
         panel = frame[frame["threads"] == t]
         for kernel, label, s, style in palette.each_series(panel):
-            ax.errorbar(s["batch_size"], s["latency_p50_us"],
-                        yerr=[s["latency_p50_us"] - s["latency_p25_us"],
-                              s["latency_p75_us"] - s["latency_p50_us"]],
-                        capsize=2.5, elinewidth=0.9, **style)
+            band(ax, s["batch_size"], s["latency_p50_us"], s["latency_p25_us"],
+                 s["latency_p75_us"], style)
             page.series(kernel, label, style)
         log_axis(ax, "x", 2, panel["batch_size"])
         log_axis(ax, "y", 10)

@@ -10,7 +10,7 @@ import pandas as pd
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import failed_notes, largest_batch, missing_notes, scenario_llc_ratio
-from harness.report.style import Page, Palette, log_axis, no_data
+from harness.report.style import Page, Palette, band, log_axis, no_data
 
 TITLE = "Throughput vs threads (scaling)"
 COLUMNS = ["panel", "machine", "kernel", "label", "table_size", "llc_ratio", "batch_size",
@@ -64,10 +64,8 @@ def draw(frame: pd.DataFrame, results: Results):
     for ax, panel in zip(axes, ("smallest table", "largest table")):
         sel = frame[frame["panel"] == panel]
         for kernel, label, s, style in palette.each_series(sel):
-            ax.errorbar(s["threads"], s["lookups_per_s"],
-                        yerr=[s["lookups_per_s"] - s["lookups_per_s_at_p75"],
-                              s["lookups_per_s_at_p25"] - s["lookups_per_s"]],
-                        capsize=2.5, elinewidth=0.9, **style)
+            band(ax, s["threads"], s["lookups_per_s"], s["lookups_per_s_at_p75"],
+                 s["lookups_per_s_at_p25"], style)
             ax.plot(s["threads"], s["linear_scaling"], color=style["color"],
                     linestyle=(0, (4, 3)), linewidth=0.8, alpha=0.7)
             page.series(kernel, label, style)

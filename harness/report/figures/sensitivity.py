@@ -12,7 +12,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import BASELINE, MEMREC, largest_batch, largest_table
-from harness.report.style import ERRORBAR_NOTE, MACHINE_STYLES, Page, log_axis, no_data, wrap
+from harness.report.style import (ERRORBAR_NOTE, MACHINE_STYLES, Page, band, log_axis,
+                                  no_data, wrap)
 from harness.sizes import format_bytes
 
 TITLE = "MEM-REC sensitivity: k, k' and token-table size"
@@ -117,10 +118,8 @@ def draw(frame: pd.DataFrame, results: Results):
             style = {"color": group_color[fixed], "marker": marker,
                      "linestyle": linestyle if len(s) > 1 else "none", "linewidth": 2.0,
                      "markersize": 6}
-            ax.errorbar(s["x"], s["ns_per_lookup"],
-                        yerr=[s["ns_per_lookup"] - s["ns_per_lookup_p25"],
-                              s["ns_per_lookup_p75"] - s["ns_per_lookup"]],
-                        capsize=2.5, elinewidth=0.9, **style)
+            band(ax, s["x"], s["ns_per_lookup"], s["ns_per_lookup_p25"],
+                 s["ns_per_lookup_p75"], style)
         for _, b in base.iterrows():
             ax.axhline(b["ns_per_lookup"], **base_style)
         if panel == "token_rows":

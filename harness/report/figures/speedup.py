@@ -14,7 +14,7 @@ from harness.report.paper import PAPER_SPEEDUP
 from harness.report.select import (display_label, largest_table, match_baseline,
                                    missing_notes, nearest_batch, thread_panels)
 from harness.report.spread import ratio_of_medians_ci
-from harness.report.style import (ERRORBAR_NOTE, Page, Palette, log_axis, no_data,
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data,
                                   ratio_axis, ratio_formatter)
 
 TITLE = "Speedup of compressed embeddings over the baseline"
@@ -103,10 +103,7 @@ def draw(frame: pd.DataFrame, results: Results):
             for kernel, label, s, style in palette.each_series(sel):
                 # A point without an interval (no samples in pyperf.json) gets no bar,
                 # not a zero-width one that would claim a tight interval.
-                lo = (s["speedup"] - s["ci95_lo"]).clip(lower=0)
-                hi = (s["ci95_hi"] - s["speedup"]).clip(lower=0)
-                ax.errorbar(s["x"], s["speedup"], yerr=[lo, hi], capsize=2.5,
-                            elinewidth=0.9, **style)
+                band(ax, s["x"], s["speedup"], s["ci95_lo"], s["ci95_hi"], style)
                 page.series(kernel, label, style)
             ref = {"color": "#2a9d8f", "linestyle": (0, (6, 3)), "linewidth": 1.4}
             ax.axhline(PAPER_SPEEDUP, **ref)
