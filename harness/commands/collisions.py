@@ -11,6 +11,7 @@ import sys
 import time
 
 from harness.errors import UsageError
+from harness.machine import available_memory_bytes
 
 
 def add_arguments(parser) -> None:
@@ -30,15 +31,6 @@ def add_arguments(parser) -> None:
 
 
 MAX_HASHES = 32
-
-
-def _available_memory() -> int | None:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001 - no estimate is better than no answer
-        return None
 
 
 def run(args) -> int:
@@ -62,7 +54,7 @@ def run(args) -> int:
 
     words = _words(args.k, _bits(args.token_rows)) + _words(args.k_weight, _bits(weight_rows))
     need = args.vocab * words * 8 * 3  # signatures, a fingerprint and a sorted copy
-    available = _available_memory()
+    available = available_memory_bytes()  # MemAvailable, capped by the cgroup's headroom
     if available is not None and need > available:
         raise UsageError(f"--vocab {args.vocab:,}: needs ~{need / 2**30:.1f} GiB for the "
                          f"signatures, {available / 2**30:.1f} GiB are available")

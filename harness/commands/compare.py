@@ -67,7 +67,6 @@ def _emit(text: str, destination: str | None) -> None:
     if destination == "-":
         sys.stdout.write(text)
         return
-    refuse_result_file(destination)
     try:
         atomic_write_text(Path(destination), text)
     except OSError as exc:

@@ -156,21 +156,21 @@ def _effective_llc(args, loaded, machine) -> tuple[int | None, str | None]:
             print(f"note: --limits {args.limits} is not used: no size of {loaded.path} is "
                   f"written relative to the effective LLC", file=sys.stderr)
         return None, None
-    directory = args.limits or limits.find_limits(machine)
-    if directory is None and args.dry_run:
+    effective, source = stored_effective_llc(args.limits, loaded, machine)
+    if source is not None:
+        return effective, source
+    if args.dry_run:
         raise UsageError(f"{loaded.path}: sizes relative to the effective LLC: no limits "
                          f"result of this machine is stored; a real run measures one first "
                          f"(or run `python -m harness limits --quick`, or pass --limits DIR)")
-    if directory is None:
-        print("note: the scenario sizes tables by the effective LLC and no limits result of "
-              "this machine is stored: measuring it now (harness limits --quick)",
-              file=sys.stderr)
-        status, directory = limits.measure(True, machine)
-        if status not in (0, 1):
-            raise UsageError("the limits measurement was interrupted")
-        limits.write_analysis(directory)
-    data = limits.load_limits(directory, machine)
-    return data["effective_llc_bytes"], str(directory)
+    print("note: the scenario sizes tables by the effective LLC and no limits result of "
+          "this machine is stored: measuring it now (harness limits --quick)",
+          file=sys.stderr)
+    status, directory = limits.measure(True, machine)
+    if status not in (0, 1):
+        raise UsageError("the limits measurement was interrupted")
+    limits.write_analysis(directory)
+    return limits.load_limits(directory, machine)["effective_llc_bytes"], str(directory)
 
 
 def _plan(args, loaded, machine) -> Plan:
