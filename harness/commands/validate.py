@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.commands.run import stored_effective_llc
 from harness.errors import UsageError
 from harness.machine import describe_machine
 from harness.plan import make_plan, needs_effective_llc
@@ -26,8 +27,6 @@ def run(args) -> int:
         try:
             loaded = load_scenario(file, quick=args.quick)
             machine = machine or describe_machine()
-            from harness.commands.run import stored_effective_llc
-
             effective, _ = stored_effective_llc(args.limits, loaded, machine)
             if needs_effective_llc(loaded) and effective is None:
                 print(f"{file}: ok; its sizes are relative to the effective LLC, which no "
