@@ -40,6 +40,7 @@ def test_output_options_never_overwrite_results(tmp_path):
     (["limits", "--sizes", "1e400"], "between 2**-20 and 2**20"),
     (["footprint", "scenarios/criteo_tb.yaml", "--llc", "1x LLC"], "not a cache size"),
     (["run", "scenarios/ci.yaml", "--memory-limit", "1x LLC"], "not an amount of memory"),
+    (["limits", "--quick", "--memory-limit", "1B"], "leaves no limits point measurable"),
 ])
 def test_absurd_numbers_are_refused(repo, args, words):
     assert_clear_error(harness(*args, cwd=repo), words)

@@ -122,6 +122,12 @@ def summary(limits: dict) -> str:
 def measure(quick: bool, machine: Machine, out: Path | None = None,
             budget: int | None = None, options: dict | None = None) -> tuple[int, Path]:
     plan, docs = build_plan(quick, machine, budget, options)
+    if budget is not None and plan.points and not plan.runnable:
+        # A limits result with no point measured has no curve and no effective LLC: the
+        # limit given is what is wrong, so say so instead of storing an empty result.
+        least = min(p.memory_bytes for p in plan.points)
+        raise UsageError(f"--memory-limit {format_bytes(budget)} leaves no limits point "
+                         f"measurable; the smallest needs ~{format_bytes(least)}")
     out = out or default_result_dir(DEFAULT_ROOT, "limits", machine.hostname)
     new_result_dir(out, "choose another --out or --resume it")
     status = execute_plan(plan, out, _manifest(quick, machine, plan, docs), resume=False,
