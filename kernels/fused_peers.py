@@ -1,7 +1,7 @@
 """Fused numba kernels for MEM-REC's peers: QR embeddings and ROBE-Z.
 
 Same structure as ``kernels.fused``: one pass per id, bags split into static
-chunks over numba's pool, the dim loop vectorised, prefetch of the rows of the id
+chunks over numba's pool (one thread too: see ``kernels.fused``), the dim loop vectorised, prefetch of the rows of the id
 ``pf`` positions ahead, and no array views inside the loop (their reference
 counts cost more than the work). The hashing trick and Bloom embeddings need no
 kernel of their own: they are ``kernels.fused``'s MEM-REC with k' = 0.
@@ -43,14 +43,9 @@ def _qr_bags(ids, offsets, quotient, remainder, pf, out, b0, b1):
                     out[b, d] += quotient[q, d] * remainder[r, d]
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
-def qr_serial(ids, offsets, quotient, remainder, pf, out):
-    """QR embeddings (multiply combiner) for bags of ids in [0, rows), one thread."""
-    _qr_bags(ids, offsets, quotient, remainder, pf, out, 0, offsets.shape[0])
-
-
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def qr_parallel(ids, offsets, quotient, remainder, pf, out, chunks):
+    """QR embeddings (multiply combiner) for bags of ids in [0, rows). ``chunks`` static runs over numba's pool."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _qr_bags(ids, offsets, quotient, remainder, pf, out,
@@ -94,14 +89,9 @@ def _robe_bags(ids, offsets, array, size, z, seeds, pf, out, b0, b1):
                         out[b, lo + t] += sign * array[0, at + t]
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
-def robe_serial(ids, offsets, array, size, z, seeds, pf, out):
-    """ROBE-Z for bags of ids, one thread. ``array`` is (1, size + z - 1), wrapped."""
-    _robe_bags(ids, offsets, array, size, z, seeds, pf, out, 0, offsets.shape[0])
-
-
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def robe_parallel(ids, offsets, array, size, z, seeds, pf, out, chunks):
+    """ROBE-Z for bags of ids. ``array`` is (1, size + z - 1), wrapped. ``chunks`` static runs over numba's pool."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _robe_bags(ids, offsets, array, size, z, seeds, pf, out,
@@ -141,14 +131,9 @@ def _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out, b0, b1):
                         out[b, ab * d3 + c] += g * g3[i3, r2 * d3 + c]
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
-def tt_serial(ids, offsets, g1, g2, g3, dims, pf, out):
-    """TT-Rec: three tensor-train cores contracted per id, for bags of ids in [0, rows)."""
-    _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out, 0, offsets.shape[0])
-
-
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def tt_parallel(ids, offsets, g1, g2, g3, dims, pf, out, chunks):
+    """TT-Rec: three tensor-train cores contracted per id, for bags of ids in [0, rows). ``chunks`` static runs over numba's pool."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out,

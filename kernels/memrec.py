@@ -121,15 +121,12 @@ class MemRec(BackendInfo):
         out = np.empty((n_bags, self.dim), dtype=np.float32)
         tables = (self.token_table, self.weight_table, self._seeds, self.k, self.k_weight,
                   self.prefetch, out)
+        # One thread too goes through the parallel kernels: see kernels/fused.py on why.
+        chunks = max(1, self._threads)
         if offsets is None:  # one id per bag
-            if self._threads > 1:
-                fused.memrec_ids_parallel(ids, *tables, self._threads)
-            else:
-                fused.memrec_ids_serial(ids, *tables)
-        elif self._threads > 1:
-            fused.memrec_parallel(ids, offsets, *tables, self._threads)
+            fused.memrec_ids_parallel(ids, *tables, chunks)
         else:
-            fused.memrec_serial(ids, offsets, *tables)
+            fused.memrec_parallel(ids, offsets, *tables, chunks)
         return out
 
     def _run_torch(self, ids, token_offsets):

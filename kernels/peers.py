@@ -88,12 +88,10 @@ class _Fused(BackendInfo):
         offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
         return ids, offsets
 
-    def _fused_call(self, serial, parallel, ids, offsets, *tables):
+    def _fused_call(self, kernel, ids, offsets, *tables):
+        # One thread too runs the parallel kernel (one chunk): see kernels/fused.py on why.
         out = np.empty((offsets.shape[0], self.dim), dtype=np.float32)
-        if self._threads > 1:
-            parallel(ids, offsets, *tables, self.prefetch, out, self._threads)
-        else:
-            serial(ids, offsets, *tables, self.prefetch, out)
+        kernel(ids, offsets, *tables, self.prefetch, out, max(1, self._threads))
         return out
 
     def _torch_bags(self, z, bag_of_id, n_bags):
@@ -181,7 +179,7 @@ class QREmbedding(_Fused):
             from kernels import fused_peers
 
             ids, offsets = prepared
-            return self._fused_call(fused_peers.qr_serial, fused_peers.qr_parallel, ids,
+            return self._fused_call(fused_peers.qr_parallel, ids,
                                     offsets, self.quotient, self.remainder)
         if self.backend == "torch":
             import torch.nn.functional as F
@@ -253,7 +251,7 @@ class RobeZ(_Fused):
             from kernels import fused_peers
 
             ids, offsets = prepared
-            return self._fused_call(fused_peers.robe_serial, fused_peers.robe_parallel, ids,
+            return self._fused_call(fused_peers.robe_parallel, ids,
                                     offsets, self.array, self.size, self.z, self._seeds)
         if self.backend == "torch":
             ids, bag_of_id, n_bags = prepared

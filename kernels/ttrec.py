@@ -111,7 +111,7 @@ class TTRec(_Fused):
             from kernels import fused_peers
 
             ids, offsets = prepared
-            return self._fused_call(fused_peers.tt_serial, fused_peers.tt_parallel, ids,
+            return self._fused_call(fused_peers.tt_parallel, ids,
                                     offsets, self.g1, self.g2, self.g3, self._dims)
         if self.backend == "torch":
             import torch

@@ -93,8 +93,9 @@ def test_memrec_repeated_token_index_counts_twice():
     np.testing.assert_allclose(m.lookup(np.array([42]))[0], want, rtol=1e-6)
 
 
-def test_fused_parallel_matches_serial():
-    # Many bags so that every chunk of the parallel split gets several; prefetch on and off.
+def test_fused_chunks_agree_with_the_reference():
+    # One chunk (what one thread runs) and five, over many bags so that every chunk gets
+    # several; prefetch on and off.
     rng = np.random.default_rng(3)
     ids = rng.integers(-2**63, 2**63 - 1, 3001, dtype=np.int64)
     offsets = np.sort(rng.integers(0, ids.size, 700))
@@ -103,19 +104,19 @@ def test_fused_parallel_matches_serial():
     ref = m.reference(ids, offsets)
     args = (ids, offsets, m.token_table, m.weight_table, m._seeds, 2, 2)
     for pf in (0, 3):
-        serial = np.empty_like(ref)
-        fused.memrec_serial(*args, pf, serial)
-        parallel = np.empty_like(ref)
-        fused.memrec_parallel(*args, pf, parallel, 5)
-        np.testing.assert_allclose(serial, ref, rtol=1e-5, atol=1e-6)
-        np.testing.assert_array_equal(parallel, serial)
-        # The one-id-per-bag kernels (pooling 1) against the bag kernels.
+        one_chunk = np.empty_like(ref)
+        fused.memrec_parallel(*args, pf, one_chunk, 1)
+        five = np.empty_like(ref)
+        fused.memrec_parallel(*args, pf, five, 5)
+        np.testing.assert_allclose(one_chunk, ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(five, one_chunk)
+        # The one-id-per-bag kernel (pooling 1) against the bag kernel.
         one = np.empty((ids.size, 33), dtype=np.float32)
         fused.memrec_ids_parallel(ids, *args[2:], pf, one, 5)
         bags = np.empty_like(one)
-        fused.memrec_serial(ids, np.arange(ids.size), *args[2:], pf, bags)
+        fused.memrec_parallel(ids, np.arange(ids.size), *args[2:], pf, bags, 1)
         np.testing.assert_array_equal(one, bags)
-        fused.memrec_ids_serial(ids, *args[2:], pf, one)
+        fused.memrec_ids_parallel(ids, *args[2:], pf, one, 1)
         np.testing.assert_array_equal(one, bags)
 
 
