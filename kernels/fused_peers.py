@@ -1,10 +1,11 @@
 """Fused numba kernels for MEM-REC's peers: QR embeddings and ROBE-Z.
 
 Same structure as ``kernels.fused``: one pass per id, bags split into static
-chunks over numba's pool (one thread too: see ``kernels.fused``), the dim loop vectorised, prefetch of the rows of the id
-``pf`` positions ahead, and no array views inside the loop (their reference
-counts cost more than the work). The hashing trick and Bloom embeddings need no
-kernel of their own: they are ``kernels.fused``'s MEM-REC with k' = 0.
+chunks over numba's pool (one thread too: see ``kernels.fused``), the dim loop
+vectorised, prefetch of the rows of the id ``pf`` positions ahead, and no array
+views inside the loop (their reference counts cost more than the work). The hashing
+trick and Bloom embeddings need no kernel of their own: they are ``kernels.fused``'s
+MEM-REC with k' = 0.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _qr_bags(ids, offsets, quotient, remainder, pf, out, b0, b1):
 
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def qr_parallel(ids, offsets, quotient, remainder, pf, out, chunks):
-    """QR embeddings (multiply combiner) for bags of ids in [0, rows). ``chunks`` static runs over numba's pool."""
+    """QR embeddings (multiply combiner) for bags of ids in [0, rows), split into
+    ``chunks`` static runs over numba's pool."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _qr_bags(ids, offsets, quotient, remainder, pf, out,
@@ -91,7 +93,8 @@ def _robe_bags(ids, offsets, array, size, z, seeds, pf, out, b0, b1):
 
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def robe_parallel(ids, offsets, array, size, z, seeds, pf, out, chunks):
-    """ROBE-Z for bags of ids. ``array`` is (1, size + z - 1), wrapped. ``chunks`` static runs over numba's pool."""
+    """ROBE-Z for bags of ids, split into ``chunks`` static runs over numba's pool.
+    ``array`` is (1, size + z - 1), wrapped."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _robe_bags(ids, offsets, array, size, z, seeds, pf, out,
@@ -133,7 +136,8 @@ def _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out, b0, b1):
 
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, parallel=True)
 def tt_parallel(ids, offsets, g1, g2, g3, dims, pf, out, chunks):
-    """TT-Rec: three tensor-train cores contracted per id, for bags of ids in [0, rows). ``chunks`` static runs over numba's pool."""
+    """TT-Rec: three tensor-train cores contracted per id, for bags of ids in [0, rows),
+    split into ``chunks`` static runs over numba's pool."""
     n_bags = offsets.shape[0]
     for c in prange(chunks):
         _tt_bags(ids, offsets, g1, g2, g3, dims, pf, out,

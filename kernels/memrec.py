@@ -122,11 +122,10 @@ class MemRec(BackendInfo):
         tables = (self.token_table, self.weight_table, self._seeds, self.k, self.k_weight,
                   self.prefetch, out)
         # One thread too goes through the parallel kernels: see kernels/fused.py on why.
-        chunks = max(1, self._threads)
         if offsets is None:  # one id per bag
-            fused.memrec_ids_parallel(ids, *tables, chunks)
+            fused.memrec_ids_parallel(ids, *tables, self._threads)
         else:
-            fused.memrec_parallel(ids, offsets, *tables, chunks)
+            fused.memrec_parallel(ids, offsets, *tables, self._threads)
         return out
 
     def _run_torch(self, ids, token_offsets):

@@ -91,7 +91,7 @@ class _Fused(BackendInfo):
     def _fused_call(self, kernel, ids, offsets, *tables):
         # One thread too runs the parallel kernel (one chunk): see kernels/fused.py on why.
         out = np.empty((offsets.shape[0], self.dim), dtype=np.float32)
-        kernel(ids, offsets, *tables, self.prefetch, out, max(1, self._threads))
+        kernel(ids, offsets, *tables, self.prefetch, out, self._threads)
         return out
 
     def _torch_bags(self, z, bag_of_id, n_bags):
