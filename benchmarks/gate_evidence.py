@@ -7,7 +7,7 @@ Each repetition measures three sides with the harness's own worker and launcher,
 in rotating order so drift falls on all alike: A = spin 1000 ns/lookup, A' = spin
 1000 ns/lookup again, B = spin 1250 ns/lookup (25% slower), each ``--runs`` worker
 processes of ``--batches`` batches. Then the gate's own decision function
-(``harness.compare.compare_samples``) judges A vs A' (any "slower" is a false alarm)
+(``harness.compare.verdict.compare_samples``) judges A vs A' (any "slower" is a false alarm)
 and A vs B (a "slower" is a catch). Because every run is stored, the same data is
 re-scored for several factors and for fewer runs or batches per side, which is how
 to choose the gate's settings: the smallest sample that gives no false alarm and
@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.compare import compare_samples  # noqa: E402
-from harness.machine import describe_machine  # noqa: E402
-from harness.plan import make_plan  # noqa: E402
-from harness.runner import WorkerLauncher  # noqa: E402
-from harness.scenario import load_scenario  # noqa: E402
+from harness.compare.verdict import compare_samples  # noqa: E402
+from harness.machine.detect import describe_machine  # noqa: E402
+from harness.execute.plan import make_plan  # noqa: E402
+from harness.execute.runner import WorkerLauncher  # noqa: E402
+from harness.scenario.schema import load_scenario  # noqa: E402
 
 SCENARIO = """\
 name: gate-evidence

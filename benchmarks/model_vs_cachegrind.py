@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="result directory (default: a temporary one)")
     args = parser.parse_args(argv)
 
-    from harness.sizes import parse_size
+    from harness.scenario.sizes import parse_size
 
     llc = parse_size(args.llc).to_bytes(0, 1)
     ratios = [float(r) for r in args.ratios.split(",")]

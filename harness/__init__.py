@@ -1,7 +1,7 @@
 """MEM-REC hardware performance characterisation harness.
 
 The manager (``python -m harness run``) expands a scenario into measurement points
-and runs each in a fresh, pinned worker process (``harness.worker``); results are
+and runs each in a fresh, pinned worker process (``harness.execute.worker``); results are
 stored as pyperf JSON, a CSV of points and a manifest.
 """
 

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import SKYLAKE_SP_2S, ZEN3_VM_2CPU, ZEN4_1S, make_machine_tree  # noqa: E402
 
-from harness.machine import describe_machine  # noqa: E402
+from harness.machine.detect import describe_machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

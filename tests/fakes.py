@@ -1,6 +1,6 @@
 """Fake sysfs/procfs trees for machines we do not have, written into a temp dir.
 
-``make_machine_tree(root, spec)`` writes the files ``harness.machine`` reads:
+``make_machine_tree(root, spec)`` writes the files ``harness.machine.detect`` reads:
 cpu*/topology, cpu*/cache/index*, node*/cpulist, cpuinfo, meminfo, and the perf
 and THP knobs. Specs below describe a two-socket Skylake-SP and a Zen 4 server.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cpulist import format_cpulist
+from harness.machine.cpulist import format_cpulist
 
 
 @dataclass

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.plan import make_plan
-from harness.results import ResultStore
-from harness.scenario import load_scenario
+from harness.execute.plan import make_plan
+from harness.store.results import ResultStore
+from harness.scenario.schema import load_scenario
 
 SCENARIO = """\
 name: synthetic

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.ab import Side, run_interleaved, side_order
-from harness.plan import make_plan
-from harness.results import ResultStore
-from harness.runner import WorkerLauncher
-from harness.scenario import load_scenario
+from harness.compare.ab import Side, run_interleaved, side_order
+from harness.execute.plan import make_plan
+from harness.store.results import ResultStore
+from harness.execute.runner import WorkerLauncher
+from harness.scenario.schema import load_scenario
 from synthetic_results import SCENARIO, outcome
 
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from harness.errors import UsageError
-from harness.fileio import refuse_result_file
-from harness.results import ResultStore
+from harness.store.fileio import refuse_result_file
+from harness.store.results import ResultStore
 
 
 def harness(*args, cwd=None):
@@ -64,8 +64,8 @@ def test_scenario_bounds_and_trace_ids(repo, tmp_path):
 
 
 def test_a_broken_run_record_stops_a_resume_with_a_clear_message(repo, zen3_vm, tmp_path):
-    from harness.plan import make_plan
-    from harness.scenario import load_scenario
+    from harness.execute.plan import make_plan
+    from harness.scenario.schema import load_scenario
 
     plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
     point = plan.runnable[0]
@@ -80,7 +80,7 @@ def test_a_broken_run_record_stops_a_resume_with_a_clear_message(repo, zen3_vm, 
 
 
 def test_manifests_of_the_wrong_shape(tmp_path):
-    from harness.resultset import load_manifest_checked
+    from harness.store.resultset import load_manifest_checked
 
     for broken in ({"machine": "x"}, {"plan": None}, {"scenario": "x"}, {"plan": [1]}):
         manifest = {"format_version": 1, "scenario": {}, "machine": {}, "plan": []} | broken
@@ -129,7 +129,7 @@ def test_merge_refuses_shards_of_differently_resolved_sweeps(tmp_path):
 def test_cgroup_limits_set_on_a_parent_or_seen_from_inside_a_container(tmp_path):
     """Review finding: only the leaf cgroup's own limit was read, so a job step under a
     limited job, or a container whose cgroup is its mount's root, looked unlimited."""
-    from harness.cgroup import read_cgroup_memory
+    from harness.machine.cgroup import read_cgroup_memory
 
     def tree(name, proc_cgroup, files):
         root = tmp_path / name
@@ -153,8 +153,8 @@ def test_cgroup_limits_set_on_a_parent_or_seen_from_inside_a_container(tmp_path)
 
 
 def test_layout_is_part_of_a_points_identity(zen3_vm, tmp_path):
-    from harness.plan import make_plan
-    from harness.scenario import load_scenario
+    from harness.execute.plan import make_plan
+    from harness.scenario.schema import load_scenario
 
     ids = []
     for layout in ("per-feature", "shared"):

@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from harness.compare import (METRICS, PointData, Report, compare_runs, compare_samples,
+from harness.compare.verdict import (METRICS, PointData, Report, compare_runs, compare_samples,
                              compare_speedups, compare_values, decide, match_points,
                              metric_named)
 from harness.errors import UsageError

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.scenario import load_scenario
+from harness.scenario.schema import load_scenario
 
 HERE = Path(__file__).resolve().parent
 FAKE_PERF = str(HERE / "fake_perf.py")
@@ -144,8 +144,8 @@ def test_cachegrind_backend(tmp_path):
 
 
 def _hardware_reason():
-    from harness.counters.report import counter_support
-    from harness.machine import describe_machine
+    from harness.counters.support import counter_support
+    from harness.machine.detect import describe_machine
 
     support = counter_support(describe_machine())
     cycles = support["events"]["cycles"]

@@ -1,8 +1,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from harness.cpulist import format_cpulist, parse_cpulist
-from harness.sizes import format_bytes, parse_size
+from harness.machine.cpulist import format_cpulist, parse_cpulist
+from harness.scenario.sizes import format_bytes, parse_size
 
 
 @pytest.mark.parametrize("text,cpus", [

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from harness.gitrepo import (RevisionUnavailable, head_state, is_shallow, parse_bool,
+from harness.machine.gitrepo import (RevisionUnavailable, head_state, is_shallow, parse_bool,
                              parse_commit, parse_worktrees, resolve_commit, temporary_worktree,
                              toplevel, worktrees)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from harness.indices import make_batches, make_ids, zipf_ranks
+from harness.execute.indices import make_batches, make_ids, zipf_ranks
 
 
 def test_uniform_in_range_and_seeded():

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from harness import layout
+from harness.execute import layout
 from harness.errors import UsageError
-from harness.kernelspec import KERNELS
-from harness.plan import make_plan
-from harness.scenario import load_scenario
+from harness.scenario.kernelspec import KERNELS
+from harness.execute.plan import make_plan
+from harness.scenario.schema import load_scenario
 from kernels import hashing
 from kernels.baseline import Baseline
 from kernels.memrec import MemRec

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness.limits import analyse, gather_cost_at, knee, parse_ratios
+from harness.limits.analysis import analyse, gather_cost_at, knee, parse_ratios
 from kernels.microbench import Chase, Gather, Stream
 
 MiB = 2**20
@@ -115,7 +115,7 @@ def test_limits_command_small_sweep(tmp_path):
 
 
 def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
-    from harness.machine import describe_machine
+    from harness.machine.detect import describe_machine
 
     lim = tmp_path / "lim"
     lim.mkdir()
@@ -155,8 +155,8 @@ def test_knee_from_demand_loads_ceiling_from_prefetching_gathers():
 
 
 def test_gather_prefetch_is_a_swept_parameter(tmp_path, zen3_vm):
-    from harness.limits import limits_scenarios, loaded_limits
-    from harness.plan import make_plan
+    from harness.limits.analysis import limits_scenarios, loaded_limits
+    from harness.execute.plan import make_plan
 
     doc = limits_scenarios(True, [1])[0]
     plan = make_plan(loaded_limits(doc, True), zen3_vm)

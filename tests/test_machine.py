@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from fakes import SKYLAKE_SP_2S, make_machine_tree
-from harness.machine import describe_machine, format_machine, parse_cpuinfo, parse_meminfo
-from harness.uarch import identify
+from harness.machine.detect import describe_machine, format_machine, parse_cpuinfo, parse_meminfo
+from harness.machine.uarch import identify
 
 
 def test_two_socket_skylake_sp(skylake):
@@ -71,7 +71,7 @@ def test_usable_cpus_restrict(tmp_path):
 
 
 def test_roundtrip_dict(skylake):
-    from harness.machine import Machine
+    from harness.machine.detect import Machine
 
     again = Machine.from_dict(json.loads(json.dumps(skylake.to_dict())))
     assert again == skylake

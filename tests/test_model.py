@@ -5,7 +5,7 @@ import pytest
 
 from harness.counters.model import (CacheGeometry, LruCache, Table, init_lines, kernel_tables,
                                     lookup_lines, model_llc, power_of_two_geometry, row_lines)
-from harness.indices import make_batches
+from harness.execute.indices import make_batches
 
 
 def test_power_of_two_geometry():

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from harness.plan import make_plan
-from harness.scenario import load_scenario
+from harness.execute.plan import make_plan
+from harness.scenario.schema import load_scenario
 from kernels.memory import PAGE_POLICIES, aligned_empty, page_report, parse_smaps
 
 SMAPS = """\

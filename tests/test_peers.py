@@ -153,9 +153,9 @@ def test_ttrec_factors():
 
 def test_peer_sizes_resolve_against_the_measured_llc():
     """'x effective-LLC' sizes work for every hashed kernel, not only MEM-REC."""
-    from harness.kernelspec import Geometry, _resolve_bloom, _resolve_hashing_trick, \
+    from harness.scenario.kernelspec import Geometry, _resolve_bloom, _resolve_hashing_trick, \
         _resolve_robez
-    from harness.sizes import parse_size
+    from harness.scenario.sizes import parse_size
 
     g = Geometry(rows=10**6, dim=16, llc_bytes=32 << 20, effective_llc_bytes=16 << 20)
     half = parse_size("0.5x effective-LLC")

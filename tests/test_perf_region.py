@@ -16,7 +16,7 @@ from harness.counters.perf import (PerfSetup, capabilities, perf_spelling, print
                                    probe_event_set, stat_command, system_wide_permission,
                                    version_tuple)
 from harness.counters.region import PerfRegion
-from harness.machine import probe_perf
+from harness.machine.detect import probe_perf
 
 HERE = Path(__file__).resolve().parent
 FAKE_PERF = str(HERE / "fake_perf.py")

@@ -3,8 +3,8 @@ import math
 import pytest
 
 from harness.errors import UsageError
-from harness.plan import make_plan, parse_memory_limit, resolve_pinning
-from harness.scenario import Pinning, load_scenario
+from harness.execute.plan import make_plan, parse_memory_limit, resolve_pinning
+from harness.scenario.schema import Pinning, load_scenario
 
 
 def plan_for(repo, name, machine, quick=False, budget=None):

@@ -13,11 +13,11 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from harness.cgroup import parse_keyed, parse_proc_cgroup
+from harness.machine.cgroup import parse_keyed, parse_proc_cgroup
 from harness.errors import UsageError
-from harness.lock import DirectoryLock
-from harness.resultset import load_result, load_pyperf
-from harness.signals import Interrupted, SignalGuard
+from harness.store.lock import DirectoryLock
+from harness.store.resultset import load_result, load_pyperf
+from harness.execute.signals import Interrupted, SignalGuard
 
 # numpy-backend kernels: workers start in ~0.3 s (no torch import).
 SCENARIO = """\
@@ -228,9 +228,9 @@ def test_unwritable_out_is_a_clear_error(tmp_path):
 
 
 def test_full_disk_keeps_earlier_files(tmp_path, repo, zen3_vm, monkeypatch):
-    from harness import results
-    from harness.plan import make_plan
-    from harness.scenario import load_scenario
+    from harness.store import results
+    from harness.execute.plan import make_plan
+    from harness.scenario.schema import load_scenario
 
     plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
     store = results.ResultStore(tmp_path, plan, {"machine": zen3_vm.to_dict()})
@@ -295,8 +295,8 @@ def test_signal_guard_defers_inside_critical():
 
 
 def test_memory_refusal_uses_memory_now(repo, zen3_vm):
-    from harness.plan import make_plan, memory_refusal
-    from harness.scenario import load_scenario
+    from harness.execute.plan import make_plan, memory_refusal
+    from harness.scenario.schema import load_scenario
 
     plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
     point = plan.runnable[0]

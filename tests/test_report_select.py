@@ -136,7 +136,7 @@ def test_one_configuration_is_one_series_on_every_machine():
 
 
 def test_series_names_from_entries():
-    from harness.kernelspec import MemRecParams, variants
+    from harness.scenario.kernelspec import MemRecParams, variants
     from harness.report.series import entry_name
 
     entry = MemRecParams.model_validate({"kernel": "memrec", "token_rows": "0.125x LLC",

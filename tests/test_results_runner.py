@@ -5,10 +5,10 @@ import signal
 import pyperf
 import pytest
 
-from harness.plan import make_plan
-from harness.results import POINT_COLUMNS, ResultStore
-from harness.runner import interpret_outcome, run_plan
-from harness.scenario import load_scenario
+from harness.execute.plan import make_plan
+from harness.store.results import POINT_COLUMNS, ResultStore
+from harness.execute.runner import interpret_outcome, run_plan
+from harness.scenario.schema import load_scenario
 
 
 def _ok(point, repeat, values=(1000, 2000, 3000)):
@@ -105,7 +105,7 @@ def test_interpret_outcomes(tmp_path):
 
 
 def test_signal_reported_by_perf():
-    from harness.runner import signal_reported_by_perf
+    from harness.execute.runner import signal_reported_by_perf
 
     python = "/venv/bin/python"
     assert signal_reported_by_perf(f"warming up\n{python}: Killed", python) == signal.SIGKILL
@@ -120,7 +120,7 @@ def test_signal_reported_by_perf():
 
 def test_run_finished_before_an_interrupt_is_kept(plan, tmp_path, zen3_vm):
     """Ctrl-C in a run's counting pass (cachegrind) keeps the timed run it belongs to."""
-    from harness.signals import Interrupted
+    from harness.execute.signals import Interrupted
 
     class InterruptedWhileCounting(FakeLauncher):
         def run(self, point, repeat):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.errors import UsageError
-from harness.scenario import load_scenario
+from harness.scenario.schema import load_scenario
 
 MINIMAL = """\
 name: t
@@ -134,7 +134,7 @@ def test_quick_block_and_caps(tmp_path):
 
 
 def test_kernel_sweeps(tmp_path):
-    from harness.kernelspec import variants
+    from harness.scenario.kernelspec import variants
 
     text = MINIMAL.replace("  - kernel: baseline\n", (
         "  - kernel: memrec\n"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.scenario import load_scenario
+from harness.scenario.schema import load_scenario
 
 LLC = 32 * 2**20
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from harness.kernelspec import KERNELS, Geometry
-from harness.plan import make_plan
-from harness.scenario import load_scenario
+from harness.scenario.kernelspec import KERNELS, Geometry
+from harness.execute.plan import make_plan
+from harness.scenario.schema import load_scenario
 from kernels.spin import Calibration, Spin, calibrate
 
 

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from harness.stats import latency_summary, point_figures
-from harness.worker import time_batches, timer_overhead_ns
+from harness.store.latency import latency_summary, point_figures
+from harness.execute.worker import time_batches, timer_overhead_ns
 
 
 class FakeClock:

@@ -16,21 +16,21 @@ import sys
 from pathlib import Path
 
 import harness
-from harness.ab import Side, run_interleaved
+from harness.compare.ab import Side, run_interleaved
 from harness.commands.compare import add_compare_arguments, compare_results
 from harness.commands.run import _manifest, stored_effective_llc
-from harness.compare import check_options, metric_named
-from harness.cpulist import format_cpulist
+from harness.compare.verdict import check_options, metric_named
+from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
-from harness.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_commit,
+from harness.machine.gitrepo import (GitError, RevisionUnavailable, head_state, resolve_commit,
                              temporary_worktree, toplevel)
-from harness.machine import describe_machine
-from harness.plan import make_plan, needs_effective_llc, parse_memory_limit
-from harness.results import ResultStore, default_result_dir, new_result_dir, utc_now
-from harness.compare_input import load_results
-from harness.runner import WorkerLauncher
-from harness.scenario import load_scenario
-from harness.sizes import format_bytes
+from harness.machine.detect import describe_machine
+from harness.execute.plan import make_plan, needs_effective_llc, parse_memory_limit
+from harness.store.results import ResultStore, default_result_dir, new_result_dir, utc_now
+from harness.compare.inputs import load_results
+from harness.execute.runner import WorkerLauncher
+from harness.scenario.schema import load_scenario
+from harness.scenario.sizes import format_bytes
 
 
 def add_arguments(parser) -> None:

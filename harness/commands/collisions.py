@@ -11,7 +11,7 @@ import sys
 import time
 
 from harness.errors import UsageError
-from harness.machine import available_memory_bytes
+from harness.machine.detect import available_memory_bytes
 
 
 def add_arguments(parser) -> None:

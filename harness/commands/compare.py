@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.compare import METRICS, compare_runs, metric_named
-from harness.compare_report import render_json, render_markdown, render_text
+from harness.compare.verdict import METRICS, compare_runs, metric_named
+from harness.compare.render import render_json, render_markdown, render_text
 from harness.errors import UsageError
-from harness.fileio import atomic_write_text, refuse_result_file
-from harness.compare_input import ResultSet, load_results
+from harness.store.fileio import atomic_write_text, refuse_result_file
+from harness.compare.inputs import ResultSet, load_results
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05

@@ -9,11 +9,11 @@ import json
 import sys
 
 from harness.errors import UsageError
-from harness.kernelspec import KERNELS, Geometry, variants
-from harness.machine import describe_machine
-from harness.plan import layout_bytes, make_plan, parse_memory_limit, table_choices
-from harness.scenario import load_scenario
-from harness.sizes import format_bytes, parse_size
+from harness.scenario.kernelspec import KERNELS, Geometry, variants
+from harness.machine.detect import describe_machine
+from harness.execute.plan import layout_bytes, make_plan, parse_memory_limit, table_choices
+from harness.scenario.schema import load_scenario
+from harness.scenario.sizes import format_bytes, parse_size
 
 _RUN_ONLY = ("backend", "prefetch")  # parameters that change speed, not bytes
 

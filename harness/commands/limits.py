@@ -10,17 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cpulist import parse_cpulist
+from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
-from harness.fileio import atomic_write_json
-from harness.limits import analyse, limits_scenarios, loaded_limits, parse_ratios
-from harness.machine import Machine, describe_machine
-from harness.plan import Plan, make_plan, parse_memory_limit
-from harness.provenance import git_state, library_versions
-from harness.results import default_result_dir, new_result_dir, utc_now
-from harness.resultset import load_manifest_checked, load_result
-from harness.session import execute_plan
-from harness.sizes import format_bytes
+from harness.store.fileio import atomic_write_json
+from harness.limits.analysis import analyse, limits_scenarios, loaded_limits, parse_ratios
+from harness.machine.detect import Machine, describe_machine
+from harness.execute.plan import Plan, make_plan, parse_memory_limit
+from harness.machine.provenance import git_state, library_versions
+from harness.store.results import default_result_dir, new_result_dir, utc_now
+from harness.store.resultset import load_manifest_checked, load_result
+from harness.execute.session import execute_plan
+from harness.scenario.sizes import format_bytes
 
 LIMITS_FILE = "limits.json"
 DEFAULT_ROOT = Path("results")

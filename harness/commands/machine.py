@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from harness.machine import describe_machine, format_machine
+from harness.machine.detect import describe_machine, format_machine
 
 
 def add_arguments(parser) -> None:
@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from harness.counters.report import counter_support, format_counter_support
+    from harness.counters.support import counter_support, format_counter_support
 
     machine = describe_machine(args.sysfs_root, args.procfs_root)
     support = None if args.no_probe else counter_support(machine, args.procfs_root)

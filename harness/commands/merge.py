@@ -10,11 +10,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.lock import DirectoryLock
-from harness.machine import Machine
-from harness.plan import Plan, Point
-from harness.results import ResultStore, ResultWriteError, new_result_dir, utc_now
-from harness.resultset import load_manifest_checked
+from harness.store.lock import DirectoryLock
+from harness.machine.detect import Machine
+from harness.execute.plan import Plan, Point
+from harness.store.results import ResultStore, ResultWriteError, new_result_dir, utc_now
+from harness.store.resultset import load_manifest_checked
 
 
 def add_arguments(parser) -> None:

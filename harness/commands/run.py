@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION, __version__
-from harness.cpulist import format_cpulist
+from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
-from harness.machine import describe_machine
-from harness.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
-from harness.provenance import git_state, library_versions
-from harness.results import default_result_dir, new_result_dir, utc_now
-from harness.resultset import load_manifest_checked
-from harness.session import execute_plan, skipped_summary
-from harness.scenario import load_scenario
+from harness.machine.detect import describe_machine
+from harness.execute.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
+from harness.machine.provenance import git_state, library_versions
+from harness.store.results import default_result_dir, new_result_dir, utc_now
+from harness.store.resultset import load_manifest_checked
+from harness.execute.session import execute_plan, skipped_summary
+from harness.scenario.schema import load_scenario
 
 
 def add_arguments(parser) -> None:
@@ -88,7 +88,7 @@ def _print_plan(plan: Plan, out=sys.stdout) -> None:
 def _resume_problems(stored: dict, loaded, machine, directory: Path,
                      backends: list[str] | None = None) -> list[str]:
     """Why ``directory`` cannot be resumed with this scenario on this machine."""
-    from harness.machine import Machine
+    from harness.machine.detect import Machine
 
     problems = []
     given = json.loads(json.dumps(loaded.scenario.model_dump(mode="json")))

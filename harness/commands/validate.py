@@ -7,9 +7,9 @@ from collections import Counter
 
 from harness.commands.run import stored_effective_llc
 from harness.errors import UsageError
-from harness.machine import describe_machine
-from harness.plan import make_plan, needs_effective_llc
-from harness.scenario import load_scenario
+from harness.machine.detect import describe_machine
+from harness.execute.plan import make_plan, needs_effective_llc
+from harness.scenario.schema import load_scenario
 
 
 def add_arguments(parser) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.counters.model import CacheGeometry
-from harness.signals import die_with_parent, stop_process_group
+from harness.execute.signals import die_with_parent, stop_process_group
 
 HELPER_SOURCE = Path(__file__).with_name("callgrind_toggle.c")
 STDERR_TAIL = 2000

@@ -34,7 +34,7 @@ class SimulatedLlc(BaseModel):
     @field_validator("size")
     @classmethod
     def _bytes(cls, value):
-        from harness.sizes import parse_size
+        from harness.scenario.sizes import parse_size
 
         try:
             size = parse_size(value)
@@ -46,7 +46,7 @@ class SimulatedLlc(BaseModel):
 
     @property
     def size_bytes(self) -> int:
-        from harness.sizes import parse_size
+        from harness.scenario.sizes import parse_size
 
         return parse_size(self.size).to_bytes(0, 1)
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.fileio import refuse_result_file
+from harness.store.fileio import refuse_result_file
 from harness.report.figures import figure
 from harness.report.load import load_results
 from harness.report.style import report_style

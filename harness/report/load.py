@@ -24,9 +24,9 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.report.series import series_labels
-from harness.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
-from harness.resultset import load_manifest_checked, read_json
-from harness.sizes import format_bytes
+from harness.store.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
+from harness.store.resultset import load_manifest_checked, read_json
+from harness.scenario.sizes import format_bytes
 
 # Columns a figure cannot do without; later columns (counters, peers) are optional.
 REQUIRED_COLUMNS = (
@@ -118,7 +118,7 @@ def _read_text(path: Path) -> str:
 
 def load_manifest(path: Path) -> dict:
     """Read and check one manifest.json: the harness's own, in a format this reader knows
-    (harness.resultset checks and upgrades the format), with what figures need."""
+    (harness.store.resultset checks and upgrades the format), with what figures need."""
     data = load_manifest_checked(path.parent)
     if data.get("kind", "run") not in ("run", "limits"):
         raise UsageError(f"{path}: kind {data.get('kind')!r} is not a run's results")
@@ -234,7 +234,7 @@ def load_source(directory: Path) -> Source:
 
 def _limits_of(src: Source) -> dict:
     """The limits analysis of a `harness limits` directory (stored, else computed)."""
-    from harness.limits import analyse
+    from harness.limits.analysis import analyse
 
     path = src.path / "limits.json"
     if path.is_file():

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.kernelspec import KERNELS, Geometry, variants
-from harness.sizes import Size
+from harness.scenario.kernelspec import KERNELS, Geometry, variants
+from harness.scenario.sizes import Size
 
 SHORT = {"token_rows": "d", "weight_rows": "d'", "k_weight": "k'"}
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from harness.report.load import Results, Source
 from harness.report.style import PAGE_SIZE, footer_lines, pinning_text, wrap
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 COUNTER_COLUMNS = {"llc_misses_per_lookup": "LLC misses", "dram_bytes_per_lookup": "DRAM bytes"}
 LINE = 0.0225

@@ -13,7 +13,7 @@ from harness.report.select import (MEMREC, failed_notes, largest_batch, missing_
                                    thread_panels)
 from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data,
                                   ratio_formatter)
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 TITLE = "The cache cliff: time per lookup vs table size"
 COLUMNS = ["what", "machine", "threads", "kernel", "label", "batch_size", "table_size",

@@ -12,7 +12,7 @@ from harness.report.load import Results
 from harness.report.paper import CRITEO_TB_BYTES, PAPER_COMPRESSION, PAPER_MEMREC_BYTES
 from harness.report.select import BASELINE, MEMREC, display_label, series_order
 from harness.report.style import Page, Palette
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 TITLE = "Footprint and compression per kernel"
 COLUMNS = ["machine", "kernel", "label", "table_size", "llc_ratio", "features",

@@ -12,7 +12,7 @@ from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import failed_notes, largest_table, missing_notes
 from harness.report.style import ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 TITLE = "Embedding latency per batch vs batch size"
 COLUMNS = ["machine", "threads", "kernel", "label", "table_size", "llc_ratio", "table_bytes",

@@ -14,12 +14,12 @@ import math
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from harness.limits import gather_cost_at
+from harness.limits.analysis import gather_cost_at
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import largest_batch, thread_panels
 from harness.report.style import Page, Palette, log_axis, no_data
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 TITLE = "Kernels against the machine's limits: gather cost per row"
 COLUMNS = ["what", "machine", "threads", "kernel", "label", "row_bytes", "working_set_bytes",

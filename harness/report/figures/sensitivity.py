@@ -14,7 +14,7 @@ from harness.report.load import Results
 from harness.report.select import BASELINE, MEMREC, largest_batch, largest_table
 from harness.report.style import (ERRORBAR_NOTE, MACHINE_STYLES, Page, band, log_axis,
                                   no_data, wrap)
-from harness.sizes import format_bytes
+from harness.scenario.sizes import format_bytes
 
 TITLE = "MEM-REC sensitivity: k, k' and token-table size"
 PARAMS = {  # panel -> (x label, names of the parameter in the group text)

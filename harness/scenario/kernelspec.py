@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from harness.sizes import Size, parse_size
+from harness.scenario.sizes import Size, parse_size
 
 MAX_ROWS = 2**31 - 1  # kernels.hashing.MAX_ROWS, without importing numpy here
 # The fused kernels' prefetch when a scenario does not set it: 8 ids ahead for tables

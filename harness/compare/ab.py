@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from harness.plan import Plan, Point
-from harness.results import ResultStore
+from harness.execute.plan import Plan, Point
+from harness.store.results import ResultStore
 
 
 class Launcher(Protocol):

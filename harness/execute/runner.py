@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.cgroup import read_cgroup_memory
-from harness.plan import Plan, Point
-from harness.results import ResultStore
-from harness.signals import Interrupted, SignalGuard, die_with_parent, stop_process_group
+from harness.machine.cgroup import read_cgroup_memory
+from harness.execute.plan import Plan, Point
+from harness.store.results import ResultStore
+from harness.execute.signals import Interrupted, SignalGuard, die_with_parent, stop_process_group
 
 STDERR_TAIL_LINES = 15
 

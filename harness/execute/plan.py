@@ -12,12 +12,12 @@ import hashlib
 import itertools
 from dataclasses import asdict, dataclass, field, replace
 
-from harness.cpulist import format_cpulist, parse_cpulist
+from harness.machine.cpulist import format_cpulist, parse_cpulist
 from harness.errors import UsageError
-from harness.kernelspec import KERNELS, Geometry, variants
-from harness.machine import Machine
-from harness.scenario import LoadedScenario, Pinning
-from harness.sizes import Size, format_bytes, parse_size
+from harness.scenario.kernelspec import KERNELS, Geometry, variants
+from harness.machine.detect import Machine
+from harness.scenario.schema import LoadedScenario, Pinning
+from harness.scenario.sizes import Size, format_bytes, parse_size
 
 # RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
 # the development VM; the rest is allocator slack and torch's per-thread arenas.

@@ -13,15 +13,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness.cpulist import format_cpulist
+from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
-from harness.lock import DirectoryLock
-from harness.machine import available_memory_bytes
-from harness.plan import Plan, memory_refusal
-from harness.results import ResultStore, ResultWriteError
-from harness.runner import WorkerLauncher, run_plan
-from harness.signals import Interrupted, SignalGuard
-from harness.sizes import format_bytes
+from harness.store.lock import DirectoryLock
+from harness.machine.detect import available_memory_bytes
+from harness.execute.plan import Plan, memory_refusal
+from harness.store.results import ResultStore, ResultWriteError
+from harness.execute.runner import WorkerLauncher, run_plan
+from harness.execute.signals import Interrupted, SignalGuard
+from harness.scenario.sizes import format_bytes
 
 
 def skipped_summary(plan: Plan) -> list[str]:

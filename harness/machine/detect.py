@@ -1,6 +1,6 @@
 """Describe the machine: CPU, topology, caches, memory and perf, from sysfs and procfs.
 
-Only describes; deciding what to run where is ``harness.plan``'s job. sysfs is the
+Only describes; deciding what to run where is ``harness.execute.plan``'s job. sysfs is the
 source of truth for cache geometry. The sysfs and procfs roots are injectable
 (arguments, or ``HARNESS_SYSFS_ROOT`` / ``HARNESS_PROCFS_ROOT``) so tests can hand
 in a two-socket Skylake-SP or a Zen 4 topology; py-cpuinfo and psutil fill in what
@@ -17,10 +17,10 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.cgroup import read_cgroup_memory
-from harness.cpulist import format_cpulist, parse_cpulist
-from harness.sizes import format_bytes
-from harness.uarch import identify
+from harness.machine.cgroup import read_cgroup_memory
+from harness.machine.cpulist import format_cpulist, parse_cpulist
+from harness.scenario.sizes import format_bytes
+from harness.machine.uarch import identify
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.kernelspec import Geometry, KernelSpec
+from harness.scenario.kernelspec import Geometry, KernelSpec
 
 FEATURE_SEED_STRIDE = 1_000_003  # kernel seed = scenario seed * stride + feature
 

@@ -1,6 +1,6 @@
 """Compare two runs point by point: the change, its confidence interval, a verdict.
 
-Pure statistics over results already loaded (``harness.compare_input``); no I/O. The
+Pure statistics over results already loaded (``harness.compare.inputs``); no I/O. The
 verdict follows asv: a point is ``slower`` only when the change is beyond an
 effect-size factor AND a significance test on the samples says it is not noise.
 Either alone fails on shared machines: a threshold alone flaps (repeats differ
@@ -406,7 +406,7 @@ def check_options(metric: Metric, factor: float, alpha: float) -> None:
         raise UsageError(f"--factor must be at least 1.0, got {factor:g}")
     if not 0.0 < alpha < 1.0:
         raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
-    from harness.results import POINT_COLUMNS
+    from harness.store.results import POINT_COLUMNS
 
     if metric.kind == "column" and metric.column not in POINT_COLUMNS:
         raise UsageError(f"--metric {metric.name}: not a built-in metric ({', '.join(METRICS)})"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
 from harness.errors import UsageError
-from harness.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
+from harness.store.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
 
 REQUIRED_COLUMNS = ("point_id", "kernel", "status", "batch_size", "threads",
                     "latency_p50_ns", "ns_per_lookup")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 
-from harness.compare import VERDICTS, Change, Report
+from harness.compare.verdict import VERDICTS, Change, Report
 
 
 def format_value(value: float | None, unit: str) -> str:

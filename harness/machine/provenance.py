@@ -24,6 +24,6 @@ def library_versions() -> dict[str, str]:
 
 def git_state(path: Path | None = None) -> dict:
     """Commit and dirtiness of the checkout holding the harness, if it is one."""
-    from harness.gitrepo import head_state
+    from harness.machine.gitrepo import head_state
 
     return head_state(path or Path(__file__).resolve().parent.parent)

@@ -2,7 +2,7 @@
 
 A scenario says what to measure (kernels, table sizes relative to the LLC, batch
 sizes, threads, pinning, index distribution) independently of the machine it
-runs on; ``harness.plan`` resolves it against a machine. Unknown keys are errors.
+runs on; ``harness.execute.plan`` resolves it against a machine. Unknown keys are errors.
 A ``quick:`` block overrides any keys for ``--quick`` runs and is validated too.
 """
 
@@ -20,11 +20,11 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegative
                       model_validator)
 
 from harness.counters.config import CountersConfig
-from harness.cpulist import parse_cpulist
+from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
-from harness.kernelspec import KERNELS, KernelEntry, _as_list
-from harness.sizes import Size, parse_size
-from harness.yamlload import YamlProblem, format_path, load_yaml
+from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
+from harness.scenario.sizes import Size, parse_size
+from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
 
 TableSize = Annotated[Size, BeforeValidator(lambda v: parse_size(v))]
 

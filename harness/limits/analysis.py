@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import yaml
 
-from harness.scenario import LoadedScenario, Scenario
+from harness.scenario.schema import LoadedScenario, Scenario
 
 ROW_BYTES = (64, 256, 512)
 FULL_RATIOS = [Fraction(2) ** k for k in range(-6, 7)]            # 1/64 .. 64

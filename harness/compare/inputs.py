@@ -1,6 +1,6 @@
 """A stored run, as comparison needs it: every point's identity, status and samples.
 
-Reading and checking the files is ``harness.resultset``'s job (the one reader of
+Reading and checking the files is ``harness.store.resultset``'s job (the one reader of
 result directories: missing, truncated or foreign files are a UsageError, exit 2);
 this module turns a checked directory into ``PointData``: the identity from
 ``Point.identity()`` of each plan entry, the status and row from points.csv, and
@@ -13,12 +13,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.compare import PointData
+from harness.compare.verdict import PointData
 from harness.errors import UsageError
-from harness.machine import Machine
-from harness.plan import Point
-from harness.results import MANIFEST_FILE
-from harness.resultset import load_pyperf, load_result
+from harness.machine.detect import Machine
+from harness.execute.plan import Point
+from harness.store.results import MANIFEST_FILE
+from harness.store.resultset import load_pyperf, load_result
 
 
 @dataclass

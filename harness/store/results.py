@@ -22,11 +22,11 @@ from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
 from harness.counters.summary import COUNTER_COLUMNS, counter_metadata, point_counter_columns
-from harness.cpulist import format_cpulist
+from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
-from harness.fileio import atomic_write_json, atomic_write_text
-from harness.plan import Plan, Point
-from harness.stats import point_figures
+from harness.store.fileio import atomic_write_json, atomic_write_text
+from harness.execute.plan import Plan, Point
+from harness.store.latency import point_figures
 
 PYPERF_FILE, POINTS_FILE, MANIFEST_FILE, RAW_DIR = (
     "pyperf.json", "points.csv", "manifest.json", "raw")

@@ -1,0 +1,9 @@
+"""The execution stage: a scenario's points planned, run in pinned workers, recorded.
+
+``plan`` expands a scenario into points on a machine and decides which can run;
+``session`` is the one execution path every measuring command goes through (lock,
+signals, memory re-check, progress, resume); ``runner`` launches one fresh worker process
+per point and repeat and never measures; ``worker`` is the measured process; ``layout``
+maps features onto kernel instances; ``indices`` makes the id streams; ``signals`` turns
+SIGINT/SIGTERM/SIGHUP into an orderly stop.
+"""

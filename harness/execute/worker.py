@@ -1,0 +1,269 @@
+"""The measured process: one point, one repeat, in a fresh process the manager spawned.
+
+    python -m harness.worker SPEC.json --result RESULT.json
+
+Order matters: pin (affinity and OpenMP settings) before importing torch, whose
+OpenMP pool reads them at load; build tables with a seeded RNG; generate every
+index batch; verify one batch against numpy; warm up; then time each batch with
+``time.perf_counter_ns``. The result (timings, the affinity actually seen,
+errors) goes to RESULT.json; the manager never measures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from harness.machine.cpulist import format_cpulist
+from harness.store.fileio import atomic_write_json
+
+
+def pin(cpus: list[int], threads: int) -> dict:
+    """Pin this process and its future OpenMP threads; call before importing torch."""
+    env = {
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "NUMBA_NUM_THREADS": str(threads),
+        # numba's OpenMP layer honours GOMP_CPU_AFFINITY (one CPU per thread); TBB's
+        # and the workqueue's threads would float over the whole pinning set.
+        "NUMBA_THREADING_LAYER_PRIORITY": "omp tbb workqueue",
+        # libgomp (torch's OpenMP): thread i runs on the i-th CPU of the list.
+        "GOMP_CPU_AFFINITY": " ".join(str(c) for c in cpus),
+        # Intel OpenMP, should a build use it.
+        "KMP_AFFINITY": f"granularity=fine,explicit,proclist=[{','.join(map(str, cpus))}]",
+    }
+    os.environ.update(env)
+    os.sched_setaffinity(0, cpus)
+    seen = sorted(os.sched_getaffinity(0))
+    return {"requested": format_cpulist(cpus), "after_pin": format_cpulist(seen),
+            "matches": seen == sorted(cpus), "env": env}
+
+
+def thread_placement() -> list[dict]:
+    """Each thread of this process: allowed CPUs and the CPU it last ran on."""
+    threads = []
+    for task in sorted(Path("/proc/self/task").iterdir(), key=lambda p: int(p.name)):
+        try:
+            stat = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread exited
+        fields = stat.rsplit(")", 1)[1].split()
+        allowed = next((line.split(":", 1)[1].strip() for line in status.splitlines()
+                        if line.startswith("Cpus_allowed_list")), "?")
+        threads.append({"tid": int(task.name), "allowed": allowed,
+                        "last_cpu": int(fields[36])})  # field 39 of stat
+    return threads
+
+
+def memory_status() -> dict:
+    """Resident and transparent-huge-page bytes of this process."""
+    out = {}
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "AnonHugePages"):
+                out[key.lower() + "_bytes"] = int(rest.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def timer_overhead_ns(clock=time.perf_counter_ns, samples: int = 2000) -> int:
+    """Median cost of one back-to-back clock read pair: the floor under every sample."""
+    diffs = []
+    for _ in range(samples):
+        t0 = clock()
+        diffs.append(clock() - t0)
+    return int(statistics.median(diffs))
+
+
+def time_batches(calls: list, warmups: int, batches: int, clock=time.perf_counter_ns,
+                 region=None) -> tuple[list[int], list[int]]:
+    """Run ``warmups`` then ``batches`` calls (cycling through ``calls``), timing each.
+
+    Returns (warmup_ns, values_ns). The garbage collector is off while timing, as
+    in pyperf and timeit: a collection inside a sample is not the kernel's cost.
+    ``region`` (a context manager) wraps the timed batches only, not the warmups:
+    it is where hardware counters are enabled and disabled.
+    """
+    n = len(calls)
+    warm = []
+    for i in range(warmups):
+        fn = calls[i % n]
+        t0 = clock()
+        fn()
+        warm.append(clock() - t0)
+    values = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with region if region is not None else contextlib.nullcontext():
+            for i in range(warmups, warmups + batches):
+                fn = calls[i % n]
+                t0 = clock()
+                fn()
+                values.append(clock() - t0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return warm, values
+
+
+def _index_seed(point: dict, repeat: int) -> list[int]:
+    # The same for every kernel at one (size, batch, pooling, features): all see one stream.
+    return [point["seed"], repeat, point["table_rows"], point["batch_size"],
+            point["pooling"], point["features"]]
+
+
+def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
+    point, repeat = spec["point"], spec["repeat"]
+    threads = point["threads"]
+    affinity = pin(point["cpus"], threads)
+    started = time.time()
+
+    import numpy as np
+
+    from harness.execute import layout
+    from harness.execute.indices import make_batches
+    from harness.scenario.kernelspec import KERNELS
+    from harness.scenario.schema import load_trace
+
+    backend = point["params"].get("backend")
+    torch_threads = None
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        torch_threads = torch.get_num_threads()
+
+    from harness.counters.region import make_region, worker_counters
+
+    # Made before the tables: a simulated cache must see their initialisation too.
+    region = make_region(spec.get("counters"))
+    kspec = KERNELS[point["kernel"]]
+    t0 = time.perf_counter_ns()
+    kernels = layout.build_kernels(point, kspec, spec["llc_bytes"],
+                                   pages=point.get("pages", "default"))
+    build_ns = time.perf_counter_ns() - t0
+
+    trace = None
+    if point["distribution"]["name"] == "trace":
+        trace = load_trace(Path(point["distribution"]["path"]))
+    t0 = time.perf_counter_ns()
+    batches = make_batches(point["distribution"], layout.feature_rows(point),
+                           point["batch_size"], point["pooling"], point["features"],
+                           point["distinct_batches"], _index_seed(point, repeat), trace)
+    batches = [layout.arrange(point, kspec, batch) for batch in batches]
+    indices_ns = time.perf_counter_ns() - t0
+
+    verified = None
+    if point["verify"]:
+        ids, offsets = batches[0][0]
+        n_bags = min(64, offsets.shape[0])
+        ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
+        got = kernels[0].lookup(ids_v, offsets[:n_bags])
+        want = kernels[0].reference(ids_v, offsets[:n_bags])
+        err = float(np.max(np.abs(got - want))) if got.size else 0.0
+        scale = float(np.max(np.abs(want))) if want.size else 1.0
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0)):
+            raise RuntimeError(f"verification failed: the kernel's first {n_bags} bags differ "
+                               f"from the numpy reference by up to {err:.3g}")
+        verified = {"bags": n_bags, "max_abs_error": err}
+
+    prepared = [[k.prepare(ids, off) for k, (ids, off) in zip(kernels, batch)]
+                for batch in batches]
+    if len(kernels) == 1:
+        run = kernels[0].run
+        calls = [(lambda p=p[0]: run(p)) for p in prepared]
+    else:
+        calls = [(lambda ps=ps: [k.run(p) for k, p in zip(kernels, ps)]) for ps in prepared]
+
+    memory_before = memory_status()
+    overhead = timer_overhead_ns(clock)
+    warm, values = time_batches(calls, point["warmups"], point["batches"], clock, region=region)
+    placement = thread_placement()
+    affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))
+    affinity["threads"] = placement
+    affinity["cpus_run_on"] = format_cpulist({t["last_cpu"] for t in placement})
+
+    return {
+        "status": "ok",
+        "point_id": point["point_id"],
+        "repeat": repeat,
+        "pid": os.getpid(),
+        "started": started,
+        "finished": time.time(),
+        "values_ns": values,
+        "warmups_ns": warm,
+        "timer_overhead_ns": overhead,
+        "build_ns": build_ns,
+        "indices_ns": indices_ns,
+        "verified": verified,
+        "affinity": affinity,
+        "torch_threads": torch_threads,
+        "effective_threads": torch_threads if backend == "torch"
+        else getattr(kernels[0], "threads", 1),
+        "kernel_info": kernels[0].info() if hasattr(kernels[0], "info") else {},
+        "table_alignment_bytes": kernels[0].alignment,
+        "kernel_nbytes": sum(k.nbytes for k in kernels),
+        "memory": memory_before,
+        "pages": _pages(kernels[0], point.get("pages", "default")),
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
+        "versions": _versions(),
+        "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
+    }
+
+
+def _pages(kernel, requested: str) -> dict:
+    """What pages the table a kernel gathers from really got (tableless kernels: none)."""
+    from kernels.memory import page_report
+
+    # The biggest table each kernel gathers from: baseline, MEM-REC, shared layout,
+    # microbenchmarks, then QR (quotient), ROBE-Z (array), TT-Rec (the middle core).
+    for name in ("table", "token_table", "shared", "_array", "quotient", "array", "g2"):
+        array = getattr(kernel, name, None)
+        if array is not None and hasattr(array, "ctypes"):
+            return page_report(array, requested)
+    return {"requested": requested, "note": f"{type(kernel).__name__} owns no table"}
+
+
+def _versions() -> dict:
+    import numpy
+
+    out = {"python": sys.version.split()[0], "numpy": numpy.__version__}
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].__version__
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[1] != "--result":
+        print("usage: python -m harness.worker SPEC.json --result RESULT.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    try:
+        result = measure(spec)
+        status = 0
+    except Exception as exc:  # reported to the manager as a failed point, with its traceback
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc()}
+        traceback.print_exc()
+        status = 1
+    atomic_write_json(argv[2], result)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
