@@ -46,6 +46,17 @@ def test_vm_hypervisor_flag(zen3_vm):
     ("AuthenticAMD", 25, 0x11, 1, ("zen4", "Zen 4")),
     ("AuthenticAMD", 25, 0xA0, 1, ("zen4", "Zen 4")),
     ("AuthenticAMD", 23, 0x31, 0, ("zen2", "Zen 2")),
+    # Linux's mapfile.csv: family 0x19 is Zen 3 only at 0x00-0x0F, 0x20-0x2F, 0x40-0x5F.
+    ("AuthenticAMD", 25, 0x0F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x2F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x30, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 25, 0x3F, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 25, 0x44, 1, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x50, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x5F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x60, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 23, 0x2F, 0, ("zen", "Zen/Zen+")),
+    ("AuthenticAMD", 26, 0x02, 0, ("zen5", "Zen 5")),
 ])
 def test_identify(vendor, family, model, stepping, expected):
     assert identify(vendor, family, model, stepping) == expected
