@@ -90,3 +90,22 @@ def test_bloom_and_shared_layout():
     c = speedup_ceiling(LIMITS, base(layout="shared", features=26), shared)
     assert c["parts"]["output_working_set_bytes"] == 64 * 512  # one output row per sample
     assert c["parts"]["output_write_ns"] == pytest.approx(10.0 / 26)
+
+
+def test_points_csv_columns_pair_each_compressed_point_with_its_baseline():
+    from harness.limits.ceiling import ceiling_columns
+
+    ok = {"status": "ok", "table_rows": 1000, "distribution": "uniform", "pages": "thp"}
+    rows = [base(point_id="b", latency_p50_ns=900.0) | ok,
+            memrec(point_id="m", latency_p50_ns=500.0) | ok,
+            memrec(point_id="m8", latency_p50_ns=500.0, batch_size=8) | ok,
+            memrec(point_id="failed") | ok | {"status": "failed"}]
+    cols = ceiling_columns(rows, LIMITS)
+    assert set(cols) == {"m", "m8"}
+    assert cols["m"]["speedup_ceiling"] == pytest.approx(90 / 35)
+    assert cols["m"]["ceiling_fraction"] == pytest.approx(1.8 / (90 / 35))
+    assert cols["m"]["ceiling_note"] == "curve 512B/1t"
+    assert cols["m8"]["speedup_ceiling"] is None and "no ok baseline" in cols["m8"]["ceiling_note"]
+    none = ceiling_columns(rows, None, "this run references no limits result")
+    assert none["m"]["speedup_ceiling"] is None and none["m"]["ceiling_fraction"] is None
+    assert none["m"]["ceiling_note"] == "this run references no limits result"

@@ -161,3 +161,50 @@ def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> f
     if measured_speedup is None or not ceiling or math.isnan(measured_speedup):
         return None
     return measured_speedup / ceiling
+
+
+# Columns of points.csv a compressed point's row gains (empty on the baseline's rows).
+CEILING_COLUMNS = ["speedup_ceiling", "ceiling_fraction", "ceiling_note"]
+# What makes two points of one run comparable (as harness/report/select.MATCH_COLUMNS).
+MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
+                 "distribution", "pages", "layout", "table_scale")
+
+
+def _match_key(row) -> tuple:
+    return tuple(str(row.get(c, "")) for c in MATCH_COLUMNS)
+
+
+def ceiling_columns(rows: list[dict], limits: dict | None,
+                    no_limits_reason: str = "") -> dict[str, dict]:
+    """{point_id: CEILING_COLUMNS} for every ok compressed row with an ok baseline row at
+    the same table, dim, batch, pooling, features, threads, distribution and pages.
+
+    Where several baselines match (backends), the first in ``rows`` is used and the note
+    says which. ``no_limits_reason`` replaces the generic reason when ``limits`` is None.
+    """
+    bases: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("kernel") == "baseline" and r.get("status") == "ok":
+            bases.setdefault(_match_key(r), []).append(r)
+    out = {}
+    for r in rows:
+        if r.get("kernel") == "baseline" or r.get("status") != "ok":
+            continue
+        partners = bases.get(_match_key(r))
+        if not partners:
+            out[r["point_id"]] = {"speedup_ceiling": None, "ceiling_fraction": None,
+                                  "ceiling_note": "no ok baseline point at the same sizes"}
+            continue
+        b = partners[0]
+        c = speedup_ceiling(limits, b, r)
+        reason = no_limits_reason if limits is None and no_limits_reason else c["reason"]
+        notes = c["notes"] + ([f"against {b['point_id']}"] if len(partners) > 1 else [])
+        try:
+            measured = float(b["latency_p50_ns"]) / float(r["latency_p50_ns"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            measured = None
+        out[r["point_id"]] = {
+            "speedup_ceiling": c["speedup_ceiling"],
+            "ceiling_fraction": ceiling_fraction(measured, c["speedup_ceiling"]),
+            "ceiling_note": reason or "; ".join([f"curve {c['parts']['curve']}", *notes])}
+    return out
