@@ -282,3 +282,25 @@ def test_limits_figure_without_limits_says_how_to_get_them(tmp_path):
 def test_only_limits_is_not_a_report(tmp_path, capsys):
     assert main(["report", str(VM_LIMITS), "-o", str(tmp_path / "x.pdf")]) == 2
     assert "only `harness limits` results" in capsys.readouterr().err
+
+
+def test_speedup_page_draws_the_ceiling_from_a_limits_result(tmp_path):
+    results = load_results([VM, VM_LIMITS])
+    frame = figure("speedup").data(results)
+    memrec = frame[frame["kernel"] == "memrec"]
+    assert len(memrec) and memrec["speedup_ceiling"].notna().all()
+    assert list(memrec["ceiling_fraction"]) == pytest.approx(
+        list(memrec["speedup"] / memrec["speedup_ceiling"]))
+    out = tmp_path / "speedup.png"
+    assert figure_main("speedup", [str(VM), str(VM_LIMITS), "-o", str(out)]) == 0
+    assert "speedup_ceiling" in (tmp_path / "speedup.csv").read_text().splitlines()[0]
+
+
+def test_speedup_page_without_limits_says_why_no_ceiling(tmp_path):
+    results = load_results([VM])
+    frame = figure("speedup").data(results)
+    assert frame["speedup_ceiling"].isna().all()
+    assert frame["ceiling_note"].str.contains("no limits result").all()
+    out = tmp_path / "speedup.pdf"
+    assert figure_main("speedup", [str(VM), "-o", str(out)]) == 0
+    assert "no speedup ceiling drawn" in flat(pages_text(out)[0])

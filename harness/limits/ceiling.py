@@ -25,6 +25,8 @@ Choices, and why:
 - Both sides use the same curve (the measured row size nearest ``dim x 4``, at the
   point's thread count, else one thread): the ratio needs the same yardstick, not an
   exact one.
+- A fraction above 1 is possible and means the baseline ran slower than its own gather
+  floor (e.g. no prefetching), not that the compressed kernel beat the machine.
 - Kernels the formula does not describe (QR, ROBE-Z, TT-Rec, spin) get no ceiling and
   a reason; so does a point without a limits result. Nothing is invented.
 
