@@ -119,6 +119,11 @@ class Change:
     base_runs: int = 0
     new_runs: int = 0
     new_failure: bool = False           # ok in BASE, failed in NEW: counts as a regression
+    # --metric speedup only: the speedup NEW's machine allows (harness/limits/ceiling.py)
+    # and the share of it NEW's speedup reached, or why there is none.
+    ceiling: float | None = None
+    ceiling_fraction: float | None = None
+    ceiling_note: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -375,6 +380,28 @@ def baseline_partner(point: PointData, points: list[PointData]) -> PointData | N
     return next((p for p in points if p.key == key), None)
 
 
+def speedup_ceiling_of(point: PointData, partner: PointData, speedup: float | None,
+                       limits: dict | None = None) -> dict:
+    """NEW's ceiling: from ``limits`` when given, else as its points.csv stored it."""
+    from harness.limits.ceiling import ceiling_fraction, speedup_ceiling
+
+    if limits is not None:
+        c = speedup_ceiling(limits, partner.row, point.row)
+        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
+    elif "speedup_ceiling" not in point.row:
+        ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
+    else:
+        text = (point.row.get("speedup_ceiling") or "").strip()
+        try:
+            ceiling = float(text) if text else None
+        except ValueError:
+            ceiling = None
+        note = (point.row.get("ceiling_note") or "").strip() or (
+            "" if ceiling else "no ceiling stored")
+    return {"ceiling": ceiling, "ceiling_fraction": ceiling_fraction(speedup, ceiling),
+            "ceiling_note": note}
+
+
 def _column_change(b: PointData, n: PointData, metric: Metric, factor: float) -> dict:
     col = metric.column
     values = {}
@@ -414,8 +441,12 @@ def check_options(metric: Metric, factor: float, alpha: float) -> None:
 
 
 def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
-                 factor: float, alpha: float) -> Report:
-    """Compare every point of NEW with its match in BASE on ``metric``."""
+                 factor: float, alpha: float, new_limits: dict | None = None) -> Report:
+    """Compare every point of NEW with its match in BASE on ``metric``.
+
+    ``new_limits``: a limits result of NEW's machine; with ``--metric speedup`` each
+    change then carries the ceiling computed from it (else the one NEW stored).
+    """
     if not factor >= 1.0:
         raise UsageError(f"--factor must be at least 1.0, got {factor:g}")
     if not 0.0 < alpha < 1.0:
@@ -452,6 +483,7 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
             else:
                 fields = compare_speedups(partners[0].runs, b.runs, partners[1].runs, n.runs,
                                           factor, alpha)
+                fields |= speedup_ceiling_of(n, partners[1], fields.get("new"), new_limits)
         else:
             fields = _column_change(b, n, metric, factor)
         partial = _partial_failures(b, n)
