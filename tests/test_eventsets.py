@@ -82,3 +82,22 @@ def test_custom_events_keep_software_events_and_usable_metrics():
     assert set(s.events) == {"cycles", "instructions", "r412e", "task_clock", "page_faults"}
     assert set(s.metrics) == {"ipc"}
     assert s.events["r412e"].perf == "r412e"
+
+
+def test_events_say_what_linux_calls_them():
+    # amdzen3 recommended.json names 0x45/0xf0 l2_dtlb_misses ("L2 DTLB Misses & Data page
+    # walks"); Intel's LONGEST_LAT_CACHE.* count the L1 and L2 hardware prefetchers' requests.
+    zen3 = load_event_set("zen3").events["dtlb_walks"]
+    assert zen3.perf == "cpu/event=0x45,umask=0xf0/" and zen3.what.startswith("l2_dtlb_misses")
+    for name in ("skylake-sp", "icelake-sp", "sapphirerapids"):
+        s = load_event_set(name)
+        for event in ("llc_loads", "llc_misses"):
+            assert "L1 and L2 hardware prefetch" in s.events[event].what, (name, event)
+            assert "not included" not in s.events[event].what
+
+
+def test_raw_imc_fallback_only_where_the_alias_may_be_missing():
+    spr = load_event_set("sapphirerapids")
+    assert spr.events["dram_cas_reads"].fallback == "uncore_imc/event=0x05,umask=0xcf/"
+    assert spr.events["dram_cas_writes"].fallback == "uncore_imc/event=0x05,umask=0xf0/"
+    assert all(e.fallback is None for e in load_event_set("skylake-sp").events.values())

@@ -36,6 +36,10 @@ class EventDef(_Strict):
     perf: str = Field(min_length=1, description="the event as perf's -e takes it")
     scope: Literal["task", "system"] = "task"   # system: uncore, counts every process
     bytes_per_count: PositiveInt | None = None  # to undo perf's scaling to MiB etc.
+    # The raw encoding to count with when perf or the kernel lacks the alias in ``perf``
+    # (e.g. uncore_imc/cas_count_read/ on Sapphire Rapids with a 6.1-era kernel); the
+    # probe tries the alias first and says which one counted.
+    fallback: str | None = None
     what: str = ""
 
 
