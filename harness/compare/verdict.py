@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from harness.errors import UsageError
+from harness.limits.ceiling import ceiling_of
 
 VERDICTS = ("slower", "faster", "same", "incomparable")
 MIN_SAMPLES = 5          # per side, below which no test or interval means much
@@ -380,28 +381,6 @@ def baseline_partner(point: PointData, points: list[PointData]) -> PointData | N
     return next((p for p in points if p.key == key), None)
 
 
-def speedup_ceiling_of(point: PointData, partner: PointData, speedup: float | None,
-                       limits: dict | None = None) -> dict:
-    """NEW's ceiling: from ``limits`` when given, else as its points.csv stored it."""
-    from harness.limits.ceiling import ceiling_fraction, speedup_ceiling
-
-    if limits is not None:
-        c = speedup_ceiling(limits, partner.row, point.row)
-        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
-    elif "speedup_ceiling" not in point.row:
-        ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
-    else:
-        text = (point.row.get("speedup_ceiling") or "").strip()
-        try:
-            ceiling = float(text) if text else None
-        except ValueError:
-            ceiling = None
-        note = (point.row.get("ceiling_note") or "").strip() or (
-            "" if ceiling else "no ceiling stored")
-    return {"ceiling": ceiling, "ceiling_fraction": ceiling_fraction(speedup, ceiling),
-            "ceiling_note": note}
-
-
 def _column_change(b: PointData, n: PointData, metric: Metric, factor: float) -> dict:
     col = metric.column
     values = {}
@@ -483,7 +462,7 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
             else:
                 fields = compare_speedups(partners[0].runs, b.runs, partners[1].runs, n.runs,
                                           factor, alpha)
-                fields |= speedup_ceiling_of(n, partners[1], fields.get("new"), new_limits)
+                fields |= ceiling_of(n.row, partners[1].row, fields.get("new"), new_limits)
         else:
             fields = _column_change(b, n, metric, factor)
         partial = _partial_failures(b, n)

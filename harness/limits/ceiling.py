@@ -210,3 +210,24 @@ def ceiling_columns(rows: list[dict], limits: dict | None,
             "ceiling_fraction": ceiling_fraction(measured, c["speedup_ceiling"]),
             "ceiling_note": reason or "; ".join([f"curve {c['parts']['curve']}", *notes])}
     return out
+
+
+def ceiling_of(row: dict, partner_row: dict, speedup: float | None,
+               limits: dict | None = None) -> dict:
+    """A compared point's ceiling: from ``limits`` when given, else as its points.csv
+    row stored it (text cells), with the share ``speedup`` reached and a note."""
+    if limits is not None:
+        c = speedup_ceiling(limits, partner_row, row)
+        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
+    elif "speedup_ceiling" not in row:
+        ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
+    else:
+        text = str(row.get("speedup_ceiling") or "").strip()
+        try:
+            ceiling = float(text) if text else None
+        except ValueError:
+            ceiling = None
+        note = str(row.get("ceiling_note") or "").strip() or (
+            "" if ceiling else "no ceiling stored")
+    return {"ceiling": ceiling, "ceiling_fraction": ceiling_fraction(speedup, ceiling),
+            "ceiling_note": note}
