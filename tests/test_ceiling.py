@@ -109,3 +109,27 @@ def test_points_csv_columns_pair_each_compressed_point_with_its_baseline():
     none = ceiling_columns(rows, None, "this run references no limits result")
     assert none["m"]["speedup_ceiling"] is None and none["m"]["ceiling_fraction"] is None
     assert none["m"]["ceiling_note"] == "this run references no limits result"
+
+
+def test_points_csv_stores_the_ceiling_of_the_referenced_limits_result(tmp_path, zen3_vm):
+    import csv
+    from pathlib import Path
+
+    from synthetic_results import write_result_dir
+
+    limits_dir = Path(__file__).parent / "fixtures" / "results" / "vm-limits"
+    write_result_dir(tmp_path / "with", zen3_vm, manifest_extra={
+        "effective": {"effective_llc_source": str(limits_dir)}})
+    write_result_dir(tmp_path / "without", zen3_vm)
+    for name in ("with", "without"):
+        rows = list(csv.DictReader(open(tmp_path / name / "points.csv")))
+        memrec = [r for r in rows if r["kernel"] == "memrec"]
+        base = [r for r in rows if r["kernel"] == "baseline"]
+        assert memrec and all(r["speedup_ceiling"] == "" for r in base)
+        for r in memrec:
+            if name == "with":
+                assert float(r["speedup_ceiling"]) > 0 and float(r["ceiling_fraction"]) > 0
+                assert r["ceiling_note"].startswith("curve 256B/1t")  # 64 B rows, nearest
+            else:
+                assert r["speedup_ceiling"] == "" and r["ceiling_fraction"] == ""
+                assert "references no limits result" in r["ceiling_note"]
