@@ -17,6 +17,11 @@ Printed per (threads, batch, token table size, k), with the targets:
           target >= 2. The baseline there has transparent huge pages, as every
           table the harness allocates by default (the fair comparison); "64x 4k"
           is the same baseline on 4 KiB pages, as a table torch allocates itself gets.
+  ceiling the speedup over that 64x baseline this machine allows, from a `harness limits`
+          result (harness/limits/ceiling.py: the baseline's gather floor over k token rows
+          + k' weight reads + the output write); "of ceiling" = vs 64x / ceiling, target
+          >= 0.9 (issue 17). Without a limits result (--limits DIR, else this machine's
+          newest under results/limits/) the columns say "-" and the output says why.
 "fused" is what a scenario gets when it leaves prefetch unset (harness/kernelspec.py):
 8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
 A table goes to stdout and, as markdown, to DIR/speed.md.
@@ -35,7 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
-FLOOR_TARGET, TORCH_TARGET, BIG_TARGET = 1.3, 1.5, 2.0
+FLOOR_TARGET, TORCH_TARGET, BIG_TARGET, CEILING_TARGET = 1.3, 1.5, 2.0, 0.9
 AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/kernelspec.py
 
 
@@ -66,18 +71,39 @@ def _key(row: dict) -> tuple:
             int(row["batch_size"]))
 
 
-def per_point(runs: list[list[dict]]) -> dict[tuple, list[float]]:
-    """Each point's ns/lookup in every run, keyed by what identifies the point."""
+def per_point(runs: list[list[dict]], first: dict | None = None) -> dict[tuple, list[float]]:
+    """Each point's ns/lookup in every run, keyed by what identifies the point (and, in
+    ``first``, one row of each key, for the parameters the key leaves out)."""
     values: dict[tuple, list[float]] = {}
     for rows in runs:
         for row in rows:
             values.setdefault(_key(row), []).append(float(row["ns_per_lookup"]))
+            if first is not None:
+                first.setdefault(_key(row), row)
     return values
 
 
-def speed_table(runs: list[list[dict]], llc_bytes: int) -> list[dict]:
-    """One row per (threads, batch, token bytes, k) with the three ratios (pure)."""
-    values = per_point(runs)
+def ceiling_vs_64x(limits: dict | None, memrec_row: dict, llc_bytes: int) -> dict:
+    """The speedup over a 64x-LLC baseline this machine allows ``memrec_row`` (pure)."""
+    from harness.limits.ceiling import speedup_ceiling
+
+    params = json.loads(memrec_row["params"])
+    dim = int(memrec_row["dim"])
+    common = {"dim": dim, "threads": memrec_row["threads"],
+              "batch_size": memrec_row["batch_size"],
+              "pooling": memrec_row.get("pooling") or 1,
+              "features": memrec_row.get("features") or 1, "layout": memrec_row.get("layout")}
+    baseline = common | {"kernel": "baseline", "kernel_bytes": 64 * llc_bytes}
+    compressed = common | {"kernel": "memrec", "params": params, "kernel_bytes":
+                           params["token_rows"] * dim * 4 + params["weight_rows"] * 4}
+    return speedup_ceiling(limits, baseline, compressed)
+
+
+def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = None) -> list[dict]:
+    """One row per (threads, batch, token bytes, k) with the ratios and, given a limits
+    result, the ceiling of the 64x comparison (pure)."""
+    first: dict[tuple, dict] = {}
+    values = per_point(runs, first)
     med = {k: statistics.median(v) for k, v in values.items()}
     base = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "baseline"}
     base_4k = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "baseline-4k"}
@@ -110,6 +136,12 @@ def speed_table(runs: list[list[dict]], llc_bytes: int) -> list[dict]:
         row["big_applies"] = k == 2 and ratio <= 0.125
         row["big_ok"] = row["vs_64x"] is not None and row["vs_64x"] >= BIG_TARGET
         row["big_4k_ok"] = row["vs_64x_4k"] is not None and row["vs_64x_4k"] >= BIG_TARGET
+        ceiling = ceiling_vs_64x(limits, first[("memrec", f"fused-pf{auto}", token_bytes, k,
+                                                threads, batch)], llc_bytes)
+        row["ceiling"], row["ceiling_note"] = ceiling["speedup_ceiling"], ceiling["reason"]
+        row["of_ceiling"] = (row["vs_64x"] / row["ceiling"]
+                             if row["vs_64x"] is not None and row["ceiling"] else None)
+        row["ceiling_ok"] = row["of_ceiling"] is not None and row["of_ceiling"] >= CEILING_TARGET
         table.append(row)
     return table
 
@@ -118,12 +150,21 @@ def _f(value, fmt="{:.1f}"):
     return "-" if value is None else fmt.format(value)
 
 
+def _of_ceiling(r: dict) -> str:
+    if r["of_ceiling"] is None:
+        return "-"
+    text = f"{r['of_ceiling']:.2f}"
+    if not r["big_applies"]:
+        return f"({text})"
+    return text + (" ok" if r["ceiling_ok"] else " MISS")
+
+
 def format_table(table: list[dict], markdown: bool = False) -> str:
     head = ["thr", "batch", "token/LLC", "k", "base ns/row", "fused ns", "(runs)", "pf0 ns",
             "pf8 ns",
             "torch ns",
             "floor<=1.3", "torch/fused>=1.5", "64x ns", "64x/fused>=2", "64x 4k ns",
-            "64x 4k/fused"]
+            "64x 4k/fused", "ceiling", "of ceiling>=0.9"]
     lines = []
     for r in table:
         big = (_f(r["vs_64x"], "{:.2f}") + (" ok" if r["big_ok"] else " MISS")
@@ -136,7 +177,8 @@ def format_table(table: list[dict], markdown: bool = False) -> str:
                       _f(r["fused_pf0_ns"]), _f(r["fused_pf8_ns"]), _f(r["torch_ns"]),
                       _f(r["floor"], "{:.2f}") + (" ok" if r["floor_ok"] else " MISS"),
                       _f(r["torch_speedup"], "{:.2f}") + (" ok" if r["torch_ok"] else " MISS"),
-                      _f(r["base_64x_ns"]), big, _f(r["base_64x_4k_ns"]), big_4k])
+                      _f(r["base_64x_ns"]), big, _f(r["base_64x_4k_ns"]), big_4k,
+                      _f(r["ceiling"], "{:.2f}"), _of_ceiling(r)])
     if markdown:
         rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(rows + ["| " + " | ".join(line) + " |" for line in lines])
@@ -154,7 +196,22 @@ def summary(table: list[dict]) -> str:
     return (f"within {FLOOR_TARGET}x of the gather floor: {count('floor_ok', table)}; "
             f">= {TORCH_TARGET}x faster than torch: {count('torch_ok', table)}; "
             f">= {BIG_TARGET}x faster than the 64x-LLC baseline (k=2, <= 1/8 LLC): "
-            f"{count('big_ok', big)} (against it on 4 KiB pages: {count('big_4k_ok', big)})")
+            f"{count('big_ok', big)} (against it on 4 KiB pages: {count('big_4k_ok', big)}); "
+            f">= {CEILING_TARGET} of the speedup this machine allows there: "
+            + (f"{count('ceiling_ok', big)}" if any(r["ceiling"] for r in table) else
+               f"unknown: {next((r['ceiling_note'] for r in table), 'no points')}"))
+
+
+def find_limits(given: Path | None, machine: dict) -> tuple[dict | None, Path | None]:
+    """The limits result to price the ceiling with: ``given``, else the newest stored one
+    of the machine the runs were made on; (None, None) when there is none."""
+    from harness.commands.limits import LIMITS_FILE, find_limits as newest
+    from harness.machine.detect import Machine
+
+    directory = given or newest(Machine.from_dict(machine), HERE.parent / "results")
+    if directory is None:
+        return None, None
+    return json.loads((Path(directory) / LIMITS_FILE).read_text()), Path(directory)
 
 
 def main(argv=None) -> int:
@@ -162,6 +219,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="the scenarios' quick: blocks")
     ap.add_argument("--out", type=Path, help="directory for the runs and speed.md")
+    ap.add_argument("--limits", type=Path, metavar="DIR",
+                    help="a `harness limits` result for the ceiling (default: this machine's "
+                         "newest under results/limits/)")
     ap.add_argument("--from", dest="stored", nargs="+", type=Path, metavar="DIR",
                     help="analyse these stored runs (each holding speed_* result dirs)")
     args = ap.parse_args(argv)
@@ -188,17 +248,32 @@ def main(argv=None) -> int:
         manifest = json.loads((dirs[0] / "manifest.json").read_text())
         machine = manifest["machine"]
         llc = manifest["effective"]["llc_bytes"]
-        table = speed_table([read_points(d) for d in dirs], llc)
+        runs = [read_points(d) for d in dirs]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         # A damaged or foreign result directory: say which, no traceback (exit 2).
         print(f"cannot read the speed runs under {out}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
         return 2
+    try:
+        limits, limits_dir = find_limits(args.limits, machine)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        print(f"cannot read the limits result {args.limits or ''}: {type(exc).__name__}: "
+              f"{exc}", file=sys.stderr)
+        return 2
+    table = speed_table(runs, llc, limits)
     rounds = len({d.parent for d in dirs})
     title = (f"{machine.get('model_name')} ({machine.get('uarch', '?')}), LLC {llc / 2**20:.0f} "
              f"MiB, {rounds} round(s), {manifest['created']}; dim 128, k'=2, d'=75000; "
              f"median ns/lookup")
     print(title)
+    from harness.machine.detect import Machine
+
+    if limits and limits.get("machine_identity") != Machine.from_dict(machine).identity():
+        print(f"warning: {limits_dir} was measured on another machine than these runs",
+              file=sys.stderr)
+    print(f"ceiling from {limits_dir}" if limits_dir else
+          "no limits result of this machine: no ceiling (run `python -m harness limits`, "
+          "or pass --limits DIR)")
     print(format_table(table))
     print(summary(table))
     (out / "speed.md").write_text(f"{title}\n\n{format_table(table, markdown=True)}\n\n"

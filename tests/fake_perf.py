@@ -5,8 +5,8 @@ Understands what the harness asks of perf: ``--version`` and ``stat`` with
 ``-x,``/``-j``, ``-o FILE``, ``-e EVENT`` (repeated), ``--delay=-1`` and
 ``--control fifo:CTL,ACK``, then ``-- COMMAND``. Environment:
 
-- FAKE_PERF_EVENTS: JSON mapping an event (as printed: its ``name=`` term or its
-  spelling) to a count, to {"value": v, "pcnt": p} (multiplexed), or to one of
+- FAKE_PERF_EVENTS: JSON mapping an event (its full -e spelling, else as printed: its
+  ``name=`` term or its spelling) to a count, to {"value": v, "pcnt": p} (multiplexed), or to one of
   "not-supported", "not-counted" (printed as such), "unknown" or "not-permitted"
   (perf refuses the command line, as the real one does). Unlisted events count 1000.
   A key "#N" sets the N-th -e event's count (0-based), whatever its name.
@@ -73,7 +73,7 @@ def main(argv):
         i += 1
     config = json.loads(os.environ.get("FAKE_PERF_EVENTS", "{}"))
     for e in events:
-        what = config.get(printed(e))
+        what = config.get(e, config.get(printed(e)))  # a full spelling first, then the name
         if what == "unknown":
             print(f"event syntax error: '{e}'\n \\___ Cannot find PMU", file=sys.stderr)
             return 129

@@ -46,7 +46,8 @@ def outcome(point, repeat: int, values_ns: list[int]) -> dict:
 
 def write_result_dir(directory: Path, machine, levels: dict[str, float] | None = None,
                      failed: dict[str, str] | None = None, scenario_text: str = SCENARIO,
-                     seed: int = 0, extra_columns: dict | None = None) -> list:
+                     seed: int = 0, extra_columns: dict | None = None,
+                     manifest_extra: dict | None = None) -> list:
     """Store a complete run: ``levels`` maps a kernel name (or a point id) to its ns per
     batch (default 100 us baseline, 50 us memrec); ``failed`` maps point ids to reasons.
     Returns the plan's points."""
@@ -57,7 +58,7 @@ def write_result_dir(directory: Path, machine, levels: dict[str, float] | None =
     levels = {"baseline": 100_000, "memrec": 50_000, "spin": 64_000} | (levels or {})
     manifest = {"kind": "run", "machine": machine.to_dict(),
                 "scenario": {"name": plan.scenario}, "git": {"commit": "0" * 40, "dirty": False},
-                "plan": [p.to_dict() for p in plan.points]}
+                "plan": [p.to_dict() for p in plan.points]} | (manifest_extra or {})
     store = ResultStore(directory, plan, manifest)
     for i, point in enumerate(plan.runnable):
         level = levels.get(point.point_id, levels[point.kernel])

@@ -143,6 +143,8 @@ def test_other_metrics(dirs, capsys):
     new = dirs("new", seed=2, levels={"memrec": 50_000 * 1.5})
     status, out, _ = compare(capsys, base, new, "--metric", "speedup")
     assert status == 1 and out.count("slower  ") == 2 and "x " in out
+    # The synthetic runs reference no limits result: no ceiling, and the output says why.
+    assert "NEW ceiling" in out and "references no limits result" in out
     status, out, _ = compare(capsys, base, new, "--metric", "ns_per_lookup", "--json")
     memrec = [c for c in json.loads(out)["changes"] if c["point_id"].startswith("memrec")]
     assert status == 1 and memrec[0]["base"] == pytest.approx(50_000 / 64, rel=0.02)

@@ -255,3 +255,44 @@ def test_metric_names():
     assert metric_named("p99").quantile == 99.0
     assert metric_named("gbytes_per_s").higher_is_better
     assert math.isclose(METRICS["ns_per_lookup"].quantile, 50.0)
+
+
+def test_speedup_carries_the_ceiling_new_stored_or_why_none():
+    stored = {"speedup_ceiling": "2.5", "ceiling_note": "curve 512B/1t"}
+    base = [_point("bl", level=2000), _point("mr", kernel="memrec", level=1000)]
+    new = [_point("bl", level=2000), _point("mr", kernel="memrec", level=1000, row=stored)]
+    c = compare_runs(base, new, metric_named("speedup"), 1.1, 0.05).changes[0]
+    assert c.ceiling == 2.5 and c.ceiling_fraction == pytest.approx(c.new / 2.5)
+    assert c.new == pytest.approx(2.0, rel=0.05)
+    old = [_point("bl", level=2000), _point("mr", kernel="memrec", level=1000)]
+    c = compare_runs(base, old, metric_named("speedup"), 1.1, 0.05).changes[0]
+    assert c.ceiling is None and c.ceiling_fraction is None
+    assert "no speedup_ceiling" in c.ceiling_note
+    empty = {"speedup_ceiling": "", "ceiling_note": "this run references no limits result"}
+    none = [_point("bl", level=2000), _point("mr", kernel="memrec", level=1000, row=empty)]
+    c = compare_runs(base, none, metric_named("speedup"), 1.1, 0.05).changes[0]
+    assert c.ceiling is None and c.ceiling_note == "this run references no limits result"
+
+
+def test_speedup_ceiling_from_a_given_limits_result():
+    from harness.compare.render import render_text
+
+    def row(kernel, params, kernel_bytes):
+        return {"kernel": kernel, "params": params, "dim": "128", "threads": "1",
+                "kernel_bytes": str(kernel_bytes), "batch_size": "2048", "pooling": "1",
+                "features": "1", "layout": "per-feature"}
+
+    limits = {"gather": {"512B/1t": [{"working_set_bytes": 1 << 20, "ns_per_row": 10.0},
+                                     {"working_set_bytes": 1 << 30, "ns_per_row": 80.0}]}}
+    bl_row = row("baseline", "{}", 1 << 30)
+    mr_row = row("memrec", '{"token_rows": 2048, "k": 2, "weight_rows": 16384, '
+                           '"k_weight": 0}', 2048 * 512 + 16384 * 4)
+    base = [_point("bl", level=2000), _point("mr", kernel="memrec", level=1000)]
+    new = [_point("bl", level=2000, row=bl_row),
+           _point("mr", kernel="memrec", level=1000, row=mr_row)]
+    report = compare_runs(base, new, metric_named("speedup"), 1.1, 0.05, new_limits=limits)
+    c = report.changes[0]
+    assert c.ceiling == pytest.approx(90 / 30)   # (80 + 10) / (2 x 10 + 10)
+    text = render_text(report, *[{"directory": d, "scenario": "s", "hostname": "h"}
+                                 for d in ("a", "b")])
+    assert "NEW ceiling" in text and "3x" in text

@@ -143,3 +143,24 @@ def test_cachegrind_command_and_spec():
                              "verify": False}
     assert spec["counters"] == {"cachegrind": {"helper": "/x/lib.so"}}
     assert not math.isnan(llc.sets)
+
+
+def test_zen_fills_get_their_own_column_and_llc_misses_come_from_the_model():
+    """AMD Zen counts L1D fills from beyond the L3: its own column, never llc_misses."""
+    formulas = {"l1d_fills_beyond_l3_per_lookup": "l1d_fills_beyond_l3 / lookups",
+                "ipc": "instructions / cycles"}
+    events = {"l1d_fills_beyond_l3": ev(3000), "instructions": ev(10), "cycles": ev(5),
+              "task_clock": ev(1.0), "page_faults": ev(0)}
+    why = "Zen's L3 PMU counts per CCX; the figure comes from the model or cachegrind"
+    counters = {"batches": 10, "formulas": formulas, "region": {"enabled_ns": 1},
+                "perf": {"events": events}, "model": MODEL, "cachegrind": None,
+                "unavailable": {"llc_misses_per_lookup": why}}
+    counters["metrics"] = run_metrics(counters, lookups_per_batch=100)
+    row = point_counter_columns([{"status": "ok", "counters": counters}])
+    assert row["l1d_fills_beyond_l3_per_lookup"] == 3.0
+    assert row["l1d_fills_beyond_l3_per_lookup_source"] == "perf"
+    assert row["llc_misses_per_lookup"] == 2.0 and row["llc_misses_per_lookup_source"] == "model"
+    counters["model"] = None
+    chosen = run_metrics(counters, lookups_per_batch=100)["chosen"]
+    assert chosen["llc_misses_per_lookup"]["value"] is None
+    assert chosen["llc_misses_per_lookup"]["detail"] == why

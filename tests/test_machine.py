@@ -1,6 +1,8 @@
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +48,17 @@ def test_vm_hypervisor_flag(zen3_vm):
     ("AuthenticAMD", 25, 0x11, 1, ("zen4", "Zen 4")),
     ("AuthenticAMD", 25, 0xA0, 1, ("zen4", "Zen 4")),
     ("AuthenticAMD", 23, 0x31, 0, ("zen2", "Zen 2")),
+    # Linux's mapfile.csv: family 0x19 is Zen 3 only at 0x00-0x0F, 0x20-0x2F, 0x40-0x5F.
+    ("AuthenticAMD", 25, 0x0F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x2F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x30, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 25, 0x3F, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 25, 0x44, 1, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x50, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x5F, 0, ("zen3", "Zen 3")),
+    ("AuthenticAMD", 25, 0x60, 0, ("zen4", "Zen 4")),
+    ("AuthenticAMD", 23, 0x2F, 0, ("zen", "Zen/Zen+")),
+    ("AuthenticAMD", 26, 0x02, 0, ("zen5", "Zen 5")),
 ])
 def test_identify(vendor, family, model, stepping, expected):
     assert identify(vendor, family, model, stepping) == expected
@@ -102,3 +115,41 @@ def test_cli_machine_json_with_injected_roots(tmp_path, repo):
                            "--sysfs-root", str(sysfs), "--procfs-root", str(procfs)],
                           capture_output=True, text=True, cwd=repo, check=True).stdout
     assert "skylake-sp" in text and "38.5 MiB" in text
+
+
+def _probe(status, detail, perf="cpu/event=0x76,umask=0x00/", scope="task"):
+    return {"perf": perf, "scope": scope, "status": status, "detail": detail}
+
+
+def test_hardware_pmu_is_told_from_sysfs_else_from_perf():
+    from harness.counters.support import hardware_pmu
+
+    probed = {"cycles": _probe("not-supported", "event syntax error: 'cpu/event=0x76'"),
+              "task_clock": _probe("counted", "", perf="task-clock")}
+    vm = hardware_pmu(["breakpoint", "software", "tracepoint"], probed)
+    assert vm["present"] is False and "has no cpu PMU, only breakpoint" in vm["how"]
+    assert hardware_pmu(["cpu", "software"], probed) == {
+        "present": True, "how": "/sys/bus/event_source/devices/ has cpu"}
+    assert hardware_pmu(["cpu_atom", "cpu_core"], probed)["present"] is True
+    told_by_perf = hardware_pmu(None, probed)
+    assert told_by_perf["present"] is False and "perf rejects every hardware" in told_by_perf["how"]
+    counted = {"cycles": _probe("counted", "")}
+    assert hardware_pmu(None, counted)["present"] is True
+    assert hardware_pmu(None, {"cycles": _probe("not-counted", "")})["present"] is None
+
+
+def test_cli_machine_says_there_is_no_pmu_before_the_detail(tmp_path, repo):
+    sysfs, procfs = make_machine_tree(tmp_path, SKYLAKE_SP_2S)
+    for source in ("software", "tracepoint", "breakpoint"):
+        (sysfs / "bus/event_source/devices" / source).mkdir(parents=True)
+    fake = {"cycles": "unknown", "instructions": "unknown"}
+    env = {**os.environ, "HARNESS_PERF": str(Path(__file__).parent / "fake_perf.py"),
+           "FAKE_PERF_EVENTS": json.dumps(fake)}
+    out = subprocess.run([sys.executable, "-m", "harness", "machine",
+                          "--sysfs-root", str(sysfs), "--procfs-root", str(procfs)],
+                         capture_output=True, text=True, cwd=repo, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "this machine exposes no hardware PMU (/sys/bus/event_source/devices/ has no " \
+           "cpu PMU, only breakpoint, software, tracepoint)" in text
+    assert text.index("exposes no hardware PMU") < text.index("event syntax error")

@@ -14,7 +14,7 @@ from harness.counters import COUNTED, NOT_COUNTED, NOT_PERMITTED, NOT_SUPPORTED
 from harness.counters.eventsets import custom_event_set, load_event_set
 from harness.counters.perf import (PerfSetup, capabilities, perf_spelling, printed_name,
                                    probe_event_set, stat_command, system_wide_permission,
-                                   version_tuple)
+                                   perf_events_record, version_tuple)
 from harness.counters.region import PerfRegion
 from harness.machine.detect import probe_perf
 
@@ -166,3 +166,33 @@ def test_real_perf_counts_only_the_region(tmp_path):
     process_ms = probe["process_cpu_ns"] / 1e6
     assert 0.8 * region_ms <= task_ms <= 1.2 * region_ms + 20, (task_ms, region_ms)
     assert task_ms < 0.5 * process_ms  # the setup's CPU time is not in it
+
+
+def test_missing_imc_alias_falls_back_to_the_raw_encoding(tmp_path, monkeypatch):
+    """Sapphire Rapids on a 6.1-era kernel: uncore_imc/cas_count_read/ is unknown, the raw
+    UNC_M_CAS_COUNT encodings count; the probe says so and the worker's perf uses them."""
+    events = load_event_set("sapphirerapids")
+    alias_r = perf_spelling("dram_cas_reads", "uncore_imc/cas_count_read/")
+    alias_w = perf_spelling("dram_cas_writes", "uncore_imc/cas_count_write/")
+    monkeypatch.setenv("FAKE_PERF_EVENTS", json.dumps({alias_r: "unknown", alias_w: "unknown",
+                                                       "dram_cas_reads": 640}))
+    probed = probe_event_set(FAKE_PERF, "6.1.0", events, tmp_path, (True, "test"))
+    reads = probed["dram_cas_reads"]
+    assert reads["status"] == COUNTED and reads["perf"] == "uncore_imc/event=0x05,umask=0xcf/"
+    assert "uncore_imc/cas_count_read/ is unknown here" in reads["detail"]
+    assert probed["dram_cas_writes"]["perf"] == "uncore_imc/event=0x05,umask=0xf0/"
+    setup = PerfSetup(FAKE_PERF, "6.1.0", events, probed, ack_timeout_s=5)
+    command, _ = setup.wrap(["true"], tmp_path, "w")
+    assert "uncore_imc/event=0x05,umask=0xcf,name=dram_cas_reads/" in command
+    assert alias_r not in command
+    for key in ("ctl", "ack"):
+        setup.paths(tmp_path, "w")[key].unlink()
+    text = "640.00,,dram_cas_reads,1000000,100.00,,\n"
+    record = perf_events_record(events, probed, text, None)
+    assert record["events"]["dram_cas_reads"]["value"] == 640  # raw counts: no MiB scaling
+    # Where neither spelling counts, the detail names both.
+    monkeypatch.setenv("FAKE_PERF_EVENTS", json.dumps({"dram_cas_reads": "unknown"}))
+    probed = probe_event_set(FAKE_PERF, "6.1.0", events.subset(["dram_cas_reads"]), tmp_path,
+                             (True, "test"))
+    assert probed["dram_cas_reads"]["status"] == NOT_SUPPORTED
+    assert "raw encoding uncore_imc/event=0x05,umask=0xcf/" in probed["dram_cas_reads"]["detail"]

@@ -282,3 +282,49 @@ def test_limits_figure_without_limits_says_how_to_get_them(tmp_path):
 def test_only_limits_is_not_a_report(tmp_path, capsys):
     assert main(["report", str(VM_LIMITS), "-o", str(tmp_path / "x.pdf")]) == 2
     assert "only `harness limits` results" in capsys.readouterr().err
+
+
+def test_speedup_page_draws_the_ceiling_from_a_limits_result(tmp_path):
+    results = load_results([VM, VM_LIMITS])
+    frame = figure("speedup").data(results)
+    memrec = frame[frame["kernel"] == "memrec"]
+    assert len(memrec) and memrec["speedup_ceiling"].notna().all()
+    assert list(memrec["ceiling_fraction"]) == pytest.approx(
+        list(memrec["speedup"] / memrec["speedup_ceiling"]))
+    out = tmp_path / "speedup.png"
+    assert figure_main("speedup", [str(VM), str(VM_LIMITS), "-o", str(out)]) == 0
+    assert "speedup_ceiling" in (tmp_path / "speedup.csv").read_text().splitlines()[0]
+
+
+def test_speedup_page_without_limits_says_why_no_ceiling(tmp_path):
+    results = load_results([VM])
+    frame = figure("speedup").data(results)
+    assert frame["speedup_ceiling"].isna().all()
+    assert frame["ceiling_note"].str.contains("no limits result").all()
+    out = tmp_path / "speedup.pdf"
+    assert figure_main("speedup", [str(VM), "-o", str(out)]) == 0
+    assert "no speedup ceiling drawn" in flat(pages_text(out)[0])
+
+
+def test_zen_fills_are_a_panel_of_their_own_never_llc_misses(tmp_path):
+    from harness.report.figures.counters import ZEN_FILLS
+
+    results = load_results([VM])
+    ok = results.points["status"] == "ok"
+    results.points[ZEN_FILLS] = None
+    results.points.loc[ok, ZEN_FILLS] = 1.5
+    results.points[f"{ZEN_FILLS}_source"] = ""
+    results.points.loc[ok, f"{ZEN_FILLS}_source"] = "perf"
+    spec = figure("counters")
+    with report_style():
+        frame = spec.data(results)
+        fig = spec.draw(frame, results)
+    zen = frame[frame["metric"] == ZEN_FILLS]
+    assert len(zen) and set(zen["value"]) == {1.5}
+    # LLC misses stay the model's; the Zen values never join them.
+    llc = frame[(frame["metric"] == "llc_misses_per_lookup") & (frame["what"] == "measured")]
+    assert 1.5 not in set(llc["value"]) and set(llc["source"]) == {"model"}
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any(t.startswith("AMD Zen: L1D fills from beyond the L3") for t in titles)
+    legend = " ".join(" ".join(t.get_text() for lg in fig.legends for t in lg.get_texts()).split())
+    assert "AMD L1D fills beyond L3" in legend

@@ -71,3 +71,22 @@ def test_speed_table_marks_misses_and_missing(repo):
 def test_benchmark_scenarios_validate(repo, name):
     for quick in (False, True):
         assert load_scenario(repo / "benchmarks" / "scenarios" / f"{name}.yaml", quick).scenario
+
+
+def test_speed_table_prices_the_64x_comparison_against_the_ceiling(repo):
+    speed = _speed_module(repo)
+    small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
+    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 100.0, 64),
+             _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small)]]
+    gather = {"512B/1t": [{"working_set_bytes": LLC // 8, "ns_per_row": 10.0},
+                          {"working_set_bytes": 64 * LLC, "ns_per_row": 80.0}],
+              "64B/1t": [{"working_set_bytes": 1, "ns_per_row": 5.0}]}
+    (row,) = speed.speed_table(runs, LLC, {"gather": gather})
+    # baseline 80 + write, MEM-REC 2 x 10 + 2 x 5 + write; the write is one 512 B row per
+    # id at the output's working set (2048 x 512 B = 1 MiB, below the curve: 10 ns).
+    assert row["ceiling"] == pytest.approx(90 / 40)
+    assert row["of_ceiling"] == pytest.approx((100 / 40) / (90 / 40)) and row["ceiling_ok"]
+    assert "ok" in speed.format_table([row]).splitlines()[1].split()[-1]
+    (none,) = speed.speed_table(runs, LLC, None)
+    assert none["ceiling"] is None and none["of_ceiling"] is None
+    assert "no limits result" in speed.summary([none])

@@ -21,7 +21,8 @@ def run(args) -> int:
     from harness.counters.support import counter_support, format_counter_support
 
     machine = describe_machine(args.sysfs_root, args.procfs_root)
-    support = None if args.no_probe else counter_support(machine, args.procfs_root)
+    support = None if args.no_probe else counter_support(machine, args.procfs_root,
+                                                         args.sysfs_root)
     if args.json:
         print(json.dumps(machine.to_dict() | {"counters": support}, indent=2))
     else:

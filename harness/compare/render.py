@@ -73,12 +73,27 @@ def _footer(report: Report) -> list[str]:
     return lines
 
 
+def format_ceiling(c: Change) -> str:
+    """The speedup NEW's machine allows, or '-' (the why column says why none)."""
+    return "-" if c.ceiling is None else f"{c.ceiling:.3g}x"
+
+
+def _why(c: Change, speedup: bool) -> str:
+    """The verdict's reason; for a speedup without a ceiling, also why there is none."""
+    if speedup and c.ceiling is None and c.ceiling_note:
+        return f"{c.why}; no ceiling: {c.ceiling_note}" if c.why else c.ceiling_note
+    return c.why
+
+
 def render_text(report: Report, base: dict, new: dict) -> str:
     unit = report.metric.unit
-    table = [("verdict", "change [CI]", "p", "BASE", "NEW", "point", "why")]
+    speedup = report.metric.kind == "speedup"
+    table = [("verdict", "change [CI]", "p", "BASE", "NEW")
+             + (("NEW ceiling", "of ceiling") if speedup else ()) + ("point", "why")]
     for c in report.changes:
+        extra = (format_ceiling(c), format_value(c.ceiling_fraction, "")) if speedup else ()
         table.append((c.verdict, format_change(c), format_p(c), format_value(c.base, unit),
-                      format_value(c.new, unit), c.point_id, c.why))
+                      format_value(c.new, unit)) + extra + (c.point_id, _why(c, speedup)))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     lines = _header(report, base, new) + [""]
     for row in table:
@@ -96,12 +111,15 @@ def render_markdown(report: Report, base: dict, new: dict) -> str:
             "same": "same", "incomparable": ":grey_question: incomparable"}
     lines = [f"### Performance: {summary_line(report)}", ""]
     lines += [f"- {_md_cell(line)}" for line in _header(report, base, new)]
-    lines += ["", "| verdict | change [CI] | p | BASE | NEW | point | why |",
-              "|---|---|---|---|---|---|---|"]
+    speedup = report.metric.kind == "speedup"
+    extra_head = ["NEW ceiling", "of ceiling"] if speedup else []
+    head = ["verdict", "change [CI]", "p", "BASE", "NEW", *extra_head, "point", "why"]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in report.changes:
+        extra = (format_ceiling(c), format_value(c.ceiling_fraction, "")) if speedup else ()
         cells = (mark[c.verdict] + (" (now failing)" if c.new_failure else ""),
                  format_change(c), format_p(c), format_value(c.base, unit),
-                 format_value(c.new, unit), f"`{c.point_id}`", c.why)
+                 format_value(c.new, unit)) + extra + (f"`{c.point_id}`", _why(c, speedup))
         lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
     footer = _footer(report)
     if footer:

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from harness.errors import UsageError
+from harness.limits.ceiling import ceiling_of
 
 VERDICTS = ("slower", "faster", "same", "incomparable")
 MIN_SAMPLES = 5          # per side, below which no test or interval means much
@@ -119,6 +120,11 @@ class Change:
     base_runs: int = 0
     new_runs: int = 0
     new_failure: bool = False           # ok in BASE, failed in NEW: counts as a regression
+    # --metric speedup only: the speedup NEW's machine allows (harness/limits/ceiling.py)
+    # and the share of it NEW's speedup reached, or why there is none.
+    ceiling: float | None = None
+    ceiling_fraction: float | None = None
+    ceiling_note: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -414,8 +420,12 @@ def check_options(metric: Metric, factor: float, alpha: float) -> None:
 
 
 def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
-                 factor: float, alpha: float) -> Report:
-    """Compare every point of NEW with its match in BASE on ``metric``."""
+                 factor: float, alpha: float, new_limits: dict | None = None) -> Report:
+    """Compare every point of NEW with its match in BASE on ``metric``.
+
+    ``new_limits``: a limits result of NEW's machine; with ``--metric speedup`` each
+    change then carries the ceiling computed from it (else the one NEW stored).
+    """
     if not factor >= 1.0:
         raise UsageError(f"--factor must be at least 1.0, got {factor:g}")
     if not 0.0 < alpha < 1.0:
@@ -452,6 +462,7 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
             else:
                 fields = compare_speedups(partners[0].runs, b.runs, partners[1].runs, n.runs,
                                           factor, alpha)
+                fields |= ceiling_of(n.row, partners[1].row, fields.get("new"), new_limits)
         else:
             fields = _column_change(b, n, metric, factor)
         partial = _partial_failures(b, n)

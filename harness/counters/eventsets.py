@@ -25,6 +25,9 @@ VARIABLES = ("lookups",)
 # Every file must define these: the software events prove the region is scoped,
 # and the first metric is the harness's headline figure.
 REQUIRED_EVENTS = ("task_clock", "page_faults", "cycles", "instructions")
+# Each set defines these or says, under ``unavailable``, why this CPU cannot count them
+# (AMD Zen has no per-process LLC-miss event: its sets count L1D fills by source instead,
+# a different quantity under a different name).
 REQUIRED_METRICS = ("llc_misses_per_lookup", "llc_miss_ratio", "ipc")
 
 
@@ -36,6 +39,10 @@ class EventDef(_Strict):
     perf: str = Field(min_length=1, description="the event as perf's -e takes it")
     scope: Literal["task", "system"] = "task"   # system: uncore, counts every process
     bytes_per_count: PositiveInt | None = None  # to undo perf's scaling to MiB etc.
+    # The raw encoding to count with when perf or the kernel lacks the alias in ``perf``
+    # (e.g. uncore_imc/cas_count_read/ on Sapphire Rapids with a 6.1-era kernel); the
+    # probe tries the alias first and says which one counted.
+    fallback: str | None = None
     what: str = ""
 
 
@@ -51,6 +58,7 @@ class EventSetFile(_Strict):
     uarchs: list[str] = []
     events: dict[str, EventDef] = Field(min_length=1)
     metrics: dict[str, MetricDef] = {}
+    unavailable: dict[str, str] = {}   # metric -> why this set cannot give it
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class EventSet:
     metrics: dict[str, MetricDef]
     path: Path | None = None
     formula_names: dict[str, frozenset] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def subset(self, names: list[str]) -> "EventSet":
         """Only the events ``names`` and the metrics computable from them."""
@@ -69,7 +78,7 @@ class EventSet:
         metrics = {m: d for m, d in self.metrics.items()
                    if self.formula_names[m] <= set(events) | set(VARIABLES)}
         return EventSet(self.name, self.description, self.uarchs, events, metrics, self.path,
-                        {m: self.formula_names[m] for m in metrics})
+                        {m: self.formula_names[m] for m in metrics}, self.unavailable)
 
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -124,8 +133,12 @@ def _problems(data: EventSetFile) -> list[str]:
         if name not in data.events:
             problems.append(f"events: {name} is required in every event set")
     for name in REQUIRED_METRICS:
-        if name not in data.metrics:
-            problems.append(f"metrics: {name} is required in every event set")
+        if name not in data.metrics and not data.unavailable.get(name, "").strip():
+            problems.append(f"metrics: {name} is required in every event set (or say under "
+                            f"unavailable: why this CPU cannot give it)")
+    for name in data.unavailable:
+        if name in data.metrics:
+            problems.append(f"unavailable.{name}: also defined under metrics")
     for metric, mdef in data.metrics.items():
         try:
             names = formula_names(mdef.formula)
@@ -158,7 +171,8 @@ def load_event_set_file(path: Path) -> EventSet:
         raise ValueError("\n".join(f"{path}: {p}" for p in problems))
     return EventSet(data.name, data.description, tuple(data.uarchs), dict(data.events),
                     dict(data.metrics), path,
-                    {m: formula_names(d.formula) for m, d in data.metrics.items()})
+                    {m: formula_names(d.formula) for m, d in data.metrics.items()},
+                    dict(data.unavailable))
 
 
 def available_sets(directory: Path = EVENTS_DIR) -> list[str]:
@@ -201,4 +215,4 @@ def custom_event_set(events: list[str], base: EventSet) -> EventSet:
     metrics = {m: d for m, d in base.metrics.items()
                if base.formula_names[m] <= set(chosen) | set(VARIABLES)}
     return EventSet(f"{base.name}+custom", base.description, base.uarchs, chosen, metrics,
-                    base.path, {m: base.formula_names[m] for m in metrics})
+                    base.path, {m: base.formula_names[m] for m in metrics}, base.unavailable)

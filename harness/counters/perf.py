@@ -202,6 +202,16 @@ def probe_event_set(perf: str | None, version: str | None, event_set: EventSet,
                                              f"{'.'.join(map(str, CONTROL_MIN_VERSION))}+)")
         else:
             status, detail = probe_event(perf, perf_spelling(name, edef.perf), work_dir)
+            if status != COUNTED and edef.fallback:
+                raw_status, raw_detail = probe_event(perf, perf_spelling(name, edef.fallback),
+                                                     work_dir)
+                if raw_status == COUNTED:
+                    probed[name] = {"perf": edef.fallback, "scope": edef.scope,
+                                    "status": COUNTED, "detail": (
+                                        f"{edef.perf} is unknown here ({status}: {detail}); "
+                                        f"counting its raw encoding {edef.fallback}")}
+                    continue
+                detail = f"{detail}; raw encoding {edef.fallback}: {raw_status}: {raw_detail}"
             if status == NOT_PERMITTED and edef.scope == "system":
                 detail = f"{detail} ({why})" if not allowed else detail
         probed[name] = {"perf": edef.perf, "scope": edef.scope, "status": status,
@@ -243,7 +253,8 @@ class PerfSetup:
             p[key].unlink(missing_ok=True)
         os.mkfifo(p["ctl"])
         os.mkfifo(p["ack"])
-        spellings = [perf_spelling(n, self.event_set.events[n].perf) for n in self.counted]
+        # The probed spelling: an alias, or the raw encoding that counted in its place.
+        spellings = [perf_spelling(n, self.probed[n]["perf"]) for n in self.counted]
         cmd = ["env", "LC_ALL=C"] + stat_command(self.perf, spellings, p["out"], p["ctl"],
                                                  p["ack"], self.json_output) + command
         return cmd, {"ctl": str(p["ctl"]), "ack": str(p["ack"]),
@@ -281,11 +292,12 @@ def perf_events_record(event_set: EventSet, probed: dict, text: str,
         problem = f"the counted region failed: {region['error']}"
     events = {}
     for name, edef in event_set.events.items():
-        entry = {"perf": edef.perf, "scope": edef.scope, "value": None, "unit": "",
+        spelled = probed[name].get("perf", edef.perf)
+        entry = {"perf": spelled, "scope": edef.scope, "value": None, "unit": "",
                  "running_fraction": None, "status": probed[name]["status"],
                  "detail": probed[name]["detail"]}
         if entry["status"] == COUNTED:
-            count = counts.get(base_event_name(printed_name(name, edef.perf)))
+            count = counts.get(base_event_name(printed_name(name, spelled)))
             if problem:
                 entry.update(status=NOT_COUNTED, detail=problem)
             elif count is None:

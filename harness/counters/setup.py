@@ -124,6 +124,7 @@ class CounterSetup:
         counters = {"event_set": self.event_set.name, "backends": list(self.config.backends),
                     "batches": point["batches"],
                     "formulas": {m: d.formula for m, d in self.event_set.metrics.items()},
+                    "unavailable": dict(self.event_set.unavailable),
                     "region": from_worker.get("region"), "model": from_worker.get("model")}
         if self.perf is not None:
             counters["perf"] = self.perf.collect(work_dir, stem, counters["region"])

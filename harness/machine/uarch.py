@@ -6,6 +6,8 @@ Family/model ranges follow Linux's ``tools/perf/pmu-events/arch/x86/mapfile.csv`
 
 from __future__ import annotations
 
+import re
+
 # Intel family 6: model -> (uarch, codename). Server parts first; the client cores
 # of the same generation share their core events but not their uncore.
 _INTEL_FAMILY6 = {
@@ -35,17 +37,25 @@ _INTEL_FAMILY6 = {
 }
 
 
+# Linux's tools/perf/pmu-events/arch/x86/mapfile.csv, its AMD lines verbatim (first match
+# wins; perf matches "AuthenticAMD-<family>-<model in hex>" against them). Family 0x19:
+# models 0x00-0x0F, 0x20-0x2F, 0x40-0x5F are Zen 3 (Milan, Vermeer, Rembrandt, Cezanne);
+# every other model, 0x30-0x3F included, is Zen 4 (Genoa 0x11, Raphael 0x61, ...).
+_AMD_MAPFILE = (
+    ("AuthenticAMD-23-([12][0-9A-F]|[0-9A-F])", "zen", "Zen/Zen+"),
+    ("AuthenticAMD-23-[[:xdigit:]]+", "zen2", "Zen 2"),
+    ("AuthenticAMD-25-([245][[:xdigit:]]|[[:xdigit:]])", "zen3", "Zen 3"),
+    ("AuthenticAMD-25-[[:xdigit:]]+", "zen4", "Zen 4"),
+    ("AuthenticAMD-26-[[:xdigit:]]+", "zen5", "Zen 5"),
+)
+
+
 def _amd(family: int, model: int) -> tuple[str, str]:
-    if family == 0x17:
-        return ("zen", "Zen/Zen+") if model < 0x30 else ("zen2", "Zen 2")
-    if family == 0x19:
-        # Zen 3: Milan (0x01), Vermeer (0x21), Cezanne (0x50); the rest of family
-        # 0x19 is Zen 4: Genoa (0x11), Raphael (0x61), Phoenix (0x74), Bergamo (0xA0).
-        if model <= 0x0F or 0x20 <= model <= 0x5F:
-            return ("zen3", "Zen 3")
-        return ("zen4", "Zen 4")
-    if family == 0x1A:
-        return ("zen5", "Zen 5")
+    """The mapfile's answer for an AMD (or Hygon) family/model."""
+    cpuid = f"AuthenticAMD-{family}-{model:X}"
+    for pattern, uarch, codename in _AMD_MAPFILE:
+        if re.fullmatch(pattern.replace("[:xdigit:]", "0-9A-F"), cpuid):
+            return uarch, codename
     return ("unknown", f"AMD family {family:#x}")
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from harness import RESULT_FORMAT_VERSION
 from harness.counters.summary import COUNTER_COLUMNS, counter_metadata, point_counter_columns
+from harness.limits.ceiling import CEILING_COLUMNS, ceiling_columns
 from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.store.fileio import atomic_write_json, atomic_write_text
@@ -40,7 +41,9 @@ POINT_COLUMNS = [
     "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
     "pages", "kernel_page_bytes", "huge_page_fraction", "layout", "table_scale", "note",
-] + COUNTER_COLUMNS  # a number and its source (perf/cachegrind/model), or no number and why
+] + COUNTER_COLUMNS + CEILING_COLUMNS
+# COUNTER_COLUMNS: a number and its source (perf/cachegrind/model), or no number and why.
+# CEILING_COLUMNS: the speedup this machine allows (harness/limits/ceiling.py), or why none.
 
 
 def utc_now() -> str:
@@ -174,12 +177,29 @@ class ResultStore:
         row.update(point_counter_columns(ok_runs))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
+    def _limits(self) -> tuple[dict | None, str]:
+        """The limits result this run sized its tables by, or why there is none."""
+        source = (self.manifest.get("effective") or {}).get("effective_llc_source")
+        if not source:
+            return None, ("this run references no limits result (pass one to `harness "
+                          "report`, which computes the ceiling from it)")
+        path = Path(source) / "limits.json"
+        try:
+            limits = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"the limits result {path} is unreadable ({exc})"
+        return (limits, "") if isinstance(limits, dict) else (None, f"{path} is not an object")
+
     def write_points_csv(self) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=POINT_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for point in self.plan.points:
-            writer.writerow({k: _fmt(v) for k, v in self.point_row(point).items()})
+        rows = [self.point_row(point) for point in self.plan.points]
+        limits, why_none = self._limits()
+        ceilings = ceiling_columns(rows, limits, why_none)
+        for row in rows:
+            row.update(ceilings.get(row["point_id"], {}))
+            writer.writerow({k: _fmt(v) for k, v in row.items()})
         self._guarded(lambda: atomic_write_text(self.dir / POINTS_FILE, buf.getvalue()),
                       self.dir / POINTS_FILE)
 

@@ -20,10 +20,19 @@ from harness.report.select import BASELINE, largest_batch, missing_notes, series
 from harness.report.style import Page, Palette, log_axis, no_data, ratio_formatter
 
 TITLE = "LLC misses and DRAM bytes per lookup"
+ZEN_FILLS = "l1d_fills_beyond_l3_per_lookup"
 METRICS = {
     "llc_misses_per_lookup": ("LLC misses per lookup", "LLC misses per lookup (count)"),
     "dram_bytes_per_lookup": ("DRAM bytes per lookup", "DRAM bytes read per lookup (B)"),
+    # AMD Zen's core counts L1D fills by source, not LLC misses (no L2-prefetcher fills;
+    # Intel's LLC-miss event counts its prefetchers' misses): a panel of its own, drawn
+    # only where a Zen machine counted it, never overlaid on the LLC misses.
+    ZEN_FILLS: ("AMD Zen: L1D fills from beyond the L3 per lookup (not LLC misses)",
+                "L1D fills from beyond the L3 per lookup (count)"),
 }
+ALWAYS = ("llc_misses_per_lookup", "dram_bytes_per_lookup")
+# The legend's qualifier of a series on the Zen panel: a different quantity, said so.
+QUALIFIER = {ZEN_FILLS: "AMD L1D fills beyond L3"}
 SOURCES = ("perf", "cachegrind", "model")
 STATUS_WHY = {
     "not-supported": "perf reports the event <not supported> on this CPU "
@@ -123,6 +132,8 @@ def draw(frame: pd.DataFrame, results: Results):
             source_col = f"{metric}_source"
             if metric not in part or source_col not in part:
                 continue
+            if metric not in ALWAYS and part[metric].isna().all():
+                continue  # not this vendor's quantity: nothing to explain
             missing = part[part[metric].isna()]
             if missing.empty or measured[measured["metric"] == metric].empty:
                 continue  # an empty panel says why itself
@@ -146,9 +157,11 @@ def draw(frame: pd.DataFrame, results: Results):
                     "counted by hardware. Dashed grey: one uncompressed row (dim x 4 B, in "
                     "cache lines for misses).")
     page = Page(TITLE, subtitle, results, notes=notes)
-    axes = page.axes(1, 2)
+    panels = [m for m in METRICS if m in ALWAYS or not measured[measured["metric"] == m].empty]
+    axes = page.axes(1, len(panels))
     palette = Palette(results)
-    for ax, (metric, (name, ylabel)) in zip(axes, METRICS.items()):
+    for ax, metric in zip(axes, panels):
+        name, ylabel = METRICS[metric]
         ax.set_title(name)
         m = measured[measured["metric"] == metric]
         if m.empty:
@@ -161,7 +174,8 @@ def draw(frame: pd.DataFrame, results: Results):
                 if source != "perf":
                     style["markerfacecolor"] = "white"
                 ax.plot(s["llc_ratio"], s["value"], **style)
-                page.series(kernel, f"{label} [{source}]", style)
+                tag = f"{source}: {QUALIFIER[metric]}" if metric in QUALIFIER else source
+                page.series(kernel, f"{label} [{tag}]", style)
         ref = frame[(frame["what"] == "one row") & (frame["metric"] == metric)]
         ref_style = {"color": "#999999", "linestyle": "--", "linewidth": 1.0}
         for _, r in ref.iterrows():

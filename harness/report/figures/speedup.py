@@ -2,12 +2,15 @@
 point (same run, table, dim, batch, pooling, features, threads, distribution, pages),
 vs batch size (at the largest table) and vs table size in LLC multiples (at the
 batch nearest 128, the reference inference benchmark's), with the paper's "up to
-3.4x" drawn for comparison."""
+3.4x" drawn for comparison, and, where a `harness limits` result of the machine is known,
+the speedup the machine allows each pair (harness/limits/ceiling.py: the baseline's gather
+floor over k token rows + k' weight reads + the output write) drawn dotted beside it."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from harness.limits.ceiling import ceiling_fraction, speedup_ceiling
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.paper import PAPER_SPEEDUP
@@ -22,7 +25,19 @@ PAPER_BATCH = 128  # the reference code's inference benchmark batch
 PANELS = ("vs batch size", "vs table size")
 COLUMNS = ["panel", "machine", "threads", "kernel", "label", "x", "table_size", "llc_ratio",
            "batch_size", "speedup", "ci95_lo", "ci95_hi", "baseline_p50_ns",
-           "compressed_p50_ns", "point_id", "baseline_point_id"]
+           "compressed_p50_ns", "point_id", "baseline_point_id", "speedup_ceiling",
+           "ceiling_fraction", "ceiling_note"]
+
+
+def _ceiling(results: Results, p) -> dict:
+    """The speedup this pair's machine allows, from its limits result (or why none)."""
+    base = results.points[(results.points["machine"] == p["machine"])
+                          & (results.points["point_id"] == p["base_point_id"])]
+    c = speedup_ceiling(results.limits.get(p["machine"]), base.iloc[0].to_dict(), p.to_dict())
+    speedup = p["base_p50_ns"] / p["latency_p50_ns"]
+    return {"speedup_ceiling": c["speedup_ceiling"],
+            "ceiling_fraction": ceiling_fraction(speedup, c["speedup_ceiling"]),
+            "ceiling_note": c["reason"] or "; ".join([c["parts"]["curve"], *c["notes"]])}
 
 
 def data(results: Results) -> pd.DataFrame:
@@ -49,7 +64,7 @@ def data(results: Results) -> pd.DataFrame:
                          "speedup": p["base_p50_ns"] / p["latency_p50_ns"],
                          "ci95_lo": lo, "ci95_hi": hi, "baseline_p50_ns": p["base_p50_ns"],
                          "compressed_p50_ns": p["latency_p50_ns"], "point_id": p["point_id"],
-                         "baseline_point_id": p["base_point_id"]})
+                         "baseline_point_id": p["base_point_id"]} | _ceiling(results, p))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(
         ["panel", "threads", "machine", "kernel", "label", "x"], ignore_index=True)
 
@@ -72,6 +87,19 @@ def _slices(frame: pd.DataFrame) -> str:
             f"latency / compressed median latency.")
 
 
+CEILING_STYLE = {"color": "#444444", "linestyle": ":", "marker": "o",
+                 "markerfacecolor": "white", "linewidth": 1.2}
+
+
+def _ceilings(frame: pd.DataFrame) -> str:
+    """How close the kernels came to what the machine allows (median over pairs)."""
+    reached = frame["ceiling_fraction"].dropna()
+    if reached.empty:
+        return ""
+    return (f"Median {reached.median():.2f} of the speedup this machine allows "
+            f"({len(reached)} pair{'s' if len(reached) != 1 else ''}; dotted: the ceiling). ")
+
+
 def draw(frame: pd.DataFrame, results: Results):
     notes = missing_notes(results.points, "threads",
                           shown=set(frame["threads"]) if not frame.empty else None)
@@ -80,6 +108,11 @@ def draw(frame: pd.DataFrame, results: Results):
         notes.append(f"{len(no_ci)} point(s) without a 95% interval (no per-batch samples in "
                      f"pyperf.json), drawn without an error bar: "
                      f"{', '.join(no_ci['point_id'].astype(str).head(3))}")
+    if not frame.empty:
+        for note in sorted(set(frame.loc[frame["speedup_ceiling"].isna(), "ceiling_note"])):
+            hosts = sorted({results.machines[m].hostname for m in frame.loc[
+                frame["ceiling_note"] == note, "machine"]})
+            notes.append(f"no speedup ceiling drawn ({', '.join(hosts)}): {note}")
     if frame.empty:
         page = Page(TITLE, "", results, notes=notes)
         no_data(page.axes()[0], [
@@ -88,14 +121,15 @@ def draw(frame: pd.DataFrame, results: Results):
             "Run baseline and MEM-REC in one scenario to compare them."])
         return page.finish()
     threads = sorted(frame["threads"].unique())
-    subtitle = f"{_best(frame)} {_slices(frame)} {ERRORBAR_NOTE['ci']}."
+    subtitle = f"{_best(frame)} {_ceilings(frame)}{_slices(frame)} {ERRORBAR_NOTE['ci']}."
     page = Page(TITLE, subtitle, results, notes=notes)
     axes = page.axes(len(threads), 2)
     palette = Palette(results)
     # Limits follow the medians and the references; a very wide interval runs off the
     # axis rather than squashing every curve.
     lo_y = min(frame["speedup"].min(), 0.5) / 1.6
-    hi_y = max(frame["speedup"].max(), PAPER_SPEEDUP) * 1.6
+    hi_y = max(frame["speedup"].max(), frame["speedup_ceiling"].max(skipna=True)
+               if frame["speedup_ceiling"].notna().any() else 0, PAPER_SPEEDUP) * 1.6
     for row, t in enumerate(threads):
         for col, panel in enumerate(PANELS):
             ax = axes[row * 2 + col]
@@ -105,6 +139,14 @@ def draw(frame: pd.DataFrame, results: Results):
                 # not a zero-width one that would claim a tight interval.
                 band(ax, s["x"], s["speedup"], s["ci95_lo"], s["ci95_hi"], style)
                 page.series(kernel, label, style)
+                ceiling = s[s["speedup_ceiling"].notna()]
+                if not ceiling.empty:
+                    # The same series' ceiling: same colour and marker, dotted and hollow.
+                    ax.plot(ceiling["x"], ceiling["speedup_ceiling"], **{
+                        **style, "linestyle": ":", "markerfacecolor": "white",
+                        "linewidth": 1.2})
+                    page.reference("dotted, hollow: the speedup this machine allows "
+                                   "(harness limits' gather floors)", CEILING_STYLE)
             ref = {"color": "#2a9d8f", "linestyle": (0, (6, 3)), "linewidth": 1.4}
             ax.axhline(PAPER_SPEEDUP, **ref)
             ax.text(0.01, PAPER_SPEEDUP, f" paper: up to {PAPER_SPEEDUP}x", va="bottom",

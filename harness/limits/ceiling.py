@@ -1,0 +1,233 @@
+"""The speedup a machine allows a compressed kernel over the baseline, from its limits.
+
+A compressed embedding cannot beat the machine's own gather loop: per lookup the
+baseline must fetch one row of ``dim x 4`` bytes from its (large) table, MEM-REC k token
+rows from its (small) token table plus k' 4-byte weights from its weight table. With
+``g(bytes, ws)`` the prefetched random-row gather cost per row that ``harness limits``
+measured at working set ``ws`` (``analysis.gather_cost_at``, log-log interpolated):
+
+    baseline floor   = g(row, baseline tables' bytes)                          + write
+    compressed floor = k * g(row, token tables' bytes) + k' * g(64 B, weight tables' bytes)
+                       + write
+    write            = g(row, output bytes of one batch) * bags per lookup
+    speedup_ceiling  = baseline floor / compressed floor
+    ceiling_fraction = measured speedup / speedup_ceiling
+
+Choices, and why:
+- A k'-weight read touches one cache line, so it costs what one 64-byte row costs at the
+  weight table's working set; without a 64 B curve, the smallest measured row's cost
+  scaled by 64 / its row bytes (said in ``notes``).
+- The output row is written once per bag (pooling x features ids share it in the shared
+  layout, ``pooling`` ids per feature otherwise), and costs what moving a row costs at
+  the output buffer's working set. The baseline writes the same output, so the write is
+  on both sides: leaving it off the baseline's side (issue 17's wording) would make the
+  ceiling lower than the machine allows and flatter every kernel.
+- Both sides use the same curve (the measured row size nearest ``dim x 4``, at the
+  point's thread count, else one thread): the ratio needs the same yardstick, not an
+  exact one.
+- A fraction above 1 is possible and means the baseline ran slower than its own gather
+  floor (e.g. no prefetching), not that the compressed kernel beat the machine.
+- Kernels the formula does not describe (QR, ROBE-Z, TT-Rec, spin) get no ceiling and
+  a reason; so does a point without a limits result. Nothing is invented.
+
+Pure: dicts in, dicts out (points.csv rows or pandas rows, and a limits.json dict).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from harness.limits.analysis import gather_cost_at
+
+LINE_BYTES = 64
+# Kernels whose cost is k rows of a token table (+ k' scalar weights): the formula's.
+TOKEN_KERNELS = ("memrec", "bloom", "hashing_trick")
+
+
+def _params(row) -> dict:
+    params = row.get("params")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params or "{}")
+        except ValueError:
+            return {}
+    return params if isinstance(params, dict) else {}
+
+
+def _int(row, key: str) -> int | None:
+    try:
+        value = float(row.get(key))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else int(value)
+
+
+def _curves(limits: dict, threads: int) -> tuple[int, dict[int, str]] | None:
+    """(threads used, {row_bytes: curve key}) of the gather curves measured."""
+    measured: dict[int, dict[int, str]] = {}
+    for key in limits.get("gather") or {}:
+        try:
+            row, t = (int(x.rstrip("Bt")) for x in key.split("/"))
+        except ValueError:
+            continue
+        measured.setdefault(t, {})[row] = key
+    for t in (threads, 1):
+        if measured.get(t):
+            return t, measured[t]
+    return None
+
+
+def _compressed_tables(kernel: str, params: dict, dim: int, kernel_bytes: int):
+    """(k, token table bytes, k', weight table bytes) over all of the kernel's tables."""
+    row_bytes = dim * 4
+    if kernel == "memrec":
+        k, kw = int(params["k"]), int(params["k_weight"])
+        token, weight = int(params["token_rows"]) * row_bytes, int(params["weight_rows"]) * 4
+    elif kernel == "bloom":
+        k, kw, token, weight = int(params["k"]), 0, int(params["token_rows"]) * row_bytes, 0
+    else:  # hashing_trick: one row from a smaller table
+        k, kw, token, weight = 1, 0, int(params["rows"]) * row_bytes, 0
+    # One set of tables for the shared layout, one per feature otherwise: the stored
+    # kernel_bytes says how many there are.
+    copies = max(1, round(kernel_bytes / (token + weight))) if token + weight else 1
+    return k, token * copies, kw, weight * copies
+
+
+def speedup_ceiling(limits: dict | None, baseline, compressed) -> dict:
+    """The speedup this machine allows ``compressed`` over ``baseline`` (matched points).
+
+    Returns ``{"speedup_ceiling": float | None, "reason": str, "notes": [...], "parts":
+    {...}}``: the ceiling with its parts (ns per lookup of each term), or None and why.
+    """
+    def none(reason: str) -> dict:
+        return {"speedup_ceiling": None, "reason": reason, "notes": [], "parts": {}}
+
+    if not limits or not limits.get("gather"):
+        return none("no limits result for this machine (run `python -m harness limits`)")
+    kernel = compressed.get("kernel")
+    if kernel not in TOKEN_KERNELS:
+        return none(f"no gather-floor model for kernel {kernel!r} (only "
+                    f"{', '.join(TOKEN_KERNELS)})")
+    dim, threads = _int(compressed, "dim"), _int(compressed, "threads")
+    base_bytes, comp_bytes = _int(baseline, "kernel_bytes"), _int(compressed, "kernel_bytes")
+    batch, pooling = _int(compressed, "batch_size"), _int(compressed, "pooling")
+    features = _int(compressed, "features") or 1
+    if None in (dim, threads, base_bytes, comp_bytes, batch, pooling):
+        return none("the point lacks dim, threads, kernel_bytes, batch_size or pooling")
+    try:
+        k, token_ws, kw, weight_ws = _compressed_tables(kernel, _params(compressed), dim,
+                                                        comp_bytes)
+    except (KeyError, TypeError, ValueError) as exc:
+        return none(f"the point's params lack {exc}")
+    found = _curves(limits, threads)
+    if found is None:
+        return none("the limits result has no gather curve")
+    t, by_row = found
+    row_bytes = dim * 4
+    curve_row = min(by_row, key=lambda r: (abs(r - row_bytes), r))
+    notes = []
+    if t != threads:
+        notes.append(f"no {threads}-thread gather curve: the 1-thread one is used")
+    if curve_row != row_bytes:
+        notes.append(f"rows of {row_bytes} B priced on the {curve_row} B gather curve")
+
+    def gather(row: int, ws: int) -> float:
+        return gather_cost_at(limits, row, t, max(1, ws))
+
+    shared = str(compressed.get("layout") or "") == "shared"
+    bags_per_lookup = 1 / (pooling * features) if shared else 1 / pooling
+    output_ws = int(batch * (1 if shared else features) * row_bytes)
+    write = gather(curve_row, output_ws) * bags_per_lookup
+    scalar = 0.0
+    if kw:
+        line_row = min(by_row)
+        scalar = gather(line_row, weight_ws) * LINE_BYTES / line_row
+        if line_row != LINE_BYTES:
+            notes.append(f"a weight read priced as {LINE_BYTES}/{line_row} of a {line_row} B "
+                         f"row (no {LINE_BYTES} B gather curve)")
+    parts = {"curve": f"{curve_row}B/{t}t",
+             "baseline_row_ns": gather(curve_row, base_bytes),
+             "token_row_ns": gather(curve_row, token_ws), "k": k,
+             "weight_read_ns": scalar, "k_weight": kw, "output_write_ns": write,
+             "baseline_working_set_bytes": base_bytes, "token_working_set_bytes": token_ws,
+             "weight_working_set_bytes": weight_ws, "output_working_set_bytes": output_ws}
+    parts["baseline_floor_ns"] = parts["baseline_row_ns"] + write
+    parts["compressed_floor_ns"] = k * parts["token_row_ns"] + kw * scalar + write
+    return {"speedup_ceiling": parts["baseline_floor_ns"] / parts["compressed_floor_ns"],
+            "reason": "", "notes": notes, "parts": parts}
+
+
+def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> float | None:
+    """How much of the allowed speedup was reached (1.0: at the machine's floor)."""
+    if measured_speedup is None or not ceiling or math.isnan(measured_speedup):
+        return None
+    return measured_speedup / ceiling
+
+
+# Columns of points.csv a compressed point's row gains (empty on the baseline's rows).
+CEILING_COLUMNS = ["speedup_ceiling", "ceiling_fraction", "ceiling_note"]
+# What makes two points of one run comparable (as harness/report/select.MATCH_COLUMNS).
+MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
+                 "distribution", "pages", "layout", "table_scale")
+
+
+def _match_key(row) -> tuple:
+    return tuple(str(row.get(c, "")) for c in MATCH_COLUMNS)
+
+
+def ceiling_columns(rows: list[dict], limits: dict | None,
+                    no_limits_reason: str = "") -> dict[str, dict]:
+    """{point_id: CEILING_COLUMNS} for every ok compressed row with an ok baseline row at
+    the same table, dim, batch, pooling, features, threads, distribution and pages.
+
+    Where several baselines match (backends), the first in ``rows`` is used and the note
+    says which. ``no_limits_reason`` replaces the generic reason when ``limits`` is None.
+    """
+    bases: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("kernel") == "baseline" and r.get("status") == "ok":
+            bases.setdefault(_match_key(r), []).append(r)
+    out = {}
+    for r in rows:
+        if r.get("kernel") == "baseline" or r.get("status") != "ok":
+            continue
+        partners = bases.get(_match_key(r))
+        if not partners:
+            out[r["point_id"]] = {"speedup_ceiling": None, "ceiling_fraction": None,
+                                  "ceiling_note": "no ok baseline point at the same sizes"}
+            continue
+        b = partners[0]
+        c = speedup_ceiling(limits, b, r)
+        reason = no_limits_reason if limits is None and no_limits_reason else c["reason"]
+        notes = c["notes"] + ([f"against {b['point_id']}"] if len(partners) > 1 else [])
+        try:
+            measured = float(b["latency_p50_ns"]) / float(r["latency_p50_ns"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            measured = None
+        out[r["point_id"]] = {
+            "speedup_ceiling": c["speedup_ceiling"],
+            "ceiling_fraction": ceiling_fraction(measured, c["speedup_ceiling"]),
+            "ceiling_note": reason or "; ".join([f"curve {c['parts']['curve']}", *notes])}
+    return out
+
+
+def ceiling_of(row: dict, partner_row: dict, speedup: float | None,
+               limits: dict | None = None) -> dict:
+    """A compared point's ceiling: from ``limits`` when given, else as its points.csv
+    row stored it (text cells), with the share ``speedup`` reached and a note."""
+    if limits is not None:
+        c = speedup_ceiling(limits, partner_row, row)
+        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
+    elif "speedup_ceiling" not in row:
+        ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
+    else:
+        text = str(row.get("speedup_ceiling") or "").strip()
+        try:
+            ceiling = float(text) if text else None
+        except ValueError:
+            ceiling = None
+        note = str(row.get("ceiling_note") or "").strip() or (
+            "" if ceiling else "no ceiling stored")
+    return {"ceiling": ceiling, "ceiling_fraction": ceiling_fraction(speedup, ceiling),
+            "ceiling_note": note}

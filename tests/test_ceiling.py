@@ -1,0 +1,135 @@
+"""The speedup ceiling from a limits result: a pure function, checked on a synthetic
+limits dict whose curves make every term a round number."""
+
+import json
+import math
+
+import pytest
+
+from harness.limits.ceiling import ceiling_fraction, speedup_ceiling
+
+MIB, GIB = 1 << 20, 1 << 30
+
+
+def curve(*points):
+    return [{"working_set_bytes": ws, "ns_per_row": ns, "gbytes_per_s": 0.0} for ws, ns in points]
+
+
+LIMITS = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0)),
+                     "64B/1t": curve((MIB, 5.0), (GIB, 40.0)),
+                     "512B/2t": curve((MIB, 6.0), (GIB, 50.0))}}
+
+
+def base(**kw):
+    return {"kernel": "baseline", "params": "{}", "dim": 128, "threads": 1,
+            "kernel_bytes": GIB, "batch_size": 2048, "pooling": 1, "features": 1} | kw
+
+
+def memrec(**kw):
+    params = {"token_rows": 2048, "k": 2, "weight_rows": 16384, "k_weight": 1}
+    params |= kw.pop("params", {})
+    kernel_bytes = params["token_rows"] * 512 + params["weight_rows"] * 4
+    return base(kernel="memrec", params=json.dumps(params), kernel_bytes=kernel_bytes) | kw
+
+
+def test_the_formula_by_hand():
+    # baseline: one 512 B row at 1 GiB (80 ns) + the output row at 2048 x 512 B = 1 MiB
+    # (10 ns); MEM-REC: 2 token rows at 1 MiB (2 x 10) + 1 weight line at 64 KiB (the 64 B
+    # curve's first point, 5 ns) + the same write (10 ns).
+    c = speedup_ceiling(LIMITS, base(), memrec())
+    assert c["reason"] == "" and c["notes"] == []
+    assert c["parts"]["baseline_floor_ns"] == pytest.approx(90.0)
+    assert c["parts"]["compressed_floor_ns"] == pytest.approx(35.0)
+    assert c["speedup_ceiling"] == pytest.approx(90 / 35)
+    assert ceiling_fraction(2.0, c["speedup_ceiling"]) == pytest.approx(2.0 * 35 / 90)
+
+
+def test_pooling_shares_the_write_and_k_raises_the_floor():
+    pooled = speedup_ceiling(LIMITS, base(pooling=10), memrec(pooling=10))
+    assert pooled["parts"]["output_write_ns"] == pytest.approx(1.0)  # one row per 10 ids
+    assert pooled["speedup_ceiling"] == pytest.approx(81 / 26)
+    k4 = speedup_ceiling(LIMITS, base(), memrec(params={"k": 4}))
+    assert k4["speedup_ceiling"] == pytest.approx(90 / 55)
+
+
+def test_log_log_interpolation_between_curve_points():
+    # A 32 MiB baseline lies halfway (log) between 1 MiB and 1 GiB: sqrt(10 * 80) ns.
+    c = speedup_ceiling(LIMITS, base(kernel_bytes=32 * MIB), memrec())
+    assert c["parts"]["baseline_row_ns"] == pytest.approx(math.sqrt(800))
+
+
+def test_threads_use_their_own_curve_else_one_thread():
+    two = speedup_ceiling(LIMITS, base(threads=2), memrec(threads=2))
+    assert two["parts"]["curve"] == "512B/2t"
+    assert any("64/512" in n for n in two["notes"])  # no 64 B curve at 2 threads
+    four = speedup_ceiling(LIMITS, base(threads=4), memrec(threads=4))
+    assert four["parts"]["curve"] == "512B/1t" and "1-thread" in four["notes"][0]
+
+
+def test_other_row_sizes_say_which_curve_priced_them():
+    c = speedup_ceiling(LIMITS, base(dim=64), memrec(dim=64, kernel_bytes=2048 * 256 + 65536))
+    assert c["parts"]["curve"] == "64B/1t"  # the nearest measured row size
+    assert "256 B priced on the 64 B" in c["notes"][0]
+
+
+def test_no_limits_or_no_model_gives_no_number_and_says_why():
+    for limits in (None, {}, {"gather": {}}):
+        c = speedup_ceiling(limits, base(), memrec())
+        assert c["speedup_ceiling"] is None and "no limits result" in c["reason"]
+    qr = speedup_ceiling(LIMITS, base(), base(kernel="qr", params='{"collisions": 4}'))
+    assert qr["speedup_ceiling"] is None and "'qr'" in qr["reason"]
+    assert ceiling_fraction(2.0, None) is None
+
+
+def test_bloom_and_shared_layout():
+    bloom = base(kernel="bloom", params=json.dumps({"token_rows": 2048, "k": 2}),
+                 kernel_bytes=2048 * 512)
+    assert speedup_ceiling(LIMITS, base(), bloom)["speedup_ceiling"] == pytest.approx(90 / 30)
+    # Shared layout: 26 features, one bag per sample: the write is 1/26 of a row per id.
+    shared = memrec(layout="shared", features=26, batch_size=64)
+    c = speedup_ceiling(LIMITS, base(layout="shared", features=26), shared)
+    assert c["parts"]["output_working_set_bytes"] == 64 * 512  # one output row per sample
+    assert c["parts"]["output_write_ns"] == pytest.approx(10.0 / 26)
+
+
+def test_points_csv_columns_pair_each_compressed_point_with_its_baseline():
+    from harness.limits.ceiling import ceiling_columns
+
+    ok = {"status": "ok", "table_rows": 1000, "distribution": "uniform", "pages": "thp"}
+    rows = [base(point_id="b", latency_p50_ns=900.0) | ok,
+            memrec(point_id="m", latency_p50_ns=500.0) | ok,
+            memrec(point_id="m8", latency_p50_ns=500.0, batch_size=8) | ok,
+            memrec(point_id="failed") | ok | {"status": "failed"}]
+    cols = ceiling_columns(rows, LIMITS)
+    assert set(cols) == {"m", "m8"}
+    assert cols["m"]["speedup_ceiling"] == pytest.approx(90 / 35)
+    assert cols["m"]["ceiling_fraction"] == pytest.approx(1.8 / (90 / 35))
+    assert cols["m"]["ceiling_note"] == "curve 512B/1t"
+    assert cols["m8"]["speedup_ceiling"] is None and "no ok baseline" in cols["m8"]["ceiling_note"]
+    none = ceiling_columns(rows, None, "this run references no limits result")
+    assert none["m"]["speedup_ceiling"] is None and none["m"]["ceiling_fraction"] is None
+    assert none["m"]["ceiling_note"] == "this run references no limits result"
+
+
+def test_points_csv_stores_the_ceiling_of_the_referenced_limits_result(tmp_path, zen3_vm):
+    import csv
+    from pathlib import Path
+
+    from synthetic_results import write_result_dir
+
+    limits_dir = Path(__file__).parent / "fixtures" / "results" / "vm-limits"
+    write_result_dir(tmp_path / "with", zen3_vm, manifest_extra={
+        "effective": {"effective_llc_source": str(limits_dir)}})
+    write_result_dir(tmp_path / "without", zen3_vm)
+    for name in ("with", "without"):
+        rows = list(csv.DictReader(open(tmp_path / name / "points.csv")))
+        memrec = [r for r in rows if r["kernel"] == "memrec"]
+        base = [r for r in rows if r["kernel"] == "baseline"]
+        assert memrec and all(r["speedup_ceiling"] == "" for r in base)
+        for r in memrec:
+            if name == "with":
+                assert float(r["speedup_ceiling"]) > 0 and float(r["ceiling_fraction"]) > 0
+                assert r["ceiling_note"].startswith("curve 256B/1t")  # 64 B rows, nearest
+            else:
+                assert r["speedup_ceiling"] == "" and r["ceiling_fraction"] == ""
+                assert "references no limits result" in r["ceiling_note"]
