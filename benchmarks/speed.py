@@ -25,13 +25,15 @@ A table goes to stdout and, as markdown, to DIR/speed.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from harness.errors import UsageError
+from harness.store.reader import read_result
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
@@ -48,8 +50,8 @@ def run_scenario(scenario: Path, out: Path, quick: bool) -> int:
 
 
 def read_points(directory: Path) -> list[dict]:
-    with open(directory / "points.csv", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    """The ok rows of a run's points.csv, read (and checked) by the harness's store."""
+    return [r for r in read_result(directory).rows if r["status"] == "ok"]
 
 
 def _key(row: dict) -> tuple:
@@ -185,11 +187,11 @@ def main(argv=None) -> int:
         print("no stored speed runs found", file=sys.stderr)
         return 2
     try:
-        manifest = json.loads((dirs[0] / "manifest.json").read_text())
+        manifest = read_result(dirs[0]).manifest
         machine = manifest["machine"]
         llc = manifest["effective"]["llc_bytes"]
         table = speed_table([read_points(d) for d in dirs], llc)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (UsageError, ValueError, KeyError, TypeError) as exc:
         # A damaged or foreign result directory: say which, no traceback (exit 2).
         print(f"cannot read the speed runs under {out}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
