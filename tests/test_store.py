@@ -106,7 +106,12 @@ def _no_plan_meta(m):
     del m["plan_meta"]
 
 
+def _broken_plan_meta(m):
+    del m["plan_meta"]["pinning"]
+
+
 DAMAGE = {"plan entry without kernel": (_no_kernel, r"plan\[1\] .* lacks kernel"),
+          "plan_meta without pinning": (_broken_plan_meta, "plan_meta is not one"),
           "machine: {}": (_no_machine, "machine: not a machine record"),
           "no plan_meta": (_no_plan_meta, "no plan_meta|no stored plan")}
 

@@ -44,17 +44,13 @@ def load_results(directory: str | Path) -> ResultSet:
     directory = stored.dir
     plan = stored.points
     samples = stored.samples_ns  # checked against points.csv: disagreement is exit 2
-    rows = {r["point_id"]: r for r in stored.rows}
-    statuses = {p.get("point_id"): p for p in stored.manifest.get("point_status", [])}
+    rows = {r["point_id"]: r for r in stored.rows}  # one per plan point: the reader checked
     points = []
     for point in plan:
-        row = rows.get(point.point_id, {})
-        fallback = statuses.get(point.point_id, {})
-        status = row.get("status") or fallback.get("status") or "pending"
-        reason = row.get("reason") or fallback.get("reason", "")
-        runs = samples.get(point.point_id, [])
-        points.append(PointData(point.point_id, point.label, point.identity(), status, reason,
-                                runs, point.lookups_per_batch, row))
+        row = rows[point.point_id]
+        points.append(PointData(point.point_id, point.label, point.identity(), row["status"],
+                                row["reason"], samples.get(point.point_id, []),
+                                point.lookups_per_batch, row))
     notes = [] if stored.complete else [
         f"{directory}: the run did not finish (state {stored.manifest.get('state')!r}); "
         f"its unfinished points are incomparable"]

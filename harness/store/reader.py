@@ -55,7 +55,8 @@ def read_json(path: Path) -> object:
 # -- manifest.json --------------------------------------------------------------------
 def read_manifest(directory: str | Path) -> dict:
     """The manifest of ``directory``, upgraded to this format and checked: its shape,
-    its machine record and every plan entry (each must be a point this harness reads).
+    its machine record, every plan entry (each must be a point this harness reads) and
+    the stored plan's metadata where there is one.
     Returned as the dict it is stored as, so keys of later stages survive a rewrite."""
     path = Path(directory) / MANIFEST_FILE
     data = read_json(path)
@@ -73,6 +74,8 @@ def read_manifest(directory: str | Path) -> dict:
         if missing:
             raise UsageError(f"{path}: plan[{i}] ({entry.get('point_id', '?')}) lacks "
                              f"{', '.join(missing)}: not a point this harness reads")
+    if data.get("plan_meta") is not None:
+        stored_plan(data, directory)  # what resume and merge rebuild must be readable
     return data
 
 
@@ -251,6 +254,14 @@ def read_result(directory: str | Path) -> StoredResult:
                          f"holds {MANIFEST_FILE})")
     manifest = read_manifest(directory)
     columns, rows = read_points(directory / POINTS_FILE)
+    planned = [e["point_id"] for e in manifest["plan"]]
+    listed = [r["point_id"] for r in rows]
+    if sorted(planned) != sorted(listed):
+        odd = sorted(set(planned) ^ set(listed)) or \
+            sorted({p for p in listed if listed.count(p) > 1})
+        raise UsageError(f"{directory / POINTS_FILE}: its points are not the plan of "
+                         f"{MANIFEST_FILE} (e.g. {odd[0]}): the files disagree (damaged, or "
+                         f"from different runs)")
     return StoredResult(directory, manifest, columns, rows)
 
 
