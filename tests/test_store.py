@@ -93,6 +93,17 @@ def test_newer_formats_are_refused(v1):
     assert read_limits(v1)["format_version"] == RESULT_FORMAT_VERSION
 
 
+def test_limits_results_are_written_versioned_and_checked(tmp_path):
+    from harness.store.results import write_limits
+
+    limits = json.loads((FIXTURES / "vm-limits" / "limits.json").read_text())
+    write_limits(tmp_path, limits)
+    assert read_limits(tmp_path) == {"format_version": RESULT_FORMAT_VERSION} | limits
+    (tmp_path / "limits.json").write_text(json.dumps({"effective_llc_bytes": 1}))
+    with pytest.raises(UsageError, match="not a limits result \\(missing sysfs_llc_bytes"):
+        read_limits(tmp_path)
+
+
 # -- manifests checked on read (18.7) ---------------------------------------------------
 def _no_kernel(m):
     del m["plan"][1]["kernel"]
