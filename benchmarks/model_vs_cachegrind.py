@@ -17,12 +17,13 @@ access of the process, through a simulated L1; model: table reads only).
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness.store.reader import read_result
 
 SCENARIO = """\
 name: model-vs-cachegrind
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
           f"lines/row), batch {args.batch}, {args.batches} timed batches; {elapsed:.0f} s")
     print(f"{'kernel':<10} {'table/LLC':>9} {'token/LLC':>9} {'model':>8} {'cachegrind':>10} "
           f"{'cg-model':>9} {'expected':>9}")
-    points = [row for name, _s, _k in runs for row in csv.DictReader(open(out / name / "points.csv"))]
+    points = [row for name, _s, _k in runs for row in read_result(out / name).rows]
     for row in points:
         if row["status"] != "ok":
             print(f"{row['point_id']}: {row['status']} {row['reason']}")

@@ -30,13 +30,15 @@ A table goes to stdout and, as markdown, to DIR/speed.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from harness.errors import UsageError
+from harness.store.reader import read_limits, read_result
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
@@ -53,8 +55,8 @@ def run_scenario(scenario: Path, out: Path, quick: bool) -> int:
 
 
 def read_points(directory: Path) -> list[dict]:
-    with open(directory / "points.csv", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    """The ok rows of a run's points.csv, read (and checked) by the harness's store."""
+    return [r for r in read_result(directory).rows if r["status"] == "ok"]
 
 
 def _key(row: dict) -> tuple:
@@ -205,13 +207,13 @@ def summary(table: list[dict]) -> str:
 def find_limits(given: Path | None, machine: dict) -> tuple[dict | None, Path | None]:
     """The limits result to price the ceiling with: ``given``, else the newest stored one
     of the machine the runs were made on; (None, None) when there is none."""
-    from harness.commands.limits import LIMITS_FILE, find_limits as newest
+    from harness.commands.limits import find_limits as newest
     from harness.machine.detect import Machine
 
     directory = given or newest(Machine.from_dict(machine), HERE.parent / "results")
     if directory is None:
         return None, None
-    return json.loads((Path(directory) / LIMITS_FILE).read_text()), Path(directory)
+    return read_limits(directory), Path(directory)
 
 
 def main(argv=None) -> int:
@@ -245,11 +247,11 @@ def main(argv=None) -> int:
         print("no stored speed runs found", file=sys.stderr)
         return 2
     try:
-        manifest = json.loads((dirs[0] / "manifest.json").read_text())
+        manifest = read_result(dirs[0]).manifest
         machine = manifest["machine"]
         llc = manifest["effective"]["llc_bytes"]
         runs = [read_points(d) for d in dirs]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (UsageError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         # A damaged or foreign result directory: say which, no traceback (exit 2).
         print(f"cannot read the speed runs under {out}: {type(exc).__name__}: {exc}",
               file=sys.stderr)

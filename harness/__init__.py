@@ -7,6 +7,7 @@ stored as pyperf JSON, a CSV of points and a manifest.
 
 __version__ = "0.1.0"
 
-# Version of the on-disk result format (points.csv, manifest.json, raw/*.json).
+# Version of the on-disk result format (manifest.json with its points.csv and pyperf.json,
+# raw/*/r*.json, limits.json); harness.store.versions upgrades older files on read.
 # Bump when a reader of older files would misread newer ones.
-RESULT_FORMAT_VERSION = 1
+RESULT_FORMAT_VERSION = 2

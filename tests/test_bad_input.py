@@ -79,14 +79,15 @@ def test_a_broken_run_record_stops_a_resume_with_a_clear_message(repo, zen3_vm, 
             store.load_recorded()
 
 
-def test_manifests_of_the_wrong_shape(tmp_path):
-    from harness.store.resultset import load_manifest_checked
+def test_manifests_of_the_wrong_shape(tmp_path, zen3_vm):
+    from harness.store.reader import read_manifest
 
     for broken in ({"machine": "x"}, {"plan": None}, {"scenario": "x"}, {"plan": [1]}):
-        manifest = {"format_version": 1, "scenario": {}, "machine": {}, "plan": []} | broken
+        manifest = {"format_version": 1, "scenario": {"name": "s"},
+                    "machine": zen3_vm.to_dict(), "plan": []} | broken
         (tmp_path / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(UsageError, match="wrong shape"):
-            load_manifest_checked(tmp_path)
+            read_manifest(tmp_path)
 
 
 def test_validate_without_a_measured_effective_llc_is_not_an_error(tmp_path):

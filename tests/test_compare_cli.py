@@ -155,5 +155,5 @@ def test_other_metrics(dirs, capsys):
 def test_cli_never_tracebacks(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "harness", "compare", str(tmp_path / "a"),
                            str(tmp_path / "b")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "no such result directory" in proc.stderr
+    assert proc.returncode == 2 and "no such directory" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -16,7 +16,7 @@ import pytest
 from harness.machine.cgroup import parse_keyed, parse_proc_cgroup
 from harness.errors import UsageError
 from harness.store.lock import DirectoryLock
-from harness.store.resultset import load_result, load_pyperf
+from harness.store.reader import read_result
 from harness.execute.signals import Interrupted, SignalGuard
 
 # numpy-backend kernels: workers start in ~0.3 s (no torch import).
@@ -183,15 +183,15 @@ def test_shards_merge_and_machines_are_kept_apart(tmp_path):
     proc = subprocess.run(harness_cmd("merge", *(tmp_path / f"s{i}" for i in range(3)),
                                       "-o", tmp_path / "all"), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    merged = load_result(tmp_path / "all")
+    merged = read_result(tmp_path / "all")
     assert merged.complete and len(merged.rows) == 8
     assert [r["status"] for r in merged.rows] == ["ok"] * 8
-    assert len(load_pyperf(merged)) == 8
+    assert len(merged.samples_ns) == 8
 
     partial = subprocess.run(harness_cmd("merge", tmp_path / "s0", "-o", tmp_path / "part"),
                              capture_output=True, text=True)
     assert partial.returncode == 0 and "recorded as pending" in partial.stderr
-    assert not load_result(tmp_path / "part").complete
+    assert not read_result(tmp_path / "part").complete
 
     m = json.loads((tmp_path / "s2/manifest.json").read_text())
     m["machine"]["model_name"], m["machine"]["hostname"] = "Other CPU", "otherhost"
@@ -242,8 +242,11 @@ def test_full_disk_keeps_earlier_files(tmp_path, repo, zen3_vm, monkeypatch):
 
     monkeypatch.setattr(results, "atomic_write_text", full)
     with pytest.raises(results.ResultWriteError, match="No space left.*intact"):
-        store.write("running")
+        store.write("interrupted")  # an end write is never skipped as a checkpoint is
     assert (tmp_path / "points.csv").read_text() == before
+
+
+V1 = Path(__file__).parent / "fixtures" / "results" / "v1-ci"
 
 
 @pytest.mark.parametrize("content,needle", [
@@ -259,24 +262,26 @@ def test_damaged_manifest(tmp_path, content, needle):
     if content is not None:
         (tmp_path / "manifest.json").write_text(content)
     with pytest.raises(UsageError, match=needle):
-        load_result(tmp_path)
+        read_result(tmp_path)
 
 
 def test_damaged_points_csv(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps(
-        {"format_version": 1, "scenario": {}, "machine": {}, "plan": []}))
+    (tmp_path / "manifest.json").write_bytes((V1 / "manifest.json").read_bytes())
     (tmp_path / "points.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(UsageError, match="missing columns"):
-        load_result(tmp_path)
-    header = "point_id,kernel,status,batch_size,threads,latency_p50_ns,ns_per_lookup\n"
-    (tmp_path / "points.csv").write_text(header + "p,baseline,ok,1\n")
-    with pytest.raises(UsageError, match="line 2 has too few fields"):
-        load_result(tmp_path)
-    (tmp_path / "points.csv").write_text(header + "p,baseline,ok,1,1,2,3\n")
-    assert load_result(tmp_path).rows[0]["point_id"] == "p"
+    with pytest.raises(UsageError, match="not a harness points.csv: missing columns"):
+        read_result(tmp_path)
+    lines = (V1 / "points.csv").read_text().splitlines()
+    (tmp_path / "points.csv").write_text("\n".join([lines[0], lines[1][:60]]) + "\n")
+    with pytest.raises(UsageError, match="line 2: .* fields where the header has"):
+        read_result(tmp_path)
+    (tmp_path / "points.csv").write_text("\n".join(lines[:2]).replace(",ok,", ",fine,"))
+    with pytest.raises(UsageError, match="line 2: status 'fine'"):
+        read_result(tmp_path)
+    (tmp_path / "points.csv").write_text("\n".join(lines) + "\n")
+    assert read_result(tmp_path).rows[0]["point_id"] == lines[1].split(",")[0]
     (tmp_path / "pyperf.json").write_text('{"benchmarks": [{"x": 1}]}')
     with pytest.raises(UsageError, match="pyperf cannot read it"):
-        load_pyperf(load_result(tmp_path))
+        read_result(tmp_path).samples_ns
 
 
 def test_signal_guard_defers_inside_critical():

@@ -5,6 +5,7 @@ import signal
 import pyperf
 import pytest
 
+from harness import RESULT_FORMAT_VERSION
 from harness.execute.plan import make_plan
 from harness.store.results import POINT_COLUMNS, ResultStore
 from harness.execute.runner import interpret_outcome, run_plan
@@ -68,7 +69,7 @@ def test_round_robin_and_files(plan, tmp_path, zen3_vm):
     assert bench.get_metadata()["kernel"] == plan.runnable[0].kernel
 
     manifest = json.load(open(tmp_path / "out/manifest.json"))
-    assert manifest["complete"] and manifest["format_version"] == 1
+    assert manifest["complete"] and manifest["format_version"] == RESULT_FORMAT_VERSION
     statuses = {p["point_id"]: p["status"] for p in manifest["point_status"]}
     assert statuses[failing] == "failed"
     assert (tmp_path / f"out/raw/{failing}/r0.json").exists()

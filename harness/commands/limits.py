@@ -17,8 +17,11 @@ from harness.limits.analysis import analyse, limits_scenarios, loaded_limits, pa
 from harness.machine.detect import Machine, describe_machine
 from harness.execute.plan import Plan, make_plan, parse_memory_limit
 from harness.machine.provenance import git_state, library_versions
+from harness.store.manifest import build_manifest
+from harness.store.models import ScenarioRecord
+from harness.store.reader import read_manifest as load_manifest_checked
+from harness.store.reader import read_result as load_result
 from harness.store.results import default_result_dir, new_result_dir, utc_now
-from harness.store.resultset import load_manifest_checked, load_result
 from harness.execute.session import execute_plan
 from harness.scenario.sizes import format_bytes
 
@@ -75,17 +78,15 @@ def build_plan(quick: bool, machine: Machine, budget: int | None,
 
 
 def _manifest(quick: bool, machine: Machine, plan: Plan, docs: list[dict]) -> dict:
-    return {
-        "kind": "limits", "harness_version": __import__("harness").__version__,
-        "created": utc_now(), "started": utc_now(), "command": sys.argv,
-        "scenario": {"name": "limits", "path": "<limits>", "quick": quick,
-                     "text": json.dumps(docs, indent=1), "given": {"documents": docs},
-                     "effective": {"documents": docs}},
-        "requested": {}, "effective": {"pinning_cpus": plan.pinning.cpus,
-                                       "llc_bytes": plan.llc_bytes},
-        "machine": machine.to_dict(), "versions": library_versions(), "git": git_state(),
-        "plan": [p.to_dict() for p in plan.points], "plan_meta": plan.meta(),
-    }
+    # Generated, not a file: the documents are stored once, as the validated scenario.
+    scenario = ScenarioRecord(name="limits", path="<limits>", quick=quick, text=None,
+                              effective={"documents": docs})
+    manifest = build_manifest(
+        "limits", scenario=scenario, machine=machine.to_dict(), plan=plan, requested={},
+        effective={"pinning_cpus": plan.pinning.cpus, "llc_bytes": plan.llc_bytes},
+        versions=library_versions(), git=git_state(), command=sys.argv)
+    manifest["started"] = manifest["created"]
+    return manifest
 
 
 def write_analysis(out: Path) -> dict:

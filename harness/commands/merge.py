@@ -10,11 +10,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.store.lock import DirectoryLock
-from harness.machine.detect import Machine
 from harness.execute.plan import Plan, Point
+from harness.machine.detect import Machine
+from harness.store.lock import DirectoryLock
+from harness.store.reader import points_of, read_manifest, stored_plan
 from harness.store.results import ResultStore, ResultWriteError, new_result_dir, utc_now
-from harness.store.resultset import load_manifest_checked
 
 
 def add_arguments(parser) -> None:
@@ -72,15 +72,16 @@ def merge_group(manifests: list[tuple[Path, dict]], out: Path) -> str:
     _check_same_points(manifests)
     points: dict[str, tuple[Point, Path]] = {}
     for d, m in manifests:
-        for data in m["plan"]:
-            if data["point_id"] in points:
-                raise UsageError(f"{d}: point {data['point_id']} is also in "
-                                 f"{points[data['point_id']][1]}: the same shard given twice?")
-            points[data["point_id"]] = (Point.from_dict(data), d)
-    meta = dict(manifests[0][1]["plan_meta"])
+        for point in points_of(m):
+            if point.point_id in points:
+                raise UsageError(f"{d}: point {point.point_id} is also in "
+                                 f"{points[point.point_id][1]}: the same shard given twice?")
+            points[point.point_id] = (point, d)
+    first = stored_plan(manifests[0][1], manifests[0][0])
+    meta = first.meta()
+    meta.pop("unsharded", None)
     # The whole sweep, in its order: from any shard's manifest, else what was given.
-    sweep = [Point.from_dict(p) for p in meta.pop("unsharded", [])] or \
-        [p for p, _ in points.values()]
+    sweep = first.unsharded or [p for p, _ in points.values()]
     missing = [p for p in sweep if p.point_id not in points]
     if missing:
         print(f"note: {out}: {len(missing)} of the sweep's {len(sweep)} points are in no "
@@ -117,7 +118,9 @@ def merge_group(manifests: list[tuple[Path, dict]], out: Path) -> str:
 
 
 def run(args) -> int:
-    manifests = [(d, load_manifest_checked(d)) for d in args.dirs]
+    manifests = [(d, read_manifest(d)) for d in args.dirs]
+    for d, m in manifests:
+        stored_plan(m, d)  # a shard without a readable stored plan cannot be merged
     _check_same_sweep(manifests)
     groups: dict[tuple, list] = defaultdict(list)
     for d, m in manifests:

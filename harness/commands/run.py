@@ -10,14 +10,15 @@ import json
 import sys
 from pathlib import Path
 
-from harness import RESULT_FORMAT_VERSION, __version__
 from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.machine.detect import describe_machine
 from harness.execute.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
 from harness.machine.provenance import git_state, library_versions
+from harness.store.manifest import build_manifest
+from harness.store.models import ScenarioRecord
+from harness.store.reader import read_manifest as load_manifest_checked
 from harness.store.results import default_result_dir, new_result_dir, utc_now
-from harness.store.resultset import load_manifest_checked
 from harness.execute.session import execute_plan, skipped_summary
 from harness.scenario.schema import load_scenario
 
@@ -49,33 +50,21 @@ def add_arguments(parser) -> None:
 
 def _manifest(args, loaded, machine, plan: Plan) -> dict:
     sc = loaded.scenario
-    return {
-        "format_version": RESULT_FORMAT_VERSION,
-        "kind": "run",
-        "harness_version": __version__,
-        "created": utc_now(),
-        "command": sys.argv,
-        "scenario": {
-            "name": sc.name, "path": str(loaded.path), "quick": loaded.quick,
-            "text": loaded.text, "given": loaded.given,
-            "effective": sc.model_dump(mode="json"),
-        },
-        "requested": {"threads": sc.threads, "pinning": plan.pinning.requested,
-                      "memory_limit": args.memory_limit},
-        "effective": {"pinning_cpus": format_cpulist(plan.pinning.cpus),
-                      "pinning_notes": plan.pinning.notes,
-                      "threads_runnable": sorted({p.threads for p in plan.runnable}),
-                      "llc_bytes": plan.llc_bytes,
-                      "effective_llc_bytes": plan.effective_llc_bytes,
-                      "effective_llc_source": plan.effective_llc_source,
-                      "memory_budget_bytes": plan.memory_budget_bytes,
-                      "memory_budget_source": plan.memory_budget_source},
-        "machine": machine.to_dict(),
-        "versions": library_versions(),
-        "git": git_state(),
-        "plan": [p.to_dict() for p in plan.points],
-        "plan_meta": plan.meta(),
-    }
+    scenario = ScenarioRecord(name=sc.name, path=str(loaded.path), quick=loaded.quick,
+                              text=loaded.text, effective=sc.model_dump(mode="json"))
+    return build_manifest(
+        "run", scenario=scenario, machine=machine.to_dict(), plan=plan,
+        requested={"threads": sc.threads, "pinning": plan.pinning.requested,
+                   "memory_limit": args.memory_limit},
+        effective={"pinning_cpus": format_cpulist(plan.pinning.cpus),
+                   "pinning_notes": plan.pinning.notes,
+                   "threads_runnable": sorted({p.threads for p in plan.runnable}),
+                   "llc_bytes": plan.llc_bytes,
+                   "effective_llc_bytes": plan.effective_llc_bytes,
+                   "effective_llc_source": plan.effective_llc_source,
+                   "memory_budget_bytes": plan.memory_budget_bytes,
+                   "memory_budget_source": plan.memory_budget_source},
+        versions=library_versions(), git=git_state(), command=sys.argv)
 
 
 def _print_plan(plan: Plan, out=sys.stdout) -> None:

@@ -13,9 +13,7 @@ page says so).
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,26 +22,9 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.report.series import series_labels
-from harness.store.results import MANIFEST_FILE, POINTS_FILE, PYPERF_FILE
-from harness.store.resultset import load_manifest_checked, read_json
 from harness.scenario.sizes import format_bytes
-
-# Columns a figure cannot do without; later columns (counters, peers) are optional.
-REQUIRED_COLUMNS = (
-    "point_id", "kernel", "label", "params", "table_size", "table_rows", "table_bytes",
-    "llc_ratio", "kernel_bytes", "bytes_per_lookup", "dim", "batch_size", "pooling",
-    "features", "threads", "status", "reason", "latency_p50_ns", "latency_p25_ns",
-    "latency_p75_ns", "ns_per_lookup", "lookups_per_s",
-)
-NUMERIC_COLUMNS = (
-    "table_rows", "table_bytes", "llc_ratio", "kernel_bytes", "compression",
-    "bytes_per_lookup", "dim", "batch_size", "pooling", "features", "threads", "runs",
-    "latency_p50_ns", "latency_p25_ns", "latency_p75_ns", "latency_p99_ns",
-    "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
-    "lookups_per_s", "gbytes_per_s", "effective_threads",
-    "llc_misses_per_lookup", "dram_bytes_per_lookup",
-)
-STATUSES = ("ok", "failed", "skipped", "pending")
+from harness.store.models import LIMITS_FILE, MANIFEST_FILE, NUMERIC_COLUMNS, POINTS_FILE
+from harness.store.reader import StoredResult, read_limits, read_result
 
 
 @dataclass
@@ -106,112 +87,30 @@ class Results:
         return [s for s in self.sources if s.machine_key == machine]
 
 
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise UsageError(f"{path}: missing (a result directory holds {MANIFEST_FILE}, "
-                         f"{POINTS_FILE} and {PYPERF_FILE}, as `harness run` writes them)")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot be read: {exc}") from None
-
-
-def load_manifest(path: Path) -> dict:
-    """Read and check one manifest.json: the harness's own, in a format this reader knows
-    (harness.store.resultset checks and upgrades the format), with what figures need."""
-    data = load_manifest_checked(path.parent)
+def _checked_manifest(stored: StoredResult) -> dict:
+    """The manifest (checked and upgraded by harness.store.reader), with what figures
+    need: a run's or a limits result, and a machine that names itself."""
+    path, data = stored.dir / MANIFEST_FILE, stored.manifest
     if data.get("kind", "run") not in ("run", "limits"):
         raise UsageError(f"{path}: kind {data.get('kind')!r} is not a run's results")
     machine = data["machine"]
     problems = [k for k in ("hostname", "model_name", "llc_bytes")
-                if not isinstance(machine, dict) or machine.get(k) in (None, "")]
+                if machine.get(k) in (None, "")]
     if problems:
         raise UsageError(f"{path}: machine lacks {', '.join(problems)}")
     return data
 
 
-def _number(text: str, path: Path, line: int, column: str) -> float:
-    if text == "" or text is None:
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"{path} line {line}: column {column}: {text!r} is not a number") \
-            from None
-
-
-def load_points(path: Path) -> pd.DataFrame:
-    """Read and check points.csv; numbers become floats (empty cells NaN), params a dict."""
-    text = _read_text(path)
-    lines = text.splitlines()
-    reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise UsageError(f"{path}: empty file (no header)") from None
-    except csv.Error as exc:
-        raise UsageError(f"{path} line 1: not CSV: {exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        what = ("not a harness points.csv" if len(missing) > len(REQUIRED_COLUMNS) // 2
-                else "lacks columns")
-        raise UsageError(f"{path}: {what}: missing {', '.join(missing)}")
-    records = []
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not values:
-                continue
-            if len(values) != len(header):
-                raise UsageError(f"{path} line {line}: {len(values)} fields where the header "
-                                 f"has {len(header)} (truncated file?)")
-            records.append((line, dict(zip(header, values))))
-    except csv.Error as exc:
-        hint = " (truncated file?)" if reader.line_num >= len(lines) else ""
-        raise UsageError(f"{path} line {reader.line_num}: not CSV: {exc}{hint}") from None
-    rows = []
-    for line, rec in records:
-        for column in NUMERIC_COLUMNS:
-            if column in rec:
-                rec[column] = _number(rec[column], path, line, column)
-        if rec["status"] not in STATUSES:
-            raise UsageError(f"{path} line {line}: status {rec['status']!r} is not one of "
-                             f"{', '.join(STATUSES)}")
-        try:
-            params = json.loads(rec["params"]) if rec["params"] else {}
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} line {line}: params is not JSON: {exc.msg}") from None
-        if not isinstance(params, dict):
-            raise UsageError(f"{path} line {line}: params is not a JSON object")
-        rec["params_obj"] = params
-        rows.append(rec)
-    frame = pd.DataFrame(rows, columns=[*header, "params_obj"])
+def _frame(stored: StoredResult) -> pd.DataFrame:
+    """points.csv as a frame: numbers as floats (empty cells NaN), params as a dict."""
+    rows = [dict(r) for r in stored.rows]
+    for rec in rows:
+        rec["params_obj"] = json.loads(rec["params"]) if rec["params"] else {}
+    frame = pd.DataFrame(rows, columns=[*stored.columns, "params_obj"])
     for column in NUMERIC_COLUMNS:
         if column in frame:
-            frame[column] = frame[column].astype(float)
+            frame[column] = [float(c) if c else np.nan for c in frame[column]]
     return frame
-
-
-def load_pyperf_values(path: Path) -> dict[str, np.ndarray]:
-    """Per-batch values (seconds) of every benchmark in pyperf.json, by point id."""
-    data = read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise UsageError(f"{path}: not a pyperf benchmark suite (no benchmarks list)")
-    out: dict[str, np.ndarray] = {}
-    common = data.get("metadata", {}) if isinstance(data.get("metadata"), dict) else {}
-    for i, bench in enumerate(data["benchmarks"]):
-        try:
-            meta = {**common, **bench.get("metadata", {})}
-            values = []
-            for run in bench["runs"]:
-                name = run.get("metadata", {}).get("name", meta.get("name"))
-                values.extend(float(v) for v in run.get("values", []))
-            if name is None:
-                raise KeyError("name")
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: benchmark {i} is malformed ({exc!r})") from None
-        out[name] = np.asarray(values, dtype=float)
-    return out
 
 
 def machine_key(machine: dict) -> str:
@@ -219,28 +118,21 @@ def machine_key(machine: dict) -> str:
 
 
 def load_source(directory: Path) -> Source:
-    """One result directory, checked."""
-    directory = Path(directory)
-    if not directory.exists():
-        raise UsageError(f"{directory}: no such directory")
-    if not directory.is_dir():
-        raise UsageError(f"{directory}: not a directory (give the result directory that "
-                         f"holds {MANIFEST_FILE})")
-    manifest = load_manifest(directory / MANIFEST_FILE)
-    points = load_points(directory / POINTS_FILE)
-    values = load_pyperf_values(directory / PYPERF_FILE)
-    return Source(directory, manifest, points, values, machine_key(manifest["machine"]))
+    """One result directory, read and checked by the store's reader."""
+    stored = read_result(directory)
+    manifest = _checked_manifest(stored)
+    values = {pid: np.asarray([v for run in runs for v in run], dtype=float) / 1e9
+              for pid, runs in stored.samples_ns.items()}
+    return Source(stored.dir, manifest, _frame(stored), values,
+                  machine_key(manifest["machine"]))
 
 
 def _limits_of(src: Source) -> dict:
     """The limits analysis of a `harness limits` directory (stored, else computed)."""
     from harness.limits.analysis import analyse
 
-    path = src.path / "limits.json"
-    if path.is_file():
-        data = read_json(path)
-        if isinstance(data, dict) and "gather" in data:
-            return data
+    if (src.path / LIMITS_FILE).is_file():
+        return read_limits(src.path)
     rows = src.points.astype(object).where(src.points.notna(), "").astype(str) \
         .to_dict("records")
     return analyse(rows, src.manifest["machine"])

@@ -1,8 +1,10 @@
 """The store stage: the one reader and writer of result directories.
 
 Every result file (manifest.json, points.csv, pyperf.json, raw run records, limits.json)
-is written and read here, atomically and with a ``format_version``: older files are
-upgraded on read, newer ones refused. ``lock`` keeps one writer per directory;
-``fileio`` makes writes atomic; ``latency`` holds the pure statistics of per-batch
-latencies that points.csv summarises.
+is written by ``results`` (``ResultStore``; manifests built by ``manifest``) and read
+back by ``reader`` alone, pyperf.json through pyperf. ``models`` holds the files'
+shapes (pydantic) and the one list of points.csv's columns; ``versions`` upgrades
+files of an older ``format_version`` on read and refuses newer ones. ``lock`` keeps one
+writer per directory; ``fileio`` makes writes atomic; ``latency`` holds the pure
+statistics of per-batch latencies that points.csv summarises.
 """

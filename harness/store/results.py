@@ -1,14 +1,20 @@
-"""Stored results: raw per-run JSON, then pyperf.json, points.csv and manifest.json.
+"""The one writer of result directories: raw run records, then pyperf.json, points.csv
+and manifest.json; limits.json.
 
 Each finished worker run is written at once to ``raw/<point_id>/r<repeat>.json``
-(atomically), so nothing finished is lost whatever happens next; the three
-summary files are regenerated from those after every point and at the end.
+(atomically), so nothing finished is lost whatever happens next. The three summary
+files are derived from those records, so they are rewritten only at checkpoints: the
+first write, then at most every ``CHECKPOINT_S`` seconds while running, and always at
+the end (complete or interrupted). A crash between checkpoints loses nothing:
+``run --resume`` reads the raw records.
 
 - ``pyperf.json``: a pyperf BenchmarkSuite, one benchmark per point, one run per
   worker process, values in seconds per batch (pyperf's unit).
-- ``points.csv``: one row per point (ok, failed or skipped) with derived figures.
-- ``manifest.json``: format version, scenario as given and as expanded, machine,
-  versions, git commit, times, and every point's status.
+- ``points.csv``: one row per point (ok, failed or skipped) with derived figures;
+  its columns are ``harness.store.models.POINT_COLUMNS``.
+- ``manifest.json``: format version, the scenario as written and as validated,
+  machine, versions, git commit, times, and every point's status
+  (built by ``harness.store.manifest``).
 """
 
 from __future__ import annotations
@@ -17,37 +23,29 @@ import csv
 import io
 import json
 import math
+import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from harness import RESULT_FORMAT_VERSION
-from harness.counters.summary import COUNTER_COLUMNS, counter_metadata, point_counter_columns
-from harness.limits.ceiling import CEILING_COLUMNS, ceiling_columns
+from harness.counters.summary import counter_metadata, point_counter_columns
+from harness.limits.ceiling import ceiling_columns
 from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.store.fileio import atomic_write_json, atomic_write_text
 from harness.execute.plan import Plan, Point
 from harness.store.latency import point_figures
+from harness.store.manifest import utc_now
+from harness.store.models import (  # noqa: F401  (the file names, for callers)
+    LIMITS_FILE, MANIFEST_FILE, POINT_COLUMNS, POINTS_FILE, PYPERF_FILE, RAW_DIR,
+    LimitsResult)
+from harness.store.reader import read_limits, read_run_records
 
-PYPERF_FILE, POINTS_FILE, MANIFEST_FILE, RAW_DIR = (
-    "pyperf.json", "points.csv", "manifest.json", "raw")
-
-POINT_COLUMNS = [
-    "point_id", "kernel", "label", "params", "table_size", "table_rows", "table_bytes",
-    "llc_ratio", "kernel_bytes", "compression", "bytes_per_lookup", "dim", "batch_size",
-    "pooling", "features", "threads", "cores", "distribution", "status", "reason",
-    "runs", "latency_p50_ns", "latency_p25_ns", "latency_p75_ns", "latency_p99_ns",
-    "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
-    "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
-    "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
-    "pages", "kernel_page_bytes", "huge_page_fraction", "layout", "table_scale", "note",
-] + COUNTER_COLUMNS + CEILING_COLUMNS
-# COUNTER_COLUMNS: a number and its source (perf/cachegrind/model), or no number and why.
-# CEILING_COLUMNS: the speedup this machine allows (harness/limits/ceiling.py), or why none.
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+# The summary files are rewritten at most this often while a run goes on: often enough
+# that a look at a long run is recent, rarely enough that a sweep of small points does
+# not spend its time rewriting a large manifest.
+CHECKPOINT_S = 30
 
 
 def _fmt(value):
@@ -71,11 +69,16 @@ class ResultStore:
     each file intact; it is reported as ResultWriteError naming the file.
     """
 
-    def __init__(self, directory: Path, plan: Plan, manifest: dict):
+    def __init__(self, directory: Path, plan: Plan, manifest: dict,
+                 clock: Callable[[], int] = time.perf_counter_ns,
+                 checkpoint_s: float = CHECKPOINT_S):
         self.dir = Path(directory)
         self.plan = plan
         self.manifest = manifest
         self.runs: dict[str, dict[int, dict]] = {}
+        self._clock = clock
+        self._checkpoint_ns = int(checkpoint_s * 1e9)
+        self._last_write_ns: int | None = None  # of the summary files; None: never
         self._guarded(lambda: (self.dir / RAW_DIR).mkdir(parents=True, exist_ok=True),
                       self.dir / RAW_DIR)
 
@@ -91,35 +94,24 @@ class ResultStore:
         """Store one worker run (ok, failed or skipped) at once."""
         folder = self.dir / RAW_DIR / point.point_id
         path = folder / f"r{repeat}.json"
-        self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, outcome)),
+        stored = {"format_version": RESULT_FORMAT_VERSION} | outcome
+        self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
                       path)
         self.runs.setdefault(point.point_id, {})[repeat] = outcome
 
     def load_recorded(self, source: Path | None = None) -> int:
         """Read runs already stored under ``source``/raw (default: this directory).
 
-        Returns how many were loaded. Only runs of points in this plan are taken.
+        Returns how many were loaded. Only runs of points in this plan are taken;
+        runs refused at run time for want of memory are left out, to be tried again.
         """
-        raw = Path(source or self.dir) / RAW_DIR
-        wanted = {p.point_id for p in self.plan.points}
+        stored = read_run_records(source or self.dir, {p.point_id for p in self.plan.points})
         loaded = 0
-        for path in sorted(raw.glob("*/r*.json")):
-            point_id, stem = path.parent.name, path.stem
-            if point_id not in wanted or not stem[1:].isdigit():
-                continue
-            try:
-                outcome = json.loads(path.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise UsageError(f"{path}: unreadable run record ({exc}); move it aside to "
-                                 f"run that repeat again") from None
-            problem = _record_problem(outcome)
-            if problem:
-                raise UsageError(f"{path}: not a run record this harness wrote ({problem}); "
-                                 f"move it aside to run that repeat again")
-            if outcome.get("status") == "skipped":
-                continue  # refused at run time for want of memory: try it again
-            self.runs.setdefault(point_id, {})[int(stem[1:])] = outcome
-            loaded += 1
+        for point_id, runs in stored.items():
+            for repeat, outcome in runs.items():
+                if outcome.get("status") != "skipped":
+                    self.runs.setdefault(point_id, {})[repeat] = outcome
+                    loaded += 1
         return loaded
 
     # -- summaries ----------------------------------------------------------
@@ -183,12 +175,10 @@ class ResultStore:
         if not source:
             return None, ("this run references no limits result (pass one to `harness "
                           "report`, which computes the ceiling from it)")
-        path = Path(source) / "limits.json"
         try:
-            limits = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, f"the limits result {path} is unreadable ({exc})"
-        return (limits, "") if isinstance(limits, dict) else (None, f"{path} is not an object")
+            return read_limits(source), ""
+        except UsageError as exc:  # a stale reference costs the ceiling, not the run
+            return None, f"the limits result is unreadable ({exc})"
 
     def write_points_csv(self) -> None:
         buf = io.StringIO()
@@ -253,25 +243,19 @@ class ResultStore:
     def write(self, state: str = "running") -> None:
         """Regenerate all three summary files from the runs recorded so far.
 
-        ``state``: running, complete, or interrupted (complete is downgraded to
-        incomplete when points are still pending).
+        ``state``: running (a checkpoint: written the first time, then only when
+        ``checkpoint_s`` has passed since the last write), complete or interrupted
+        (always written; complete is downgraded to incomplete when points are still
+        pending).
         """
+        now = self._clock()
+        if state == "running" and self._last_write_ns is not None \
+                and now - self._last_write_ns < self._checkpoint_ns:
+            return
+        self._last_write_ns = now
         self.write_pyperf()
         self.write_points_csv()
         self.write_manifest(state)
-
-
-def _record_problem(outcome) -> str | None:
-    """What makes a stored run record unusable (pure); None when it is fine."""
-    if not isinstance(outcome, dict) or not isinstance(outcome.get("status"), str):
-        return "no status"
-    if outcome["status"] == "ok":
-        for key in ("values_ns", "warmups_ns"):
-            values = outcome.get(key)
-            if not isinstance(values, list) or not all(
-                    isinstance(v, (int, float)) for v in values):
-                return f"an ok run without a list of numbers in {key!r}"
-    return None
 
 
 def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
@@ -341,6 +325,14 @@ def new_result_dir(out: Path, taken_hint: str, *subdirs: str) -> Path:
     return out
 
 
-def load_manifest(directory: Path) -> dict:
-    return json.loads((Path(directory) / MANIFEST_FILE).read_text())
 
+def write_limits(directory: Path, limits: dict) -> dict:
+    """Store a limits analysis as ``directory``/limits.json (checked, versioned)."""
+    data = {"format_version": RESULT_FORMAT_VERSION} | limits
+    LimitsResult.model_validate(data)  # a writer bug, not bad input: let it raise
+    try:
+        atomic_write_json(Path(directory) / LIMITS_FILE, data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {Path(directory) / LIMITS_FILE}: "
+                         f"{exc.strerror or exc}") from None
+    return data
