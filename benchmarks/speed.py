@@ -17,7 +17,7 @@ Printed per (threads, batch, token table size, k), with the targets:
           target >= 2. The baseline there has transparent huge pages, as every
           table the harness allocates by default (the fair comparison); "64x 4k"
           is the same baseline on 4 KiB pages, as a table torch allocates itself gets.
-"fused" is what a scenario gets when it leaves prefetch unset (harness/kernelspec.py):
+"fused" is what a scenario gets when it leaves prefetch unset (harness/scenario/kernelspec.py):
 8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
 A table goes to stdout and, as markdown, to DIR/speed.md.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
 FLOOR_TARGET, TORCH_TARGET, BIG_TARGET = 1.3, 1.5, 2.0
-AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/kernelspec.py
+AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/scenario/kernelspec.py
 
 
 def run_scenario(scenario: Path, out: Path, quick: bool) -> int:
