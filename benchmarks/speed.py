@@ -22,7 +22,7 @@ Printed per (threads, batch, token table size, k), with the targets:
           + k' weight reads + the output write); "of ceiling" = vs 64x / ceiling, target
           >= 0.9 (issue 17). Without a limits result (--limits DIR, else this machine's
           newest under results/limits/) the columns say "-" and the output says why.
-"fused" is what a scenario gets when it leaves prefetch unset (harness/kernelspec.py):
+"fused" is what a scenario gets when it leaves prefetch unset (harness/scenario/kernelspec.py):
 8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
 A table goes to stdout and, as markdown, to DIR/speed.md.
 """
@@ -43,7 +43,7 @@ from harness.store.reader import read_limits, read_result
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
 FLOOR_TARGET, TORCH_TARGET, BIG_TARGET, CEILING_TARGET = 1.3, 1.5, 2.0, 0.9
-AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/kernelspec.py
+AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/scenario/kernelspec.py
 
 
 def run_scenario(scenario: Path, out: Path, quick: bool) -> int:

@@ -57,8 +57,3 @@ def torch_bags(ids: np.ndarray, offsets: np.ndarray | None, rows_per_id: int = 1
     if rows_per_id != 1:
         offsets = offsets * rows_per_id
     return torch.from_numpy(ids), torch.from_numpy(offsets)
-
-
-def fixed_offsets(n_bags: int, pooling: int) -> np.ndarray:
-    """Offsets of ``n_bags`` bags of ``pooling`` ids each."""
-    return np.arange(n_bags, dtype=np.int64) * pooling

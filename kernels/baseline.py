@@ -7,15 +7,25 @@ baseline at its best. The numpy backend is the readable reference.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
 from kernels.memory import PAGE_BYTES, alignment_of, random_table
+from kernels.params import KernelParams
 
 BACKENDS = ("torch", "numpy")
 
 
 class Baseline:
+    """A ``rows`` x ``dim`` fp32 table; ``lookup`` sums each bag's rows."""
+
+    class Params(KernelParams):
+        """Uncompressed table: torch embedding_bag (FBGEMM on CPU) or numpy."""
+
+        backend: Literal["torch", "numpy"] = "torch"
+
     def __init__(self, rows: int, dim: int, seed: int = 0, backend: str = "torch",
                  align: int = PAGE_BYTES, pages: str = "default"):
         if rows < 1 or dim < 1:
@@ -29,9 +39,20 @@ class Baseline:
 
             self._weight = torch.from_numpy(self.table)  # shares the aligned memory
 
-    @staticmethod
-    def footprint_bytes(rows: int, dim: int) -> int:
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of the table: one fp32 row per id."""
         return rows * dim * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Table bytes one id reads: its row."""
+        return dim * 4
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "Baseline":
+        return cls(rows, dim, seed=seed, pages=pages, **params.model_dump())
 
     @property
     def nbytes(self) -> int:

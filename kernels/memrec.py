@@ -14,17 +14,35 @@ over bags on numba's pool, with software prefetch).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field, NonNegativeInt
 
 from kernels import hashing
 from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
+from kernels.params import (PREFETCH_HELP, HashCount, KernelParams, TableFloats, TableRows,
+                            WeightHashCount)
 
 BACKENDS = ("torch", "numpy", "fused")
 
 
 class MemRec(BackendInfo):
+    """A token table of ``token_rows`` rows read by ``k`` hashes, scaled by the sum of
+    ``k_weight`` scalars of a ``weight_rows`` weight table."""
+
+    class Params(KernelParams):
+        """MEM-REC: token table of d rows (k hashes), weight table of d' scalars (k' hashes)."""
+
+        token_rows: TableRows = Field(description="d: rows of the token table")
+        k: HashCount = 2
+        weight_rows: TableFloats = Field(description="d': scalars in the weight table")
+        k_weight: WeightHashCount = 1
+        backend: Literal["torch", "numpy", "fused"] = "torch"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
                  seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES,
                  pages: str = "default", prefetch: int | None = None):
@@ -70,9 +88,26 @@ class MemRec(BackendInfo):
         self.run(self.prepare(np.arange(4, dtype=np.int64), np.array([0, 2, 2])))
         self.run(self.prepare(np.arange(4, dtype=np.int64)))
 
-    @staticmethod
-    def footprint_bytes(token_rows: int, dim: int, weight_rows: int, k_weight: int) -> int:
-        return token_rows * dim * 4 + (weight_rows * 4 if k_weight else 0)
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of the token table, and of the weight table when there is a weight encoder."""
+        return params.token_rows * dim * 4 + (params.weight_rows * 4 if params.k_weight else 0)
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Table bytes one id reads: k token rows and k' scalars."""
+        return params.k * dim * 4 + params.k_weight * 4
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of the table whose rows the fused backend prefetches (the token table)."""
+        return params.token_rows * dim * 4
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "MemRec":
+        """The kernel for a vocabulary of ``rows`` ids (hashed: ``rows`` is not needed)."""
+        return cls(dim=dim, seed=seed, pages=pages, **params.model_dump())
 
     @property
     def nbytes(self) -> int:

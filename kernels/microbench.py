@@ -18,14 +18,19 @@ measure them), written with numba so that the loop costs nothing next to memory:
 
 All follow the kernels' interface: ``prepare``/``run`` (the timed call),
 ``lookup``/``reference`` (checked against numpy), ``nbytes``, ``alignment``,
-``bytes_per_lookup()``, and ``threads`` (numba's pool size).
+``bytes_per_lookup()``, ``threads`` (numba's pool size), and the class-level
+``Params`` and formulas of ``kernels.params``.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field, NonNegativeInt
 
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
+from kernels.params import KernelParams
 
 LINE_BYTES = 64
 _INTS_PER_LINE = LINE_BYTES // 8
@@ -86,7 +91,17 @@ def _compiled():
     return gather_sum, chase, stream_sum
 
 
+class _Params(KernelParams):
+    """Machine-limit microbenchmarks (kernels/microbench.py)."""
+
+    backend: Literal["numba"] = "numba"
+
+
 class _Base:
+    """Numba's pool and compiled loops; the array each microbenchmark reads."""
+
+    Params = _Params
+
     def __init__(self):
         numba = _numba()
         self.threads = numba.get_num_threads()
@@ -103,6 +118,16 @@ class _Base:
     def lookup(self, ids, offsets=None) -> np.ndarray:
         return np.asarray(self.run(self.prepare(ids, offsets)))
 
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: KernelParams) -> int:
+        return LINE_BYTES  # one 64-byte line (Gather: one row)
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: KernelParams, seed: int = 0,
+                    pages: str = "default"):
+        """The microbenchmark over a ``rows`` x ``dim`` fp32 table's bytes."""
+        return cls(rows, dim, seed=seed, pages=pages)
+
     def _warm(self):
         """Run once on a tiny input so the JIT never lands in a timed batch."""
         self.lookup(np.zeros(1, dtype=np.int64))
@@ -111,6 +136,15 @@ class _Base:
 class Gather(_Base):
     """``prefetch`` ids ahead are prefetched (the ceiling); 0 gives demand loads only,
     whose curve steps most sharply where the table leaves the cache."""
+
+    class Params(_Params):
+        """Random rows of the table, summed (a gather's memory traffic)."""
+
+        prefetch: NonNegativeInt | None = Field(
+            None, description="ids ahead whose rows are prefetched (0: demand loads only); "
+                              f"unset: {GATHER_PREFETCH}")
+
+    DEFAULT_PREFETCH = GATHER_PREFETCH
 
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
                  pages: str = "default", prefetch: int = GATHER_PREFETCH):
@@ -123,6 +157,20 @@ class Gather(_Base):
 
     def bytes_per_lookup(self) -> int:
         return self.dim * 4
+
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: KernelParams) -> int:
+        return rows * dim * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: KernelParams) -> int:
+        return dim * 4
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: KernelParams, seed: int = 0,
+                    pages: str = "default") -> "Gather":
+        prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
+        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch)
 
     def prepare(self, ids, offsets=None):
         ids = np.ascontiguousarray(ids, dtype=np.int64)
@@ -143,11 +191,22 @@ class Gather(_Base):
 class Chase(_Base):
     """Each batch continues the chase where the last one stopped."""
 
+    class Params(_Params):
+        """Dependent loads through 64-byte lines (latency)."""
+
+    @classmethod
+    def lines_for(cls, rows: int, dim: int) -> int:
+        """64-byte lines of the chain: the table's bytes, at least two lines."""
+        return max(2, rows * dim * 4 // LINE_BYTES)
+
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: KernelParams) -> int:
+        return cls.lines_for(rows, dim) * LINE_BYTES
+
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
                  pages: str = "default"):
         super().__init__()
-        nbytes = rows * dim * 4
-        self.lines = max(2, nbytes // LINE_BYTES)
+        self.lines = self.lines_for(rows, dim)
         self._array = self.next = aligned_empty((self.lines * _INTS_PER_LINE,), np.int64, align,
                                                 pages)
         self.next[:] = 0
@@ -184,10 +243,22 @@ class Chase(_Base):
 class Stream(_Base):
     """Each batch reads the next ``batch`` lines, wrapping around the array."""
 
+    class Params(_Params):
+        """Sequential read of 64-byte lines (bandwidth)."""
+
+    @classmethod
+    def lines_for(cls, rows: int, dim: int) -> int:
+        """64-byte lines read: the table's bytes, at least one line."""
+        return max(1, rows * dim * 4 // LINE_BYTES)
+
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: KernelParams) -> int:
+        return cls.lines_for(rows, dim) * LINE_BYTES
+
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
                  pages: str = "default"):
         super().__init__()
-        lines = max(1, rows * dim * 4 // LINE_BYTES)
+        lines = self.lines_for(rows, dim)
         self._array = self.data = random_table((lines, LINE_BYTES // 4), seed, align, pages)
         self.cursor = 0
         self._warm()

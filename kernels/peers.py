@@ -12,25 +12,37 @@
 
 Each has a ``numpy`` reference, a ``torch`` composition and a ``fused`` numba
 backend, and the same surface as ``kernels.memrec.MemRec`` (prepare/run/lookup/
-reference, nbytes, alignment, bytes_per_lookup, footprint_bytes). Hashes are
+reference, nbytes, alignment, bytes_per_lookup; ``Params`` and the class-level
+formulas of ``kernels.params``). Hashes are
 ``kernels.hashing``'s family, so indices match across backends bit for bit.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from kernels import hashing
 from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets
 from kernels.memory import PAGE_BYTES, alignment_of, random_table
 from kernels.memrec import MemRec
+from kernels.params import PREFETCH_HELP, HashCount, KernelParams, TableFloats, TableRows
 
 BACKENDS = ("torch", "numpy", "fused")
 
 
 class HashingTrick(MemRec):
     """z(x) = M[h(x)]: one hash into ``rows`` rows (MEM-REC with k=1, no weights)."""
+
+    class Params(KernelParams):
+        """One hash of the id into a table of ``rows`` rows."""
+
+        rows: TableRows = Field(description="rows of the hashed table")
+        backend: Literal["torch", "numpy", "fused"] = "fused"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
 
     def __init__(self, rows: int, dim: int, seed: int = 0, backend: str = "torch",
                  align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None):
@@ -41,13 +53,29 @@ class HashingTrick(MemRec):
     def table(self) -> np.ndarray:
         return self.token_table
 
-    @staticmethod
-    def footprint_bytes(rows: int, dim: int) -> int:
-        return rows * dim * 4
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.rows * dim * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        return dim * 4
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.rows * dim * 4
 
 
 class Bloom(MemRec):
     """z(x) = sum_i M[h_i(x)]: Bloom embeddings, MEM-REC without the weight encoder."""
+
+    class Params(KernelParams):
+        """Bloom embeddings: k hashes into one table, rows summed (MEM-REC with k' = 0)."""
+
+        token_rows: TableRows
+        k: HashCount = 2
+        backend: Literal["torch", "numpy", "fused"] = "fused"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
 
     def __init__(self, token_rows: int, dim: int, k: int, seed: int = 0,
                  backend: str = "torch", align: int = PAGE_BYTES, pages: str = "default",
@@ -55,9 +83,17 @@ class Bloom(MemRec):
         super().__init__(token_rows, dim, k, 1, 0, seed=seed, backend=backend, align=align,
                          pages=pages, prefetch=prefetch)
 
-    @staticmethod
-    def footprint_bytes(token_rows: int, dim: int) -> int:
-        return token_rows * dim * 4
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.token_rows * dim * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.k * dim * 4
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.token_rows * dim * 4
 
 
 class _Fused(BackendInfo):
@@ -135,6 +171,13 @@ class _Fused(BackendInfo):
 class QREmbedding(_Fused):
     """Quotient-remainder embeddings, multiply combiner: Q[x // m] * R[x % m]."""
 
+    class Params(KernelParams):
+        """Quotient-remainder embeddings, multiply combiner (dlrm's qr_collisions = m)."""
+
+        collisions: PositiveInt = Field(4, description="m: rows of the remainder table")
+        backend: Literal["torch", "numpy", "fused"] = "fused"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+
     def __init__(self, rows: int, dim: int, collisions: int = 4, seed: int = 0,
                  backend: str = "torch", align: int = PAGE_BYTES, pages: str = "default",
                  prefetch: int | None = None):
@@ -150,9 +193,24 @@ class QREmbedding(_Fused):
             self._q, self._r = torch.from_numpy(self.quotient), torch.from_numpy(self.remainder)
         self._warm()
 
-    @staticmethod
-    def footprint_bytes(rows: int, dim: int, collisions: int) -> int:
-        return (-(-rows // collisions) + collisions) * dim * 4
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of Q (ceil(rows / m) rows) and R (m rows)."""
+        return (-(-rows // params.collisions) + params.collisions) * dim * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        return 2 * dim * 4  # a row of Q and a row of R
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        return -(-rows // params.collisions) * dim * 4  # Q: R is small and stays cached
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "QREmbedding":
+        """The kernel for a vocabulary of ``rows`` ids (QR addresses by the id itself)."""
+        return cls(rows, dim, seed=seed, pages=pages, **params.model_dump())
 
     @property
     def nbytes(self) -> int:
@@ -195,6 +253,14 @@ class QREmbedding(_Fused):
 class RobeZ(_Fused):
     """ROBE-Z: embeddings read as blocks of Z floats at hashed offsets of one array."""
 
+    class Params(KernelParams):
+        """ROBE-Z: one array of ``size`` floats; blocks of ``z`` floats at hashed offsets."""
+
+        size: TableFloats = Field(description="the array: a size, or a bare number of floats")
+        z: PositiveInt = 32
+        backend: Literal["torch", "numpy", "fused"] = "fused"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+
     def __init__(self, size: int, dim: int, z: int = 32, seed: int = 0, backend: str = "torch",
                  align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None):
         if not 1 <= size <= hashing.MAX_ROWS:
@@ -219,9 +285,25 @@ class RobeZ(_Fused):
             self._within = torch.arange(z)
         self._warm()
 
-    @staticmethod
-    def footprint_bytes(size: int, z: int) -> int:
-        return (size + z - 1) * 4
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of the array and the z - 1 floats repeated after it (wrapping blocks)."""
+        return (params.size + params.z - 1) * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        """ceil(dim / z) blocks of z floats."""
+        return -(-dim // params.z) * params.z * 4
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        return params.size * 4
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "RobeZ":
+        """The kernel for a vocabulary of ``rows`` ids (hashed: ``rows`` is not needed)."""
+        return cls(dim=dim, seed=seed, pages=pages, **params.model_dump())
 
     @property
     def nbytes(self) -> int:

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from pydantic import Field, NonNegativeInt
 
 from kernels.bags import as_ids, check_offsets
+from kernels.params import KernelParams
 
 # Each calibration trial lasts at least this long, far above the clock's resolution
 # and the loop's fixed start-up cost; trials are spread out by short sleeps.
@@ -72,6 +74,25 @@ def calibrate(loop: Callable[[int], None] = spin, clock: Callable[[], int] = tim
 
 class Spin:
     """Busy-waits ``ns_per_lookup`` per id; ``lookup`` returns zero vectors of ``dim``."""
+
+    class Params(KernelParams):
+        """The null kernel: busy-waits ns_per_lookup per id and reads no table."""
+
+        ns_per_lookup: NonNegativeInt = Field(description="busy-wait per id, in ns")
+
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        return 0  # owns no table
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        return 0
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "Spin":
+        """Calibrated here (ns_per_lookup > 0); no table, so neither seed nor pages matter."""
+        return cls(params.ns_per_lookup, dim)
 
     def __init__(self, ns_per_lookup: int, dim: int, calibration: Calibration | None = None):
         if ns_per_lookup < 0 or dim < 1:

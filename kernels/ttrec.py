@@ -15,10 +15,13 @@ optional LRU) is modelled. Backends: numpy (einsum, the reference), torch
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from kernels.memory import PAGE_BYTES, alignment_of, random_table
+from kernels.params import PREFETCH_HELP, KernelParams
 from kernels.peers import _Fused
 
 
@@ -47,6 +50,13 @@ def row_factors(rows: int) -> tuple[int, int, int]:
 class TTRec(_Fused):
     """A ``rows`` x ``dim`` table held as three tensor-train cores of rank ``rank``."""
 
+    class Params(KernelParams):
+        """TT-Rec: the table as three tensor-train cores of rank ``rank``."""
+
+        rank: PositiveInt = 16
+        backend: Literal["torch", "numpy", "fused"] = "fused"
+        prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+
     def __init__(self, rows: int, dim: int, rank: int = 16, seed: int = 0,
                  backend: str = "torch", align: int = PAGE_BYTES, pages: str = "default",
                  prefetch: int | None = None):
@@ -72,10 +82,26 @@ class TTRec(_Fused):
             self._cores = [torch.from_numpy(g) for g in (self.g1, self.g2, self.g3)]
         self._warm()
 
-    @staticmethod
-    def footprint_bytes(rows: int, dim: int, rank: int) -> int:
-        (d1, d2, d3), (n1, n2, n3) = balanced_factors(dim), row_factors(rows)
-        return (n1 * d1 * rank + n2 * rank * d2 * rank + n3 * rank * d3) * 4
+    @classmethod
+    def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
+        """Bytes of the three cores (n_i x r d_i r, with r = 1 at the ends)."""
+        (d1, d2, d3), (n1, n2, n3), r = balanced_factors(dim), row_factors(rows), params.rank
+        return (n1 * d1 * r + n2 * r * d2 * r + n3 * r * d3) * 4
+
+    @classmethod
+    def bytes_per_lookup_for(cls, rows: int, dim: int, params: Params) -> int:
+        """One slice of each core."""
+        (d1, d2, d3), r = balanced_factors(dim), params.rank
+        return (d1 * r + r * d2 * r + r * d3) * 4
+
+    @classmethod
+    def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
+        return 0  # the cores are tiny and read whole: no prefetch unless asked for
+
+    @classmethod
+    def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
+                    pages: str = "default") -> "TTRec":
+        return cls(rows, dim, seed=seed, pages=pages, **params.model_dump())
 
     @property
     def nbytes(self) -> int:

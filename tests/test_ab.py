@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from harness.store.results import ResultStore
 from harness.execute.runner import WorkerLauncher
 from harness.scenario.schema import load_scenario
 from synthetic_results import SCENARIO, outcome
+
+from cli import harness_command
 
 
 class RecordingLauncher:
@@ -126,7 +127,7 @@ def project(repo, tmp_path):
 def ab(project, tmp_path, *args, **popen):
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     env.pop("PYTHONPATH", None)
-    cmd = [sys.executable, "-m", "harness", "ab", *map(str, args)]
+    cmd = harness_command("ab", *args)
     if popen:
         return subprocess.Popen(cmd, cwd=project, env=env, text=True, **popen)
     return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)

@@ -2,9 +2,6 @@
 and never a result file overwritten (each case was a traceback or an overwrite once)."""
 
 import json
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -12,15 +9,8 @@ from harness.errors import UsageError
 from harness.store.fileio import refuse_result_file
 from harness.store.results import ResultStore
 
-
-def harness(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-def assert_clear_error(proc, words):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and words in proc.stderr
+from cli import assert_usage_error as assert_clear_error
+from cli import run_harness as harness
 
 
 def test_output_options_never_overwrite_results(tmp_path):

@@ -3,10 +3,10 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from cli import run_harness
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,7 @@ def run(tmp_path, text, *extra):
     path = tmp_path / "s.yaml"
     path.write_text(text)
     out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", path, "--out", out, *extra],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_harness("run", path, "--out", out, *extra)
     return proc, out
 
 

@@ -2,17 +2,13 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
+from cli import run_harness as harness
+from cli import run_python
+
 pytestmark = pytest.mark.slow
-
-
-def harness(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def rows(out_dir):
@@ -36,8 +32,7 @@ def test_ci_quick_end_to_end(repo, tmp_path):
     assert manifest["machine"]["llc_bytes"] > 0 and manifest["versions"]["torch"].startswith("2.13.0")
     assert manifest["requested"]["threads"] == [1]
     assert manifest["git"]["commit"]
-    stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(out / "pyperf.json")],
-                           capture_output=True, text=True)
+    stats = run_python("-m", "pyperf", "stats", out / "pyperf.json")
     assert stats.returncode == 0 and "Median" in stats.stdout
 
 

@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
@@ -13,6 +11,8 @@ from kernels import hashing
 from kernels.collisions import (collisions, model_shared_fraction, pack_sorted,
                                 pair_probability, shared_count)
 from kernels.memrec import MemRec
+
+from cli import run_harness as harness
 
 
 def brute_force(vocab, d, k, dw, kw, seed=0, feature=0):
@@ -74,11 +74,6 @@ def test_measured_close_to_model():
     r = collisions(200_000, 2000, 2, 100, 1)
     q = pair_probability(2000, 2)
     assert math.isclose(r.token_shared_fraction, model_shared_fraction(200_000, q), rel_tol=0.05)
-
-
-def harness(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_cli_json_and_text():

@@ -2,13 +2,13 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
 from harness.__main__ import main
 from synthetic_results import write_result_dir
+
+from cli import assert_usage_error, run_harness
 
 
 @pytest.fixture
@@ -153,7 +153,5 @@ def test_other_metrics(dirs, capsys):
 
 @pytest.mark.slow
 def test_cli_never_tracebacks(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "harness", "compare", str(tmp_path / "a"),
-                           str(tmp_path / "b")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "no such directory" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    proc = run_harness("compare", tmp_path / "a", tmp_path / "b")
+    assert_usage_error(proc, "no such directory")

@@ -3,16 +3,15 @@ that counts nothing in hardware (as on CI), and with the real perf and valgrind.
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.errors import UsageError
 from harness.scenario.schema import load_scenario
+
+from cli import run_harness
 
 HERE = Path(__file__).resolve().parent
 FAKE_PERF = str(HERE / "fake_perf.py")
@@ -58,9 +57,7 @@ def test_good_counters_section(tmp_path):
 
 
 def harness(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
-                          capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})})
+    return run_harness(*args, env=env, timeout=900)
 
 
 def rows(out):

@@ -1,8 +1,6 @@
 """Shared layout, per-table cardinalities, scaling to fit, and the footprint command."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,8 @@ from harness.scenario.schema import load_scenario
 from kernels import hashing
 from kernels.baseline import Baseline
 from kernels.memrec import MemRec
+
+from cli import run_harness as harness
 
 CRITEO_TB_ROWS = 187_767_399
 CRITEO_TB_BYTES = 96_136_908_288
@@ -133,11 +133,6 @@ def test_per_feature_cardinalities_sum_each_table(tmp_path, zen3_vm):
     assert points["baseline"].kernel_bytes == 1055 * 16
     assert points["qr"].kernel_bytes == ((100 + 10) + (6 + 10)) * 16
     assert points["memrec"].kernel_bytes == 2 * (100 * 16 + 40)  # one encoder per feature
-
-
-def harness(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_footprint_criteo_tb(repo):

@@ -1,12 +1,12 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from harness.limits.analysis import analyse, gather_cost_at, knee, parse_ratios
 from kernels.microbench import Chase, Gather, Stream
+
+from cli import assert_usage_error, run_harness
 
 MiB = 2**20
 LLC = 32 * MiB
@@ -100,18 +100,14 @@ def test_microbench_kernels_match_numpy():
 @pytest.mark.slow
 def test_limits_command_small_sweep(tmp_path):
     out = tmp_path / "lim"
-    proc = subprocess.run([sys.executable, "-m", "harness", "limits", "--quick", "--sizes",
-                           "1/64,1/4", "--rows", "64", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_harness("limits", "--quick", "--sizes", "1/64,1/4", "--rows", "64", "--out", out)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "limits.json").read_text())
     assert data["sysfs_llc_bytes"] > 0 and "method" in data
     kernels = {r.split(",")[1] for r in (out / "points.csv").read_text().splitlines()[1:]}
     assert kernels == {"gather", "chase", "stream"}
     assert "effective LLC" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "harness", "limits", "--rows", "63"],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "--rows" in bad.stderr
+    assert_usage_error(run_harness("limits", "--rows", "63"), "--rows")
 
 
 def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
@@ -125,17 +121,15 @@ def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
     scenario.write_text("name: e\nthreads: [1]\nbatch_sizes: [8]\n"
                         "tables: {sizes: ['0.5x effective-LLC'], dim: 16}\n"
                         "kernels: [{kernel: baseline}]\n")
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--limits",
-                           str(lim), "--dry-run"], capture_output=True, text=True)
+    proc = run_harness("run", scenario, "--limits", lim, "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert f"rows{8 * MiB // 64}." in proc.stdout
     other = tmp_path / "other"
     other.mkdir()
     (other / "limits.json").write_text(json.dumps({"effective_llc_bytes": 1,
                                                    "machine_identity": {"model_name": "x"}}))
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--limits",
-                           str(other), "--dry-run"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "another machine" in proc.stderr
+    assert_usage_error(run_harness("run", scenario, "--limits", other, "--dry-run"),
+                       "another machine")
 
 
 def test_knee_from_demand_loads_ceiling_from_prefetching_gathers():

@@ -10,6 +10,8 @@ from fakes import SKYLAKE_SP_2S, make_machine_tree
 from harness.machine.detect import describe_machine, format_machine, parse_cpuinfo, parse_meminfo
 from harness.machine.uarch import identify
 
+from cli import run_harness
+
 
 def test_two_socket_skylake_sp(skylake):
     m = skylake
@@ -105,15 +107,15 @@ def test_this_machine_is_described():
 
 def test_cli_machine_json_with_injected_roots(tmp_path, repo):
     sysfs, procfs = make_machine_tree(tmp_path, SKYLAKE_SP_2S)
-    out = subprocess.run([sys.executable, "-m", "harness", "machine", "--json",
-                          "--sysfs-root", str(sysfs), "--procfs-root", str(procfs)],
-                         capture_output=True, text=True, cwd=repo, check=True)
+    out = run_harness("machine", "--json", "--sysfs-root", sysfs, "--procfs-root", procfs,
+                      cwd=repo)
+    assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["uarch"] == "skylake-sp" and data["llc_bytes"] == 40370176
     assert {"llc_ways", "line_bytes", "perf", "caches", "numa_nodes"} <= data.keys()
-    text = subprocess.run([sys.executable, "-m", "harness", "machine",
-                           "--sysfs-root", str(sysfs), "--procfs-root", str(procfs)],
-                          capture_output=True, text=True, cwd=repo, check=True).stdout
+    proc = run_harness("machine", "--sysfs-root", sysfs, "--procfs-root", procfs, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
     assert "skylake-sp" in text and "38.5 MiB" in text
 
 

@@ -1,8 +1,6 @@
 """The page-size knob: allocation, what the kernel really gave, and the plan's checks."""
 
 import csv
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,6 +8,8 @@ import pytest
 from harness.execute.plan import make_plan
 from harness.scenario.schema import load_scenario
 from kernels.memory import PAGE_POLICIES, aligned_empty, page_report, parse_smaps
+
+from cli import run_harness
 
 SMAPS = """\
 7f0000000000-7f0000400000 rw-p 00000000 00:00 0
@@ -94,9 +94,8 @@ def test_hugetlb_without_reserved_pages_is_skipped(tmp_path, zen3_vm):
 @pytest.mark.slow
 def test_run_records_the_pages_it_got(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "harness", "run",
-                           str(_scenario(tmp_path, "[4k, thp]")), "--out", str(out),
-                           "--counters", "none"], capture_output=True, text=True, timeout=300)
+    proc = run_harness("run", _scenario(tmp_path, "[4k, thp]"), "--out", out,
+                       "--counters", "none")
     assert proc.returncode == 0, proc.stderr
     rows = {r["point_id"]: r for r in csv.DictReader(open(out / "points.csv"))}
     four_k = [r for r in rows.values() if r["pages"] == "4k"]

@@ -25,7 +25,7 @@ def test_hashing_trick(backend):
     np.testing.assert_allclose(m.lookup(EDGE_IDS), want, rtol=1e-6)
     np.testing.assert_allclose(m.lookup(EDGE_IDS, BAG_OFFSETS), _bags(want, BAG_OFFSETS),
                                rtol=1e-5, atol=1e-6)
-    assert m.nbytes == HashingTrick.footprint_bytes(1009, 16)
+    assert m.nbytes == HashingTrick.footprint_for(1009, 16, HashingTrick.Params(rows=1009))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -36,7 +36,7 @@ def test_bloom_is_memrec_without_weights(backend, k):
     np.testing.assert_allclose(m.lookup(EDGE_IDS), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(m.lookup(EDGE_IDS, BAG_OFFSETS), _bags(want, BAG_OFFSETS),
                                rtol=1e-5, atol=1e-6)
-    assert m.nbytes == Bloom.footprint_bytes(501, 8) and m.k_weight == 0
+    assert m.nbytes == Bloom.footprint_for(0, 8, Bloom.Params(token_rows=501)) and m.k_weight == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -50,7 +50,7 @@ def test_qr_multiply_combiner(backend, rows, m):
     offsets = np.array([0, 2, 2])
     np.testing.assert_allclose(qr.lookup(ids, offsets), _bags(want, offsets), rtol=1e-5,
                                atol=1e-6)
-    assert qr.nbytes == QREmbedding.footprint_bytes(rows, 12, m)
+    assert qr.nbytes == QREmbedding.footprint_for(rows, 12, QREmbedding.Params(collisions=m))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -86,7 +86,7 @@ def test_robez_blocks_wrap_and_signs(backend, size, dim, z):
     np.testing.assert_allclose(r.lookup(EDGE_IDS), want, rtol=1e-6)
     np.testing.assert_allclose(r.lookup(EDGE_IDS, BAG_OFFSETS), _bags(want, BAG_OFFSETS),
                                rtol=1e-5, atol=1e-6)
-    assert r.nbytes == RobeZ.footprint_bytes(size, z)
+    assert r.nbytes == RobeZ.footprint_for(0, dim, RobeZ.Params(size=size, z=z))
 
 
 def test_robez_signs_are_mixed():
@@ -137,7 +137,7 @@ def test_ttrec_contracts_the_cores(backend, rows, dim, rank):
     offsets = np.array([0, 0, 3])
     np.testing.assert_allclose(t.lookup(ids, offsets), _bags(want, offsets), rtol=1e-4,
                                atol=1e-6)
-    assert t.nbytes == TTRec.footprint_bytes(rows, dim, rank)
+    assert t.nbytes == TTRec.footprint_for(rows, dim, TTRec.Params(rank=rank))
     with pytest.raises(ValueError, match="ids in"):
         t.lookup(np.array([rows]))
 
@@ -153,16 +153,17 @@ def test_ttrec_factors():
 
 def test_peer_sizes_resolve_against_the_measured_llc():
     """'x effective-LLC' sizes work for every hashed kernel, not only MEM-REC."""
-    from harness.scenario.kernelspec import Geometry, _resolve_bloom, _resolve_hashing_trick, \
-        _resolve_robez
+    from harness.scenario.kernelspec import KERNELS, Geometry
     from harness.scenario.sizes import parse_size
 
     g = Geometry(rows=10**6, dim=16, llc_bytes=32 << 20, effective_llc_bytes=16 << 20)
     half = parse_size("0.5x effective-LLC")
-    assert _resolve_hashing_trick({"rows": half, "backend": "numpy"}, g)["rows"] == (8 << 20) // 64
-    assert _resolve_bloom({"token_rows": half, "k": 2, "backend": "numpy"},
-                          g)["token_rows"] == (8 << 20) // 64
-    assert _resolve_robez({"size": half, "z": 4, "backend": "numpy"}, g)["size"] == (8 << 20) // 4
+    assert KERNELS["hashing_trick"].resolve({"rows": half, "backend": "numpy"},
+                                            g)["rows"] == (8 << 20) // 64
+    assert KERNELS["bloom"].resolve({"token_rows": half, "k": 2, "backend": "numpy"},
+                                    g)["token_rows"] == (8 << 20) // 64
+    assert KERNELS["robez"].resolve({"size": half, "z": 4, "backend": "numpy"},
+                                    g)["size"] == (8 << 20) // 4
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "fused"])

@@ -9,8 +9,6 @@ counters recorded as not-supported.
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +20,8 @@ from harness.report.cli import figure_main
 from harness.report.figures import FIGURE_MODULES, all_figures, figure
 from harness.report.load import load_results
 from harness.report.style import report_style
+
+from cli import assert_usage_error, run_harness, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 VM, SKX = FIXTURES / "vm", FIXTURES / "skx"
@@ -50,8 +50,7 @@ def test_fixtures_are_what_the_tests_assume():
 
 def test_report_of_one_machine(tmp_path):
     out = tmp_path / "one.pdf"
-    proc = subprocess.run([sys.executable, "-m", "harness", "report", str(VM), "-o", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = run_harness("report", VM, "-o", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     texts = pages_text(out)
     figures = all_figures()
@@ -127,12 +126,23 @@ def test_each_figure_script_writes_figure_and_its_data(name, tmp_path):
 
 def test_script_runs_alone_from_a_checkout(tmp_path):
     out = tmp_path / "latency.png"
-    proc = subprocess.run([sys.executable, str(REPO / "reports" / "latency.py"), str(VM),
-                           "-o", str(out), "--csv", str(tmp_path / "drawn.csv")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = run_python(REPO / "reports" / "latency.py", VM, "-o", out,
+                      "--csv", tmp_path / "drawn.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "drawn.csv").is_file()
+
+
+def test_one_entry_point_takes_the_figure_name(tmp_path):
+    """reports/figure.py NAME is the script; reports/NAME.py are aliases of it."""
+    out = tmp_path / "scaling.png"
+    proc = run_python(REPO / "reports" / "figure.py", "scaling", VM, "-o", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.with_suffix(".csv").is_file()
+    assert_usage_error(run_python(REPO / "reports" / "figure.py", "nope", VM, "-o", out),
+                       "invalid choice: 'nope'")
+    aliases = {path.stem for path in (REPO / "reports").glob("*.py")} - {"figure"}
+    assert aliases == set(FIGURE_MODULES)
 
 
 def test_svg_output(tmp_path):
@@ -243,11 +253,8 @@ def test_bad_arguments(tmp_path, capsys):
 def test_bad_input_from_the_command_line_has_no_traceback(tmp_path):
     d = _copy(tmp_path)
     _truncate(d / "points.csv", 0.5)
-    proc = subprocess.run([sys.executable, str(REPO / "reports" / "speedup.py"), str(d),
-                           "-o", str(tmp_path / "s.png")], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 2
-    assert "points.csv line" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_python(REPO / "reports" / "speedup.py", d, "-o", tmp_path / "s.png")
+    assert_usage_error(proc, "points.csv line")
 
 
 VM_LIMITS = FIXTURES / "vm-limits"

@@ -153,9 +153,10 @@ def test_one_configuration_is_one_series_on_every_machine():
 
 
 def test_series_names_from_entries():
-    from harness.scenario.kernelspec import MemRecParams, variants
+    from harness.scenario.kernelspec import KERNELS, variants
     from harness.report.series import entry_name
 
+    MemRecParams = KERNELS["memrec"].params_model
     entry = MemRecParams.model_validate({"kernel": "memrec", "token_rows": "0.125x LLC",
                                          "k": [1, 2], "weight_rows": 4096})
     names = [entry_name("memrec", entry, v) for v in variants(entry)]

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -8,6 +6,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.errors import UsageError
 from harness.scenario.schema import load_scenario
+
+from cli import assert_usage_error, run_harness
 
 MINIMAL = """\
 name: t
@@ -148,19 +148,12 @@ def test_kernel_sweeps(tmp_path):
 
 
 def test_cli_validate(repo, tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "harness", "validate",
-                         str(repo / "scenarios/ci.yaml"), str(repo / "scenarios/skylake.yaml")],
-                        capture_output=True, text=True)
+    ok = run_harness("validate", repo / "scenarios/ci.yaml", repo / "scenarios/skylake.yaml")
     assert ok.returncode == 0, ok.stderr
     assert "skylake.yaml: ok" in ok.stdout
     bad = write(tmp_path, MINIMAL.replace("threads: [1]", "threads: [x]"))
-    out = subprocess.run([sys.executable, "-m", "harness", "validate", str(bad)],
-                         capture_output=True, text=True)
-    assert out.returncode == 2
-    assert "threads[0]" in out.stderr and "Traceback" not in out.stderr
-    missing = subprocess.run([sys.executable, "-m", "harness", "validate", "nope.yaml"],
-                             capture_output=True, text=True)
-    assert missing.returncode == 2 and "no such scenario file" in missing.stderr
+    assert_usage_error(run_harness("validate", bad), "threads[0]")
+    assert_usage_error(run_harness("validate", "nope.yaml"), "no such scenario file")
 
 
 # Fuzzing: whatever the bytes, the loader answers with a Scenario or a UsageError.

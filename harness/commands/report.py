@@ -1,7 +1,8 @@
 """Assemble a multi-page PDF from stored results: a title page per result directory
 (machine, LLC, pinning, SMT, counters, scenario, commit, dates, what was skipped or
 failed and why), then the figures: latency, speedup, cache cliff, LLC misses and DRAM
-bytes, scaling, MEM-REC sensitivity and footprint. Several result directories from
+bytes, the kernels against the machine's limits (given a `harness limits` result),
+scaling, MEM-REC sensitivity and footprint. Several result directories from
 different machines overlay, one line style per machine. Each figure's data is written
 as CSV beside the PDF. Nothing is rerun."""
 

@@ -1,4 +1,5 @@
-"""Run one figure as a script: ``python reports/<figure>.py RESULTS_DIR... -o OUT``.
+"""Run one figure as a script: ``python reports/figure.py NAME RESULTS_DIR... -o OUT``
+(or its alias ``python reports/NAME.py RESULTS_DIR... -o OUT``).
 
 Writes the figure (PNG, PDF or SVG, by OUT's suffix) and, beside it, a CSV of exactly
 the data it drew (OUT with the suffix .csv, or --csv). Bad input is a message and
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.store.fileio import refuse_result_file
-from harness.report.figures import figure
+from harness.report.figures import FIGURE_MODULES, figure
 from harness.report.load import load_results
 from harness.report.style import report_style
 
@@ -71,18 +72,22 @@ def render_figure(name: str, directories: list[Path], out: Path, csv: Path | Non
     return csv
 
 
-def figure_main(name: str, argv: list[str] | None = None) -> int:
-    spec = figure(name)
-    parser = argparse.ArgumentParser(
-        prog=f"reports/{name}.py",
-        description=f"{spec.title}: {spec.summary}. Reads stored results only.")
+def _parser(prog: str, description: str, named: bool) -> argparse.ArgumentParser:
+    """The script's arguments; ``named``: the figure's name comes first."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    if named:
+        parser.add_argument("figure", choices=FIGURE_MODULES, metavar="FIGURE",
+                            help=f"one of: {', '.join(FIGURE_MODULES)}")
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
                         help="result directories (from `harness run`); several machines overlay")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
                         help="figure file: .png, .pdf or .svg")
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="where to write the data drawn (default: OUT with .csv)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _render(name: str, args) -> int:
     try:
         csv = render_figure(name, args.results, args.output, args.csv)
     except UsageError as exc:
@@ -91,3 +96,20 @@ def figure_main(name: str, argv: list[str] | None = None) -> int:
         return exc.exit_status
     print(f"{args.output}\n{csv}", file=sys.stderr)
     return 0
+
+
+def figure_main(name: str, argv: list[str] | None = None) -> int:
+    """One named figure (``python reports/<name>.py RESULTS_DIR... -o OUT``)."""
+    spec = figure(name)
+    parser = _parser(f"reports/{name}.py",
+                     f"{spec.title}: {spec.summary}. Reads stored results only.", named=False)
+    return _render(name, parser.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Any figure by name (``python reports/figure.py NAME RESULTS_DIR... -o OUT``)."""
+    parser = _parser("reports/figure.py", "One figure of the report from stored results "
+                     "(nothing is rerun); `python -m harness report` draws them all.",
+                     named=True)
+    args = parser.parse_args(argv)
+    return _render(args.figure, args)

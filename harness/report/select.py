@@ -86,14 +86,6 @@ def thread_panels(points: pd.DataFrame) -> list[int]:
     return sorted({threads[0], threads[-1]})
 
 
-def describe_values(values) -> str:
-    """'1, 2 and 28' from an iterable of numbers."""
-    items = [f"{v:g}" for v in sorted(set(values))]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def missing_notes(points: pd.DataFrame, by: str, unit: str = "",
                   shown: set | None = None) -> list[str]:
     """Why values of ``by`` (e.g. threads) have no measured point among ``points``.
