@@ -1,4 +1,9 @@
-"""``python -m harness <command>``: one module per subcommand in harness/commands/."""
+"""``python -m harness <command>``: one module per subcommand in harness/commands/.
+
+``main`` turns what ends a command early into one line and an exit status: bad input
+(UsageError) into 2, a signal into 128+signal (130 for Ctrl-C, 143 for SIGTERM) at
+any moment, before a session's own handlers are in place or after they are gone.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sys
 
 from harness import __version__
 from harness.errors import UsageError
+from harness.execute.signals import Interrupted
 
 # One module per subcommand in harness/commands/, each with add_arguments() and run().
 COMMANDS = {
@@ -39,13 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args._module.run(args)
     except UsageError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return exc.exit_status
+    except Interrupted as exc:  # raised outside a session, which reports its own
+        print(f"interrupted by {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:  # Ctrl-C before or after any handler of ours was in place
+        print("interrupted by SIGINT", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

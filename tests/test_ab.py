@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare.ab import Side, run_interleaved, side_order
 from harness.execute.plan import make_plan
 from harness.store.results import ResultStore
-from harness.execute.runner import WorkerLauncher
+from harness.execute.runner import Side, WorkerLauncher, run_sides, side_order
 from harness.scenario.schema import load_scenario
 from synthetic_results import SCENARIO, outcome
 
@@ -38,7 +37,7 @@ def test_sides_alternate_point_by_point(tmp_path, zen3_vm):
                        ResultStore(tmp_path / name, plan, {"machine": zen3_vm.to_dict()}))
                   for name in ("A", "B"))
     sides[1].store.record(plan.runnable[0], 0, outcome(plan.runnable[0], 0, [1] * 5))
-    run_interleaved(plan, sides)
+    run_sides(plan, sides)
     n, repeats = len(plan.runnable), plan.runnable[0].repeats
     assert len(log) == 2 * n * repeats - 1  # B's recorded run is not redone
     # each point's two runs are back to back, first A then B, then B then A, ...
