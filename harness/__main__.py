@@ -7,13 +7,18 @@ any moment, before a session's own handlers are in place or after they are gone.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-from harness import __version__
-from harness.errors import UsageError
-from harness.execute.signals import Interrupted
+try:  # Ctrl-C while this module is still loading is an interruption too, not a traceback
+    import argparse
+    import importlib
+
+    from harness import __version__
+    from harness.errors import UsageError
+    from harness.execute.signals import Interrupted, stop_quietly
+except KeyboardInterrupt:
+    print("interrupted by SIGINT", file=sys.stderr)
+    raise SystemExit(130) from None
 
 # One module per subcommand in harness/commands/, each with add_arguments() and run().
 COMMANDS = {
@@ -46,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        return args._module.run(args)
+        with stop_quietly():
+            args = build_parser().parse_args(argv)
+            return args._module.run(args)
     except UsageError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

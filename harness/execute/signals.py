@@ -42,7 +42,10 @@ def die_with_parent() -> None:
         pass
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
+    """A signal asked the manager to stop. A BaseException, like KeyboardInterrupt, so
+    that no ``except Exception`` on the way turns it into a failure of something else."""
+
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
@@ -86,3 +89,23 @@ class SignalGuard:
         if deliver and not self.depth and self.pending is not None:
             signum, self.pending = self.pending, None
             raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_quietly():
+    """Until a SignalGuard takes over (and after): SIGTERM and SIGHUP raise Interrupted
+    instead of killing the process, so that a command stopped at any moment exits with
+    128+signal and one line (SIGINT already raises KeyboardInterrupt). A signal ignored
+    when the process started (``nohup``) stays ignored."""
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
