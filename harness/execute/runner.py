@@ -25,7 +25,8 @@ from typing import Callable, Protocol, Sequence
 from harness.machine.cgroup import read_cgroup_memory
 from harness.execute.plan import Plan, Point
 from harness.store.results import ResultStore
-from harness.execute.signals import Interrupted, SignalGuard, die_with_parent, stop_process_group
+from harness.execute.signals import (Interrupted, SignalGuard, die_with_parent, signals_held,
+                                     stop_process_group)
 
 STDERR_TAIL_LINES = 15
 
@@ -80,9 +81,12 @@ class WorkerLauncher:
         oom_before = read_cgroup_memory().oom_kills
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
-            proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
-                                    start_new_session=True, preexec_fn=die_with_parent)
+            proc = None
             try:
+                with signals_held():  # a signal during the fork is handled after it
+                    proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
+                                            start_new_session=True,
+                                            preexec_fn=die_with_parent)
                 returncode = proc.wait(timeout=point.timeout_s)
                 timed_out = False
             except subprocess.TimeoutExpired:
@@ -90,7 +94,8 @@ class WorkerLauncher:
                 returncode = proc.wait()
                 timed_out = True
             except BaseException:  # interrupted: never leave a worker running behind us
-                stop_process_group(proc)
+                if proc is not None:
+                    stop_process_group(proc)
                 raise
         elapsed = time.monotonic() - started
         process = "worker"
@@ -236,6 +241,7 @@ def run_sides(plan: Plan, sides: Sequence[Side],
 def _run_one(point: Point, repeat: int, side: Side, guard: SignalGuard,
              memory_check: Callable[[Point], str | None]) -> dict:
     """One worker run (or its refusal for want of memory), recorded at once."""
+    guard.check()  # a signal whose Interrupted was dropped on the way stops us here
     refusal = memory_check(point)
     outcome, recorded = None, False
     try:

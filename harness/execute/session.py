@@ -201,6 +201,7 @@ def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
                 run_sides(plan, sides, progress, guard,
                           memory_check=lambda p: memory_refusal(p, plan, available_memory_bytes()))
             except Interrupted as exc:
+                guard.clear()
                 progress.close()
                 with guard.critical(deliver=False):
                     for store in stores:

@@ -26,8 +26,8 @@ def _in_the_way(directory: Path, subdirs: tuple[str, ...] = ()) -> list[str]:
     """The entries of ``directory`` a new result would overwrite or delete (relative)."""
     try:
         entries = sorted(directory.iterdir())
-    except FileNotFoundError:
-        return []
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # not there yet (creating it says what is wrong, if anything)
     except OSError as exc:
         raise UsageError(f"{directory}: cannot list it: {exc.strerror or exc}") from None
     found = []
