@@ -62,7 +62,7 @@ def resolve_revisions(base_revision: str) -> Revisions:
     try:
         commit = resolve_commit(root, base_revision)
     except RevisionUnavailable:
-        raise
+        raise  # the caller decides: an error, or a skipped gate (--missing-base skip)
     except GitError as exc:
         raise UsageError(f"git: {exc}") from None
     return Revisions(root, base_revision, commit, code_root)
