@@ -68,6 +68,13 @@ def workers_of(out: Path) -> list[int]:
     return pids
 
 
+def default_signals() -> None:
+    """preexec_fn: the child starts with the default stop signals, whatever this test
+    run inherited (a background job ignores SIGINT, nohup SIGHUP)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def check_valid_files(out: Path) -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
     list(csv.DictReader(open(out / "points.csv")))
@@ -82,7 +89,7 @@ def check_valid_files(out: Path) -> dict:
 def test_interrupt_keeps_finished_points_and_resume_completes(tmp_path, sig, status):
     scenario, out = write_scenario(tmp_path, batches=400), tmp_path / "out"
     proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     assert wait_for(lambda: len(raw_runs(out)) >= 2 and workers_of(out))
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -365,13 +372,7 @@ def test_result_written_meanwhile_is_refused_once_locked(tmp_path, repo, zen3_vm
 
 def _stop_when_imported(module: str, sig: int, args: list[str]) -> tuple[int, list[str]]:
     """Start the CLI, send ``sig`` as soon as it has imported ``module`` (python's
-    -X importtime says so on stderr), return its exit status and its other stderr lines.
-    SIGINT and SIGTERM are reset to their defaults in the child, so the test does not
-    depend on how it was started (under nohup, SIGINT is ignored)."""
-    def default_signals():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
+    -X importtime says so on stderr), return its exit status and its other stderr lines."""
     proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "harness", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_signals)
@@ -397,3 +398,18 @@ def test_early_signal_exits_with_one_line(repo, module, sig, status):
     returncode, messages = _stop_when_imported(module, sig, ["validate"] + [scenario] * 100)
     assert returncode == status, messages
     assert messages == [f"interrupted by {signal.Signals(sig).name}"]
+
+
+def test_hangup_ignored_by_nohup_stays_ignored():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        guard = SignalGuard()
+        with guard.installed():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == guard._handler
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with guard.installed():
+            assert signal.getsignal(signal.SIGHUP) == guard._handler
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -105,7 +105,10 @@ class SignalGuard:
 
     @contextlib.contextmanager
     def installed(self):
-        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
+        # A hangup ignored from the start (``nohup``) stays ignored: the user asked
+        # for the run to outlive the terminal.
+        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS
+                     if s != signal.SIGHUP or signal.getsignal(s) is not signal.SIG_IGN}
         try:
             yield self
         finally:
