@@ -207,7 +207,7 @@ def summary(table: list[dict]) -> str:
 def find_limits(given: Path | None, machine: dict) -> tuple[dict | None, Path | None]:
     """The limits result to price the ceiling with: ``given``, else the newest stored one
     of the machine the runs were made on; (None, None) when there is none."""
-    from harness.commands.limits import find_limits as newest
+    from harness.limits.stored import find_limits as newest
     from harness.machine.detect import Machine
 
     directory = given or newest(Machine.from_dict(machine), HERE.parent / "results")

@@ -1,13 +1,24 @@
-"""``python -m harness <command>``: one module per subcommand in harness/commands/."""
+"""``python -m harness <command>``: one module per subcommand in harness/commands/.
+
+``main`` turns what ends a command early into one line and an exit status: bad input
+(UsageError) into 2, a signal into 128+signal (130 for Ctrl-C, 143 for SIGTERM) at
+any moment, before a session's own handlers are in place or after they are gone.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-from harness import __version__
-from harness.errors import UsageError
+try:  # Ctrl-C while this module is still loading is an interruption too, not a traceback
+    import argparse
+    import importlib
+
+    from harness import __version__
+    from harness.errors import UsageError
+    from harness.execute.signals import Interrupted, stop_quietly
+except KeyboardInterrupt:
+    print("interrupted by SIGINT", file=sys.stderr)
+    raise SystemExit(130) from None
 
 # One module per subcommand in harness/commands/, each with add_arguments() and run().
 COMMANDS = {
@@ -39,13 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args._module.run(args)
+        with stop_quietly():
+            args = build_parser().parse_args(argv)
+            return args._module.run(args)
     except UsageError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return exc.exit_status
+    except Interrupted as exc:  # raised outside a session, which reports its own
+        print(f"interrupted by {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:  # Ctrl-C before or after any handler of ours was in place
+        print("interrupted by SIGINT", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -95,6 +95,25 @@ def test_dry_run_and_existing_dir(repo, tmp_path):
     assert proc.returncode == 2 and "already holds results" in proc.stderr
 
 
+def test_out_holding_other_files_is_refused_and_left_alone(repo, tmp_path):
+    out = tmp_path / "mine"
+    (out / ".work").mkdir(parents=True)
+    files = {out / "points.csv": "my own table\n", out / "pyperf.json": "{}",
+             out / ".work" / "notes.txt": "keep me"}
+    for path, text in files.items():
+        path.write_text(text)
+    for command in (["run", repo / "scenarios/ci.yaml", "--quick"],
+                    ["limits", "--quick", "--sizes", "1/64", "--rows", "64"]):
+        proc = harness(*command, "--out", out)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"error: {out}: not empty and not a result of this harness; a new result would "
+            f"overwrite or delete what is there (.work/, points.csv, pyperf.json): choose an "
+            f"empty or new directory"]
+    assert all(path.read_text() == text for path, text in files.items())
+    assert sorted(p.name for p in out.iterdir()) == [".work", "points.csv", "pyperf.json"]
+
+
 def test_bad_scenario_never_tracebacks(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: x\nthreads: 1\ntables: {sizes: ['4x LCC']}\nkernels: []\n")

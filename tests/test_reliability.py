@@ -68,6 +68,13 @@ def workers_of(out: Path) -> list[int]:
     return pids
 
 
+def default_signals() -> None:
+    """preexec_fn: the child starts with the default stop signals, whatever this test
+    run inherited (a background job ignores SIGINT, nohup SIGHUP)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def check_valid_files(out: Path) -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
     list(csv.DictReader(open(out / "points.csv")))
@@ -82,7 +89,7 @@ def check_valid_files(out: Path) -> dict:
 def test_interrupt_keeps_finished_points_and_resume_completes(tmp_path, sig, status):
     scenario, out = write_scenario(tmp_path, batches=400), tmp_path / "out"
     proc = subprocess.Popen(harness_cmd("run", scenario, "--out", out),
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     assert wait_for(lambda: len(raw_runs(out)) >= 2 and workers_of(out))
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -316,3 +323,98 @@ def test_cgroup_parsers():
     assert parse_proc_cgroup("0::/user.slice\n") == ("/user.slice", None)
     assert parse_proc_cgroup("4:memory:/docker/abc\n0::/\n") == ("/", "/docker/abc")
     assert parse_keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")["oom_kill"] == 3
+
+
+# -- a new result only into an empty directory, checked again under the lock (issue 18) --
+
+def test_claim_result_dir_refuses_what_is_in_the_way(tmp_path):
+    from harness.store.resultdir import claim_result_dir
+
+    assert claim_result_dir(tmp_path / "new" / "deeper", "hint").is_dir()  # created
+    leftovers = tmp_path / "leftovers"  # what a run stopped before its first write leaves
+    (leftovers / ".work").mkdir(parents=True)
+    (leftovers / "raw").mkdir()
+    (leftovers / ".lock").write_text("123\n")
+    claim_result_dir(leftovers, "hint")
+    mine = tmp_path / "mine"
+    (mine / ".work").mkdir(parents=True)
+    (mine / ".work" / "notes.txt").write_text("keep me")
+    (mine / "points.csv").write_text("my own table")
+    with pytest.raises(UsageError, match=r"not empty and not a result of this harness.*"
+                                         r"\(\.work/, points\.csv\)"):
+        claim_result_dir(mine, "hint")
+    (mine / "file").write_text("")
+    with pytest.raises(UsageError, match="exists and is not a directory"):
+        claim_result_dir(mine / "file", "hint")
+    ab = tmp_path / "ab"
+    claim_result_dir(ab, "hint", "base", "new")
+    (ab / "new" / "manifest.json").write_text("{}")
+    with pytest.raises(UsageError, match="already holds results; hint"):
+        claim_result_dir(ab, "hint", "base", "new")
+
+
+def test_result_written_meanwhile_is_refused_once_locked(tmp_path, repo, zen3_vm):
+    """Two runs into one directory: the second claims it before the first has locked it
+    and written; once the lock is its, it must find the first one's result and stop."""
+    from harness.execute.plan import make_plan
+    from harness.execute.session import execute_plan
+    from harness.scenario.schema import load_scenario
+    from harness.store.resultdir import claim_result_dir
+
+    out = claim_result_dir(tmp_path / "out", "hint")
+    (out / "manifest.json").write_text('{"written by": "the first run"}')
+    (out / "raw").mkdir()
+    (out / "raw" / "r0.json").write_text("{}")
+    plan = make_plan(load_scenario(repo / "scenarios" / "ci.yaml"), zen3_vm)
+    with pytest.raises(UsageError, match="already holds results"):
+        execute_plan(plan, out, {"machine": zen3_vm.to_dict()}, resume=False,
+                     resume_hint="-")
+    assert (out / "manifest.json").read_text() == '{"written by": "the first run"}'
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "manifest.json", "raw"]
+
+
+# -- a signal at any moment: 128+signal and one line, never a traceback (issue 18.8) -----
+
+def _stop_when_imported(module: str, sig: int, args: list[str]) -> tuple[int, list[str]]:
+    """Start the CLI, send ``sig`` as soon as it has imported ``module`` (python's
+    -X importtime says so on stderr), return its exit status and its other stderr lines."""
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "harness", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
+    lines, sent = [], False
+    for line in proc.stderr:
+        lines.append(line)
+        if not sent and line.startswith("import time:") and \
+                line.rsplit("|", 1)[-1].strip() == module:
+            proc.send_signal(sig)
+            sent = True
+    status = proc.wait(timeout=120)
+    assert sent, f"{module} was never imported: {''.join(lines)[-2000:]}"
+    return status, [ln.rstrip("\n") for ln in lines if not ln.startswith("import time:")]
+
+
+@pytest.mark.parametrize("module,sig,status", [
+    ("harness.errors", signal.SIGINT, 130),          # while __main__ itself is loading
+    ("harness.execute.plan", signal.SIGINT, 130),    # while the commands are imported
+    ("harness.report.pdf", signal.SIGTERM, 143),     # the last one: in the command itself
+])
+def test_early_signal_exits_with_one_line(repo, module, sig, status):
+    scenario = str(repo / "scenarios" / "ci.yaml")
+    returncode, messages = _stop_when_imported(module, sig, ["validate"] + [scenario] * 100)
+    assert returncode == status, messages
+    assert messages == [f"interrupted by {signal.Signals(sig).name}"]
+
+
+def test_hangup_ignored_by_nohup_stays_ignored():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        guard = SignalGuard()
+        with guard.installed():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == guard._handler
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with guard.installed():
+            assert signal.getsignal(signal.SIGHUP) == guard._handler
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -192,7 +192,7 @@ def test_a_run_missing_from_pyperf_disagrees_with_points_csv(v1):
 
 # -- what is written, and when (18.10) --------------------------------------------------
 def test_the_scenario_is_stored_once(repo, tmp_path, zen3_vm):
-    from harness.commands.run import _manifest
+    from harness.execute.manifest import run_manifest as _manifest
     from harness.execute.plan import make_plan
     from harness.scenario.schema import load_scenario
 

@@ -9,92 +9,16 @@ no common points, nothing comparable, or different machines without
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from harness.compare.verdict import METRICS, compare_runs, metric_named
-from harness.compare.render import render_json, render_markdown, render_text
-from harness.errors import UsageError
-from harness.store.fileio import atomic_write_text, refuse_result_file
-from harness.compare.inputs import ResultSet, load_results
-
-DEFAULT_FACTOR = 1.10
-DEFAULT_ALPHA = 0.05
-
-
-def add_compare_arguments(parser) -> None:
-    """The options shared by ``compare`` and ``ab``."""
-    parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
-                        help="smallest change that counts, as a ratio (default %(default)s: "
-                             "10%% slower)")
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help="significance level of the test (default %(default)s)")
-    parser.add_argument("--metric", default="p50",
-                        help=f"what to compare: {', '.join(METRICS)}, or a points.csv "
-                             f"column such as llc_misses_per_lookup (default %(default)s)")
-    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                        help="write the comparison as JSON to FILE (or stdout)")
-    parser.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
-                        help="write the comparison as Markdown, for CI comments, to FILE "
-                             "(or stdout)")
-    parser.add_argument("--allow-machine-mismatch", action="store_true",
-                        help="compare results from different machines (CPU, LLC, CPUs)")
+from harness.compare.inputs import load_results
+from harness.compare.judge import add_compare_arguments, compare_results
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("base", metavar="BASE_DIR", type=Path, help="the reference run")
     parser.add_argument("new", metavar="NEW_DIR", type=Path, help="the run to judge")
     add_compare_arguments(parser)
-
-
-def check_machines(base: ResultSet, new: ResultSet, allow: bool) -> list[str]:
-    """Notes on a machine mismatch when allowed; UsageError when not."""
-    a, b = base.machine_identity, new.machine_identity
-    diffs = [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
-             if a.get(k) != b.get(k)]
-    if not diffs:
-        return []
-    if not allow:
-        raise UsageError([f"BASE and NEW ran on different machines ({'; '.join(diffs)}); "
-                          f"their latencies are not comparable. Pass --allow-machine-mismatch "
-                          f"to compare them anyway"])
-    return [f"different machines, compared anyway: {'; '.join(diffs)}"]
-
-
-def _emit(text: str, destination: str | None) -> None:
-    if destination is None:
-        return
-    if destination == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        atomic_write_text(Path(destination), text)
-    except OSError as exc:
-        raise UsageError(f"{destination}: cannot write: {exc}") from None
-
-
-def compare_results(base: ResultSet, new: ResultSet, args) -> int:
-    """Compare two loaded runs as the options say, print and write the report."""
-    if args.json == "-" and args.markdown == "-":
-        raise UsageError("--json and --markdown cannot both go to stdout; give one a FILE")
-    for option, destination in (("--json", args.json), ("--markdown", args.markdown)):
-        if destination not in (None, "-"):
-            refuse_result_file(destination, option)  # before any output, not after
-    notes = check_machines(base, new, args.allow_machine_mismatch)
-    report = compare_runs(base.points, new.points, metric_named(args.metric), args.factor,
-                          args.alpha)
-    report.notes += notes + base.notes + new.notes
-    sides = base.summary(), new.summary()
-    text = render_text(report, *sides)
-    if "-" not in (args.json, args.markdown):
-        sys.stdout.write(text)
-    else:
-        sys.stderr.write(text)
-    _emit(render_json(report, *sides), args.json)
-    _emit(render_markdown(report, *sides), args.markdown)
-    if report.exit_status == 2:
-        print("error: not one point could be compared; see why above", file=sys.stderr)
-    return report.exit_status
 
 
 def run(args) -> int:

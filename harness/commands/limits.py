@@ -6,27 +6,17 @@ the gather curve) scenarios can use as "0.5x effective-LLC"."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
-from harness.store.fileio import atomic_write_json
-from harness.limits.analysis import analyse, limits_scenarios, loaded_limits, parse_ratios
-from harness.machine.detect import Machine, describe_machine
-from harness.execute.plan import Plan, make_plan, parse_memory_limit
-from harness.machine.provenance import git_state, library_versions
-from harness.store.manifest import build_manifest
-from harness.store.models import ScenarioRecord
-from harness.store.reader import read_manifest as load_manifest_checked
-from harness.store.reader import read_result as load_result
-from harness.store.results import default_result_dir, new_result_dir, utc_now
-from harness.execute.session import execute_plan
+from harness.execute.plan import parse_memory_limit
+from harness.limits.analysis import parse_ratios
+from harness.limits.measure import measure, resume
+from harness.limits.stored import LIMITS_FILE, write_analysis
+from harness.machine.detect import describe_machine
 from harness.scenario.sizes import format_bytes
-
-LIMITS_FILE = "limits.json"
-DEFAULT_ROOT = Path("results")
+from harness.store.reader import read_manifest as load_manifest_checked
 
 
 def add_arguments(parser) -> None:
@@ -45,14 +35,6 @@ def add_arguments(parser) -> None:
                         help="gather row sizes in bytes, multiples of 4 (default 64,256,512)")
 
 
-def _thread_counts(quick: bool, machine: Machine) -> list:
-    """1 and all threads (--quick), or powers of two up to all of them."""
-    if quick:
-        return [1, "all"]
-    cpus = len(parse_cpulist(machine.usable_cpus))
-    return [t for t in (2 ** k for k in range(13)) if t < cpus] + ["all"]
-
-
 def _options(args) -> dict:
     try:
         ratios = parse_ratios(args.sizes) if args.sizes else None
@@ -63,40 +45,6 @@ def _options(args) -> dict:
         raise UsageError(f"--rows: expected row sizes in bytes that are multiples of 4, "
                          f"e.g. 64,256,512; got {args.rows!r}")
     return {"ratios": ratios, "row_bytes": tuple(int(r) for r in rows)}
-
-
-def build_plan(quick: bool, machine: Machine, budget: int | None,
-               options: dict | None = None) -> tuple[Plan, list[dict]]:
-    """One plan holding every limits point (all row sizes, chase and stream)."""
-    docs = limits_scenarios(quick, _thread_counts(quick, machine), **(options or {}))
-    plans = [make_plan(loaded_limits(doc, quick), machine, budget) for doc in docs]
-    plan = plans[0]
-    plan.points = [p for sub in plans for p in sub.points]
-    # Threads beyond the pinning set would only add skipped noise: drop, not skip.
-    plan.points = [p for p in plan.points if p.threads <= max(1, len(plan.pinning.cpus))]
-    return plan, docs
-
-
-def _manifest(quick: bool, machine: Machine, plan: Plan, docs: list[dict]) -> dict:
-    # Generated, not a file: the documents are stored once, as the validated scenario.
-    scenario = ScenarioRecord(name="limits", path="<limits>", quick=quick, text=None,
-                              effective={"documents": docs})
-    manifest = build_manifest(
-        "limits", scenario=scenario, machine=machine.to_dict(), plan=plan, requested={},
-        effective={"pinning_cpus": plan.pinning.cpus, "llc_bytes": plan.llc_bytes},
-        versions=library_versions(), git=git_state(), command=sys.argv)
-    manifest["started"] = manifest["created"]
-    return manifest
-
-
-def write_analysis(out: Path) -> dict:
-    """Analyse a stored limits result into out/limits.json and return it."""
-    stored = load_result(out)
-    limits = analyse(stored.rows, stored.manifest["machine"])
-    limits["result_dir"] = str(out)
-    limits["machine_identity"] = Machine.from_dict(stored.manifest["machine"]).identity()
-    atomic_write_json(out / LIMITS_FILE, limits)
-    return limits
 
 
 def summary(limits: dict) -> str:
@@ -120,68 +68,13 @@ def summary(limits: dict) -> str:
     return "\n".join(lines)
 
 
-def measure(quick: bool, machine: Machine, out: Path | None = None,
-            budget: int | None = None, options: dict | None = None) -> tuple[int, Path]:
-    plan, docs = build_plan(quick, machine, budget, options)
-    if budget is not None and plan.points and not plan.runnable:
-        # A limits result with no point measured has no curve and no effective LLC: the
-        # limit given is what is wrong, so say so instead of storing an empty result.
-        least = min(p.memory_bytes for p in plan.points)
-        raise UsageError(f"--memory-limit {format_bytes(budget)} leaves no limits point "
-                         f"measurable; the smallest needs ~{format_bytes(least)}")
-    out = out or default_result_dir(DEFAULT_ROOT, "limits", machine.hostname)
-    new_result_dir(out, "choose another --out or --resume it")
-    status = execute_plan(plan, out, _manifest(quick, machine, plan, docs), resume=False,
-                          resume_hint=f"python -m harness limits --resume {out}")
-    return status, out
-
-
-def find_limits(machine: Machine, root: Path = DEFAULT_ROOT) -> Path | None:
-    """The newest stored limits result of this machine under root/limits/, if any."""
-    candidates = sorted((root / "limits").glob(f"*/{LIMITS_FILE}"),
-                        key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in candidates:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if data.get("machine_identity") == machine.identity() and data.get("effective_llc_bytes"):
-            return path.parent
-    return None
-
-
-def load_limits(directory: Path, machine: Machine) -> dict:
-    path = Path(directory) / LIMITS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: missing (is {directory} a `harness limits` result?)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: unreadable: {exc}") from None
-    if data.get("machine_identity") != machine.identity():
-        raise UsageError(f"{path}: measured on another machine "
-                         f"({data.get('machine_identity')}); measure this one")
-    if not data.get("effective_llc_bytes"):
-        raise UsageError(f"{path}: no effective LLC was found in that run "
-                         f"({data.get('knees_by_row_bytes')})")
-    return data
-
-
 def run(args) -> int:
     machine = describe_machine()
     budget = (parse_memory_limit(args.memory_limit, machine.mem_available_bytes)
               if args.memory_limit else None)
     if args.resume:
-        stored = load_manifest_checked(args.resume)
-        if stored.get("kind") != "limits":
-            raise UsageError(f"{args.resume}: not a limits result")
-        if Machine.from_dict(stored["machine"]).identity() != machine.identity():
-            raise UsageError(f"{args.resume}: was measured on another machine")
-        stored.setdefault("resumed", []).append({"at": utc_now(), "command": sys.argv})
         out = args.resume
-        status = execute_plan(Plan.from_stored(stored["plan_meta"], stored["plan"]), out,
-                              stored, resume=True,
-                              resume_hint=f"python -m harness limits --resume {out}")
+        status = resume(out, machine, load_manifest_checked(out))
     else:
         status, out = measure(args.quick, machine, args.out, budget, _options(args))
     if status not in (0, 1):

@@ -6,21 +6,19 @@ every runnable point succeeded, 1 when some failed (their results are still stor
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
-from harness.machine.detect import describe_machine
+from harness.execute.manifest import run_manifest
 from harness.execute.plan import Plan, make_plan, needs_effective_llc, parse_memory_limit, parse_shard
-from harness.machine.provenance import git_state, library_versions
-from harness.store.manifest import build_manifest
-from harness.store.models import ScenarioRecord
-from harness.store.reader import read_manifest as load_manifest_checked
-from harness.store.results import default_result_dir, new_result_dir, utc_now
+from harness.execute.resume import resume_problems
 from harness.execute.session import execute_plan, skipped_summary
+from harness.limits.measure import effective_llc
+from harness.machine.detect import describe_machine
 from harness.scenario.schema import load_scenario
+from harness.store.results import default_result_dir, new_result_dir, utc_now
+from harness.store.reader import read_manifest as load_manifest_checked, stored_plan
 
 
 def add_arguments(parser) -> None:
@@ -48,68 +46,11 @@ def add_arguments(parser) -> None:
                              "list of perf, cachegrind, model; 'all' or 'none'")
 
 
-def _manifest(args, loaded, machine, plan: Plan) -> dict:
-    sc = loaded.scenario
-    scenario = ScenarioRecord(name=sc.name, path=str(loaded.path), quick=loaded.quick,
-                              text=loaded.text, effective=sc.model_dump(mode="json"))
-    return build_manifest(
-        "run", scenario=scenario, machine=machine.to_dict(), plan=plan,
-        requested={"threads": sc.threads, "pinning": plan.pinning.requested,
-                   "memory_limit": args.memory_limit},
-        effective={"pinning_cpus": format_cpulist(plan.pinning.cpus),
-                   "pinning_notes": plan.pinning.notes,
-                   "threads_runnable": sorted({p.threads for p in plan.runnable}),
-                   "llc_bytes": plan.llc_bytes,
-                   "effective_llc_bytes": plan.effective_llc_bytes,
-                   "effective_llc_source": plan.effective_llc_source,
-                   "memory_budget_bytes": plan.memory_budget_bytes,
-                   "memory_budget_source": plan.memory_budget_source},
-        versions=library_versions(), git=git_state(), command=sys.argv)
-
-
 def _print_plan(plan: Plan, out=sys.stdout) -> None:
     for p in plan.points:
         state = "run " if p.status == "planned" else "skip"
         extra = f"  ({p.reason or p.note})" if p.reason or p.note else ""
         print(f"{state} {p.point_id}{extra}", file=out)
-
-
-def _resume_problems(stored: dict, loaded, machine, directory: Path,
-                     backends: list[str] | None = None) -> list[str]:
-    """Why ``directory`` cannot be resumed with this scenario on this machine."""
-    from harness.machine.detect import Machine
-
-    problems = []
-    given = json.loads(json.dumps(loaded.scenario.model_dump(mode="json")))
-    before = stored["scenario"].get("effective", {})
-    changed = sorted(k for k in set(given) | set(before) if given.get(k) != before.get(k))
-    if changed:
-        problems.append(f"{directory}: the scenario differs from the one it was started with "
-                        f"(keys: {', '.join(changed)})")
-    if bool(stored["scenario"].get("quick")) != loaded.quick:
-        problems.append(f"{directory}: was started {'with' if stored['scenario'].get('quick') else 'without'}"
-                        f" --quick; resume it the same way")
-    then = Machine.from_dict(stored["machine"]).identity()
-    now = machine.identity()
-    if then != now:
-        diff = ", ".join(f"{k}: {then[k]} then, {now[k]} now" for k in then if then[k] != now.get(k))
-        problems.append(f"{directory}: was measured on another machine ({diff})")
-    if "plan_meta" not in stored:
-        problems.append(f"{directory}: has no stored plan to resume")
-    if backends is not None:
-        then_backends = list(((stored.get("counters") or {}).get("requested") or {})
-                             .get("backends") or [])
-        if sorted(then_backends) != sorted(backends):
-            problems.append(f"{directory}: was counted with {','.join(then_backends) or 'none'}"
-                            f", not {','.join(backends) or 'none'}; resume it with --counters "
-                            f"{','.join(then_backends) or 'none'}")
-    then_sw, now_sw = stored.get("versions") or {}, library_versions()
-    changed_sw = [f"{k} {then_sw[k]} then, {now_sw.get(k)} now" for k in ("python", "torch",
-                  "numpy", "numba", "pyperf") if k in then_sw and then_sw[k] != now_sw.get(k)]
-    if changed_sw:  # one run's points must come from one software stack (pyperf checks too)
-        problems.append(f"{directory}: was measured with other software ({', '.join(changed_sw)});"
-                        f" resume it in the environment it was started in")
-    return problems
 
 
 def _resume_command(args, out: Path) -> str:
@@ -123,49 +64,14 @@ def _resume_command(args, out: Path) -> str:
     return " ".join(parts + ["--resume", str(out)])
 
 
-def stored_effective_llc(limits_dir, loaded, machine) -> tuple[int | None, str | None]:
-    """The effective LLC from ``limits_dir`` or this machine's newest stored limits
-    result, when the scenario's sizes need one; (None, None) when none is stored."""
-    from harness.commands import limits
-
-    if not needs_effective_llc(loaded):
-        return None, None
-    directory = limits_dir or limits.find_limits(machine)
-    if directory is None:
-        return None, None
-    return limits.load_limits(directory, machine)["effective_llc_bytes"], str(directory)
-
-
-def _effective_llc(args, loaded, machine) -> tuple[int | None, str | None]:
-    """The measured effective LLC, when the scenario's sizes need it, and its source."""
-    from harness.commands import limits
-
-    if not needs_effective_llc(loaded):
-        if args.limits:
-            print(f"note: --limits {args.limits} is not used: no size of {loaded.path} is "
-                  f"written relative to the effective LLC", file=sys.stderr)
-        return None, None
-    effective, source = stored_effective_llc(args.limits, loaded, machine)
-    if source is not None:
-        return effective, source
-    if args.dry_run:
-        raise UsageError(f"{loaded.path}: sizes relative to the effective LLC: no limits "
-                         f"result of this machine is stored; a real run measures one first "
-                         f"(or run `python -m harness limits --quick`, or pass --limits DIR)")
-    print("note: the scenario sizes tables by the effective LLC and no limits result of "
-          "this machine is stored: measuring it now (harness limits --quick)",
-          file=sys.stderr)
-    status, directory = limits.measure(True, machine)
-    if status not in (0, 1):
-        raise UsageError("the limits measurement was interrupted")
-    limits.write_analysis(directory)
-    return limits.load_limits(directory, machine)["effective_llc_bytes"], str(directory)
-
-
 def _plan(args, loaded, machine) -> Plan:
     budget = (parse_memory_limit(args.memory_limit, machine.mem_available_bytes)
               if args.memory_limit else None)
-    effective, source = _effective_llc(args, loaded, machine)
+    if args.limits and not needs_effective_llc(loaded):
+        print(f"note: --limits {args.limits} is not used: no size of {loaded.path} is "
+              f"written relative to the effective LLC", file=sys.stderr)
+    effective, source = effective_llc(args.limits, loaded, machine,
+                                      may_measure=not args.dry_run)
     plan = make_plan(loaded, machine, budget, effective)
     plan.effective_llc_source = source  # recorded in the manifest with the plan
     if args.shard:
@@ -186,7 +92,7 @@ def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
     if args.shard and not args.out:
         out = out.with_name(out.name + f"-shard{plan.shard['index']}of{plan.shard['count']}")
     new_result_dir(out, f"choose another --out, or continue it with --resume {out}")
-    manifest = _manifest(args, loaded, machine, plan)
+    manifest = run_manifest(args, loaded, machine, plan)
     manifest["started"] = utc_now()
     return plan, out, manifest
 
@@ -196,11 +102,11 @@ def _prepare_resume(args, loaded, machine, backends=None) -> tuple[Plan, Path, d
     if args.out or args.shard:
         raise UsageError("--resume DIR continues DIR as it was started: drop --out/--shard")
     stored = load_manifest_checked(out)
-    problems = _resume_problems(stored, loaded, machine, out, backends)
+    problems = resume_problems(stored, loaded, machine, out, backends)
     if problems:
         raise UsageError(problems)
     stored.setdefault("resumed", []).append({"at": utc_now(), "command": sys.argv})
-    return Plan.from_stored(stored["plan_meta"], stored["plan"]), out, stored
+    return stored_plan(stored, out), out, stored
 
 
 def _counter_config(args, loaded):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness.commands.run import stored_effective_llc
 from harness.errors import UsageError
 from harness.machine.detect import describe_machine
 from harness.execute.plan import make_plan, needs_effective_llc
+from harness.limits.stored import stored_effective_llc
 from harness.scenario.schema import load_scenario
 
 

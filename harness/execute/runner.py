@@ -20,12 +20,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 from harness.machine.cgroup import read_cgroup_memory
 from harness.execute.plan import Plan, Point
 from harness.store.results import ResultStore
-from harness.execute.signals import Interrupted, SignalGuard, die_with_parent, stop_process_group
+from harness.execute.signals import (Interrupted, SignalGuard, die_with_parent, signals_held,
+                                     stop_process_group)
 
 STDERR_TAIL_LINES = 15
 
@@ -80,9 +81,12 @@ class WorkerLauncher:
         oom_before = read_cgroup_memory().oom_kills
         started = time.monotonic()
         with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
-            proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
-                                    start_new_session=True, preexec_fn=die_with_parent)
+            proc = None
             try:
+                with signals_held():  # a signal during the fork is handled after it
+                    proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
+                                            start_new_session=True,
+                                            preexec_fn=die_with_parent)
                 returncode = proc.wait(timeout=point.timeout_s)
                 timed_out = False
             except subprocess.TimeoutExpired:
@@ -90,7 +94,8 @@ class WorkerLauncher:
                 returncode = proc.wait()
                 timed_out = True
             except BaseException:  # interrupted: never leave a worker running behind us
-                stop_process_group(proc)
+                if proc is not None:
+                    stop_process_group(proc)
                 raise
         elapsed = time.monotonic() - started
         process = "worker"
@@ -177,37 +182,83 @@ def interpret_outcome(returncode: int, timed_out: bool, timeout_s: float, result
             "traceback": (result or {}).get("traceback")}
 
 
-def run_plan(plan: Plan, store: ResultStore, launcher: WorkerLauncher,
+@dataclass
+class Side:
+    """One version of the code under test: its name (empty for a plain run, BASE or NEW
+    in ``harness ab``), how its worker is launched and where its runs are stored."""
+
+    name: str
+    launcher: "Launcher"
+    store: ResultStore
+
+
+class Launcher(Protocol):
+    def run(self, point: Point, repeat: int) -> dict: ...
+
+
+def side_order(repeat: int, index: int, sides: int = 2) -> tuple[int, ...]:
+    """Which side goes first for a point: alternate (AB, BA, ...) so neither is always
+    second and drift falls on both alike; one side simply runs."""
+    if sides == 1:
+        return (0,)
+    return (0, 1) if (repeat + index) % 2 == 0 else (1, 0)
+
+
+def run_plan(plan: Plan, store: ResultStore, launcher: Launcher,
              on_run: Callable[[Point, int, dict], None] = lambda p, r, o: None,
              guard: SignalGuard | None = None,
              memory_check: Callable[[Point], str | None] = lambda p: None) -> None:
-    """Run every planned point ``repeats`` times, round-robin, storing as it goes.
+    """Run every planned point ``repeats`` times with one launcher (see ``run_sides``)."""
+    run_sides(plan, [Side("", launcher, store)], lambda side, p, r, o: on_run(p, r, o),
+              guard, memory_check)
 
-    Runs already in ``store`` (a resumed directory) are not run again.
+
+def run_sides(plan: Plan, sides: Sequence[Side],
+              on_run: Callable[[Side, Point, int, dict], None] = lambda *a: None,
+              guard: SignalGuard | None = None,
+              memory_check: Callable[[Point], str | None] = lambda p: None) -> None:
+    """Run every planned point ``repeats`` times at every side, storing as it goes.
+
+    Round-robin over repeats (every point once, then every point again); with two sides
+    each point's runs are back to back in alternating order. Runs already in a side's
+    store (a resumed directory) are not run again. The memory check runs just before
+    each worker starts, against the memory available then.
     """
     guard = guard or SignalGuard()
     repeats = max((p.repeats for p in plan.runnable), default=0)
     for repeat in range(repeats):
-        for point in plan.runnable:
-            if repeat >= point.repeats or repeat in store.runs.get(point.point_id, {}):
+        for index, point in enumerate(plan.runnable):
+            if repeat >= point.repeats:
                 continue
-            refusal = memory_check(point)
-            outcome, recorded = None, False
-            try:
-                if refusal:
-                    outcome = {"status": "skipped", "reason": refusal}
-                else:
-                    outcome = launcher.run(point, repeat)
-                with guard.critical():
-                    store.record(point, repeat, outcome)
-                    recorded = True
-                    store.write("running")
-            except Interrupted as exc:
-                # A run that finished before the signal (during its counting pass, or
-                # just before its record was written) is kept, not measured again.
-                finished = outcome or getattr(exc, "outcome", None)
-                if not recorded and finished and finished.get("status") == "ok":
-                    with guard.critical(deliver=False):
-                        store.record(point, repeat, finished)
-                raise
-            on_run(point, repeat, outcome)
+            for which in side_order(repeat, index, len(sides)):
+                side = sides[which]
+                if repeat in side.store.runs.get(point.point_id, {}):
+                    continue
+                outcome = _run_one(point, repeat, side, guard, memory_check)
+                on_run(side, point, repeat, outcome)
+
+
+def _run_one(point: Point, repeat: int, side: Side, guard: SignalGuard,
+             memory_check: Callable[[Point], str | None]) -> dict:
+    """One worker run (or its refusal for want of memory), recorded at once."""
+    guard.check()  # a signal whose Interrupted was dropped on the way stops us here
+    refusal = memory_check(point)
+    outcome, recorded = None, False
+    try:
+        if refusal:
+            outcome = {"status": "skipped", "reason": refusal}
+        else:
+            outcome = side.launcher.run(point, repeat)
+        with guard.critical():
+            side.store.record(point, repeat, outcome)
+            recorded = True
+            side.store.write("running")
+    except Interrupted as exc:
+        # A run that finished before the signal (during its counting pass, or just
+        # before its record was written) is kept, not measured again.
+        finished = outcome or getattr(exc, "outcome", None)
+        if not recorded and finished and finished.get("status") == "ok":
+            with guard.critical(deliver=False):
+                side.store.record(point, repeat, finished)
+        raise
+    return outcome

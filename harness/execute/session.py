@@ -1,27 +1,35 @@
-"""Executing a plan into a result directory: the part `run` and `limits` share.
+"""Executing a plan into result directories: the one path `run`, `limits` and `ab` share.
 
-Holds the directory's lock, shows progress, turns SIGINT/SIGTERM into an
-interrupted (resumable) result, and summarises what ran, failed and was skipped.
+Holds each directory's lock (and checks again, lock held, that a new one is still
+free), re-checks memory before each worker, shows one progress printer, resumes what a
+directory already holds, turns SIGINT/SIGTERM/SIGHUP into an interrupted (resumable)
+result with exit status 128+signal, and summarises what ran, failed and was skipped.
+`ab` runs two sides (BASE and NEW code) through it, interleaved point by point.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
 from harness.store.lock import DirectoryLock
+from harness.store.resultdir import check_still_free
 from harness.machine.detect import available_memory_bytes
 from harness.execute.plan import Plan, memory_refusal
 from harness.store.results import ResultStore, ResultWriteError
-from harness.execute.runner import WorkerLauncher, run_plan
+from harness.execute.runner import Side, WorkerLauncher, run_sides
 from harness.execute.signals import Interrupted, SignalGuard
 from harness.scenario.sizes import format_bytes
+
+WORK_DIR = ".work"  # worker specs, results and stderr while a run goes on; removed after
 
 
 def skipped_summary(plan: Plan) -> list[str]:
@@ -45,14 +53,17 @@ class Progress:
             self.task = self.bar.add_task("running", total=total)
             self.bar.start()
 
-    def __call__(self, point, repeat, outcome) -> None:
+    def __call__(self, side, point, repeat, outcome) -> None:
         self.done += 1
         if outcome.get("status") == "ok":
             p50 = statistics.median(outcome["values_ns"])
             what = f"ok  {p50 / point.lookups_per_batch:9.1f} ns/lookup"
+        elif outcome.get("status") == "skipped":
+            what = f"skipped: {outcome.get('reason')}"
         else:
             what = f"FAILED: {outcome.get('reason')}"
-        line = f"[{self.done}/{self.total}] {point.point_id} r{repeat}: {what}"
+        name = f"{side.name:4s} " if side.name else ""
+        line = f"[{self.done}/{self.total}] {name}{point.point_id} r{repeat}: {what}"
         if self.bar:
             self.bar.console.print(line, highlight=False)
             self.bar.update(self.task, advance=1)
@@ -65,6 +76,18 @@ class Progress:
             self.bar = None
 
 
+@dataclass
+class SideSpec:
+    """What a session needs to know of one side: its name (empty for a plain run, BASE
+    or NEW for ``harness ab``), its result directory and manifest, and the checkout its
+    worker's code comes from (None: this one)."""
+
+    name: str
+    out: Path
+    manifest: dict
+    code_dir: Path | None = None
+
+
 def execute_plan(plan: Plan, out: Path, manifest: dict, resume: bool, resume_hint: str,
                  machine=None, counters=None) -> int:
     """Run ``plan`` into ``out`` (locked), storing as it goes; return the exit status.
@@ -74,8 +97,32 @@ def execute_plan(plan: Plan, out: Path, manifest: dict, resume: bool, resume_hin
     the results could no longer be written, 128+signal when interrupted (with
     ``resume_hint``).
     """
-    with DirectoryLock(out):
-        return _execute_locked(plan, out, manifest, resume, resume_hint, machine, counters)
+    status, _ = execute_sides(plan, [SideSpec("", out, manifest)], resume, resume_hint,
+                              machine, counters)
+    return status
+
+
+def execute_sides(plan: Plan, specs: list[SideSpec], resume: bool, resume_hint: str,
+                  machine=None, counters=None, guard: SignalGuard | None = None,
+                  lock_also: tuple[Path, ...] = ()) -> tuple[int, bool]:
+    """The one execution path of `run`, `limits` and `ab`: run ``plan`` at every side.
+
+    Each side's directory (and ``lock_also``) is locked for the whole session; a new
+    directory is checked again, lock held, for results another run wrote since it was
+    claimed. Returns the exit status and whether every side's result is complete.
+    ``guard``: a SignalGuard the caller already installed (``ab``, whose temporary
+    worktree must be removed on any signal), else one is installed here.
+    """
+    with contextlib.ExitStack() as locks:
+        for directory in (*lock_also, *(spec.out for spec in specs)):
+            locks.enter_context(DirectoryLock(directory))
+        if not resume:
+            for directory in lock_also:
+                check_still_free(directory, "another run wrote there meanwhile",
+                                 tuple(spec.out.name for spec in specs))
+            for spec in specs:
+                check_still_free(spec.out, "another run wrote there meanwhile")
+        return _execute_locked(plan, specs, resume, resume_hint, machine, counters, guard)
 
 
 def _counter_setup(config, machine, work: Path):
@@ -87,22 +134,44 @@ def _counter_setup(config, machine, work: Path):
     return CounterSetup.create(config, machine, work)
 
 
-def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
-                    resume_hint: str, machine, counter_config) -> int:
-    work = out / ".work"
+def _open_stores(plan: Plan, specs: list[SideSpec], resume: bool) -> list[ResultStore]:
+    stores = []
+    for spec in specs:
+        try:
+            stores.append(ResultStore(spec.out, plan, spec.manifest))
+            (spec.out / WORK_DIR).mkdir(exist_ok=True)
+        except (ResultWriteError, OSError) as exc:
+            raise UsageError(f"{spec.out}: cannot write results there: {exc}") from None
+        if resume:
+            stores[-1].load_recorded()
+    return stores
+
+
+def _execute_locked(plan: Plan, specs: list[SideSpec], resume: bool, resume_hint: str,
+                    machine, counter_config, guard: SignalGuard | None) -> tuple[int, bool]:
+    stores = _open_stores(plan, specs, resume)
+    work = specs[0].out / WORK_DIR
     try:
-        store = ResultStore(out, plan, manifest)
-        work.mkdir(exist_ok=True)
-    except (ResultWriteError, OSError) as exc:
-        raise UsageError(f"{out}: cannot write results there: {exc}") from None
-    resumed = store.load_recorded() if resume else 0
-    runs_total = sum(p.repeats for p in plan.runnable)
+        return _run_stores(plan, specs, stores, resume_hint, machine, counter_config, guard,
+                           work)
+    finally:
+        for spec in specs:
+            shutil.rmtree(spec.out / WORK_DIR, ignore_errors=True)
+
+
+def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
+                resume_hint: str, machine, counter_config, guard: SignalGuard | None,
+                work: Path) -> tuple[int, bool]:
+    resumed = sum(len(r) for store in stores for r in store.runs.values())
+    runs_total = len(specs) * sum(p.repeats for p in plan.runnable)
+    out = specs[0].out if len(specs) == 1 else specs[0].out.parent
     if resumed >= runs_total:
-        store.write("complete")
+        for store in stores:
+            store.write("complete")
         print(f"{out}: nothing left to run; all {runs_total} runs were already done."
               if runs_total else f"{out}: no point here can run on this machine; recorded "
               f"as skipped.", file=sys.stderr)
-        return _summarise(store, plan, out)  # 1 if some of those runs failed
+        return _summarise_all(specs, stores, plan), True
     skipped = sum(p.status == "skipped" for p in plan.points)
     print(f"{plan.scenario}: {len(plan.runnable)} points to run ({runs_total} worker runs"
           + (f", {resumed} already done" if resumed else "") + f"), {skipped} skipped; "
@@ -111,39 +180,56 @@ def _execute_locked(plan: Plan, out: Path, manifest: dict, resume: bool,
           + f"; results in {out}", file=sys.stderr)
     counters = _counter_setup(counter_config, machine, work)
     if counters is not None:
-        store.manifest["counters"] = counters.describe()
+        for store in stores:
+            store.manifest["counters"] = counters.describe()
     # Said once here (and in the manifest), not per point: what will not be counted and why.
     for note in plan.pinning.notes + (counters.notes if counters else []):
         print(f"note: {note}", file=sys.stderr)
 
-    guard = SignalGuard()
+    sides = [Side(spec.name, WorkerLauncher(spec.out / WORK_DIR, plan.llc_bytes,
+                                            code_dir=spec.code_dir, counters=counters), store)
+             for spec, store in zip(specs, stores)]
+    own_guard = guard is None
+    guard = guard or SignalGuard()
     progress = Progress(runs_total - resumed)
     try:
-        with guard.installed():
+        with guard.installed() if own_guard else contextlib.nullcontext():
             try:
-                store.write("running")
-                launcher = WorkerLauncher(work, plan.llc_bytes, counters=counters)
-                run_plan(plan, store, launcher, progress, guard,
-                         memory_check=lambda p: memory_refusal(p, plan, available_memory_bytes()))
+                with guard.critical():
+                    for store in stores:
+                        store.write("running")
+                run_sides(plan, sides, progress, guard,
+                          memory_check=lambda p: memory_refusal(p, plan, available_memory_bytes()))
             except Interrupted as exc:
+                guard.clear()
                 progress.close()
                 with guard.critical(deliver=False):
-                    store.write("interrupted")
-                done = sum(len(r) for r in store.runs.values())
+                    for store in stores:
+                        store.write("interrupted")
+                done = sum(len(r) for store in stores for r in store.runs.values())
                 print(f"\ninterrupted by {exc}: {done} of {runs_total} runs done; the results "
                       f"so far are in {out} (marked incomplete).\nresume with: "
                       f"{resume_hint}", file=sys.stderr)
-                return exc.exit_status
+                return exc.exit_status, False
             with guard.critical(deliver=False):
-                store.write("complete")
+                for store in stores:
+                    store.write("complete")
     except ResultWriteError as exc:
         progress.close()
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1, False
     finally:
         progress.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return _summarise(store, plan, out)
+    return _summarise_all(specs, stores, plan), True
+
+
+def _summarise_all(specs: list[SideSpec], stores: list[ResultStore], plan: Plan) -> int:
+    status = 0
+    for spec, store in zip(specs, stores):
+        if spec.name:
+            print(f"\n{spec.name}:", end="", file=sys.stderr)
+        status = max(status, _summarise(store, plan, spec.out))
+    return status
 
 
 def _summarise(store: ResultStore, plan: Plan, out: Path) -> int:

@@ -35,14 +35,19 @@ def stop_process_group(proc: subprocess.Popen, grace_s: float = TERMINATE_GRACE_
 
 def die_with_parent() -> None:
     """preexec_fn: the child gets SIGKILL if the manager dies without stopping it
-    (SIGKILL of the manager, say), instead of measuring on as an orphan on pinned CPUs."""
+    (SIGKILL of the manager, say), instead of measuring on as an orphan on pinned CPUs.
+    It also unblocks the signals ``signals_held`` blocked around its start."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SignalGuard.SIGNALS)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: nothing to ask for
         pass
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
+    """A signal asked the manager to stop. A BaseException, like KeyboardInterrupt, so
+    that no ``except Exception`` on the way turns it into a failure of something else."""
+
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
@@ -52,7 +57,31 @@ class Interrupted(Exception):
         return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as shells report
 
 
+@contextlib.contextmanager
+def signals_held():
+    """Block SIGINT/SIGTERM/SIGHUP while a child is forked; they arrive once it exists.
+
+    With a preexec_fn, fork runs Python's at-fork hooks in the parent, and an exception
+    a signal handler raises inside one is printed and dropped ("Exception ignored"): a
+    Ctrl-C there would be lost. Blocked, the signal waits and is handled after the fork.
+    The child unblocks them itself (``die_with_parent``).
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SignalGuard.SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class SignalGuard:
+    """Turns the stop signals into ``Interrupted`` while installed.
+
+    The signal is also remembered as ``pending`` until whoever handles the interruption
+    calls ``clear()``: if the raise is dropped on the way (an exception raised inside a
+    callback Python ignores, such as an at-fork hook), ``check()`` raises it again at
+    the next safe point, so no signal is lost.
+    """
+
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self):
@@ -61,14 +90,25 @@ class SignalGuard:
         self._old: dict = {}
 
     def _handler(self, signum, frame):
-        if self.depth:
-            self.pending = self.pending or signum
-            return
-        raise Interrupted(signum)
+        self.pending = self.pending or signum
+        if not self.depth:
+            raise Interrupted(self.pending)
+
+    def check(self) -> None:
+        """Raise a signal that arrived and has not been handled (outside critical)."""
+        if self.pending is not None and not self.depth:
+            raise Interrupted(self.pending)
+
+    def clear(self) -> None:
+        """The interruption has been handled: forget it."""
+        self.pending = None
 
     @contextlib.contextmanager
     def installed(self):
-        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
+        # A hangup ignored from the start (``nohup``) stays ignored: the user asked
+        # for the run to outlive the terminal.
+        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS
+                     if s != signal.SIGHUP or signal.getsignal(s) is not signal.SIG_IGN}
         try:
             yield self
         finally:
@@ -86,3 +126,23 @@ class SignalGuard:
         if deliver and not self.depth and self.pending is not None:
             signum, self.pending = self.pending, None
             raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_quietly():
+    """Until a SignalGuard takes over (and after): SIGTERM and SIGHUP raise Interrupted
+    instead of killing the process, so that a command stopped at any moment exits with
+    128+signal and one line (SIGINT already raises KeyboardInterrupt). A signal ignored
+    when the process started (``nohup``) stays ignored."""
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -33,6 +33,7 @@ from harness.counters.summary import counter_metadata, point_counter_columns
 from harness.limits.ceiling import ceiling_columns
 from harness.machine.cpulist import format_cpulist
 from harness.errors import UsageError
+from harness.store.resultdir import claim_result_dir
 from harness.store.fileio import atomic_write_json, atomic_write_text
 from harness.execute.plan import Plan, Point
 from harness.store.latency import point_figures
@@ -308,21 +309,9 @@ def default_result_dir(root: Path, scenario: str, hostname: str) -> Path:
 
 
 def new_result_dir(out: Path, taken_hint: str, *subdirs: str) -> Path:
-    """Create ``out`` (and ``subdirs`` under it) for a new result, never over an old one.
-
-    A directory that already holds a manifest (itself or in a subdir) is refused
-    with ``taken_hint`` (what to do instead), so finished results are never
-    overwritten; one that cannot be created is a clear error, not a traceback.
-    """
-    places = [out / d for d in subdirs] or [out]
-    if any((place / MANIFEST_FILE).exists() for place in places):
-        raise UsageError(f"{out}: already holds results; {taken_hint}")
-    try:
-        for place in places:
-            place.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the result directory: {exc}") from None
-    return out
+    """Create ``out`` (and ``subdirs``) for a new result: see ``resultdir.claim_result_dir``
+    (an empty or new directory only; one holding results or other files is refused)."""
+    return claim_result_dir(out, taken_hint, *subdirs)
 
 
 
