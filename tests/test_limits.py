@@ -110,13 +110,19 @@ def test_limits_command_small_sweep(tmp_path):
     assert_usage_error(run_harness("limits", "--rows", "63"), "--rows")
 
 
+def _limits_json(**fields) -> dict:
+    """The smallest limits.json the store accepts (harness.store.models.LimitsResult)."""
+    return {"sysfs_llc_bytes": 32 * MiB, "knees_by_row_bytes": {}, "gather": {},
+            "latency_ns_by_level": {}, "stream_by_threads": {}} | fields
+
+
 def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
     from harness.machine.detect import describe_machine
 
     lim = tmp_path / "lim"
     lim.mkdir()
-    (lim / "limits.json").write_text(json.dumps({
-        "effective_llc_bytes": 16 * MiB, "machine_identity": describe_machine().identity()}))
+    (lim / "limits.json").write_text(json.dumps(_limits_json(
+        effective_llc_bytes=16 * MiB, machine_identity=describe_machine().identity())))
     scenario = tmp_path / "s.yaml"
     scenario.write_text("name: e\nthreads: [1]\nbatch_sizes: [8]\n"
                         "tables: {sizes: ['0.5x effective-LLC'], dim: 16}\n"
@@ -126,8 +132,8 @@ def test_effective_llc_sizes_resolve_from_a_limits_result(tmp_path, repo):
     assert f"rows{8 * MiB // 64}." in proc.stdout
     other = tmp_path / "other"
     other.mkdir()
-    (other / "limits.json").write_text(json.dumps({"effective_llc_bytes": 1,
-                                                   "machine_identity": {"model_name": "x"}}))
+    (other / "limits.json").write_text(json.dumps(_limits_json(
+        effective_llc_bytes=1, machine_identity={"model_name": "x"})))
     assert_usage_error(run_harness("run", scenario, "--limits", other, "--dry-run"),
                        "another machine")
 
