@@ -33,9 +33,10 @@ class HashingTrick(MemRec):
     """z(x) = M[h(x)]: one hash into ``rows`` rows (MEM-REC with k=1, no weights)."""
 
     def __init__(self, rows: int, dim: int, seed: int = 0, backend: str = "torch",
-                 align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None):
+                 align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None,
+                 hashing: str = "in_kernel"):
         super().__init__(rows, dim, 1, 1, 0, seed=seed, backend=backend, align=align,
-                         pages=pages, prefetch=prefetch)
+                         pages=pages, prefetch=prefetch, hashing=hashing)
 
     @property
     def table(self) -> np.ndarray:
@@ -51,9 +52,10 @@ class Bloom(MemRec):
 
     def __init__(self, token_rows: int, dim: int, k: int, seed: int = 0,
                  backend: str = "torch", align: int = PAGE_BYTES, pages: str = "default",
-                 prefetch: int | None = None):
+                 prefetch: int | None = None, hashing: str = "in_kernel"):
+        # Without weights both combining rules are the plain sum of the bag's rows.
         super().__init__(token_rows, dim, k, 1, 0, seed=seed, backend=backend, align=align,
-                         pages=pages, prefetch=prefetch)
+                         pages=pages, prefetch=prefetch, hashing=hashing)
 
     @staticmethod
     def footprint_bytes(token_rows: int, dim: int) -> int:
