@@ -166,22 +166,12 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     batches = [layout.arrange(point, kspec, batch) for batch in batches]
     indices_ns = time.perf_counter_ns() - t0
 
-    verified = None
-    if point["verify"]:
-        ids, offsets = batches[0][0]
-        n_bags = min(64, offsets.shape[0])
-        ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
-        got = kernels[0].lookup(ids_v, offsets[:n_bags])
-        want = kernels[0].reference(ids_v, offsets[:n_bags])
-        err = float(np.max(np.abs(got - want))) if got.size else 0.0
-        scale = float(np.max(np.abs(want))) if want.size else 1.0
-        if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0)):
-            raise RuntimeError(f"verification failed: the kernel's first {n_bags} bags differ "
-                               f"from the numpy reference by up to {err:.3g}")
-        verified = {"bags": n_bags, "max_abs_error": err}
+    verified = verify(kernels[0], *batches[0][0]) if point["verify"] else None
 
+    # Untimed: a kernel with ``hashing: precomputed`` hashes every batch here.
     prepared = [[k.prepare(ids, off) for k, (ids, off) in zip(kernels, batch)]
                 for batch in batches]
+    hash_ns_per_id = hashing_ns_per_id(kernels, batches, clock)
     if len(kernels) == 1:
         run = kernels[0].run
         calls = [(lambda p=p[0]: run(p)) for p in prepared]
@@ -209,6 +199,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "build_ns": build_ns,
         "indices_ns": indices_ns,
         "verified": verified,
+        "hash_ns_per_id": hash_ns_per_id,
         "affinity": affinity,
         "torch_threads": torch_threads,
         "effective_threads": torch_threads if backend == "torch"
@@ -223,6 +214,45 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "versions": _versions(),
         "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
     }
+
+
+def verify(kernel, ids, offsets) -> dict:
+    """Check the kernel's first (up to) 64 bags against numpy's reference of the same
+    combining rule (``combine``: per_id or per_bag); raise if they differ."""
+    import numpy as np
+
+    n_bags = min(64, offsets.shape[0])
+    ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
+    got = kernel.lookup(ids_v, offsets[:n_bags])
+    want = kernel.reference(ids_v, offsets[:n_bags])
+    err = float(np.max(np.abs(got - want))) if got.size else 0.0
+    scale = float(np.max(np.abs(want))) if want.size else 1.0
+    rule = getattr(kernel, "combine", None)
+    if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0)):
+        raise RuntimeError(f"verification failed: the kernel's first {n_bags} bags differ "
+                           f"from the numpy reference" + (f" ({rule})" if rule else "")
+                           + f" by up to {err:.3g}")
+    return {"bags": n_bags, "max_abs_error": err} | ({"combine": rule} if rule else {})
+
+
+def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) -> float | None:
+    """ns per id of hashing alone: each batch's ids through the kernels' ``hash_ids``
+    (what ``hashing: precomputed`` does before timing), outside any timed region.
+
+    None for kernels that do not hash ids (baseline, QR, ...). One untimed call first
+    loads the hash routine (numba's cache), which no timed batch would pay.
+    """
+    if not batches or not all(hasattr(k, "hash_ids") for k in kernels):
+        return None
+    kernels[0].hash_ids(batches[0][0][0][:1])
+    total_ns = total_ids = 0
+    for batch in batches:
+        for kernel, (ids, _) in zip(kernels, batch):
+            t0 = clock()
+            kernel.hash_ids(ids)
+            total_ns += clock() - t0
+            total_ids += ids.shape[0]
+    return total_ns / total_ids if total_ids else None
 
 
 def _pages(kernel, requested: str) -> dict:

@@ -76,6 +76,14 @@ class MemRecParams(KernelParams):
     prefetch: Sweep(NonNegativeInt) | None = Field(
         None, description="fused backend: ids ahead whose rows are prefetched (0: none; "
                           "unset: 8 for tables of 1/4 LLC or more, else 0)")
+    combine: Sweep(Literal["per_id", "per_bag"]) | None = Field(
+        None, description="how a bag pools: per_id sums alpha(x) * rows(x); per_bag (the "
+                          "reference code's) multiplies the bag's weight sum by its row "
+                          "sum; unset: per_bag for layout shared, per_id otherwise")
+    hashing: Sweep(Literal["in_kernel", "precomputed"]) = Field(
+        ["in_kernel"], description="in_kernel: the timed call hashes; precomputed: "
+                                   "indices made before the timed region (the reference's "
+                                   "data loader)")
 
 
 class HashingTrickParams(KernelParams):
@@ -95,6 +103,8 @@ class BloomParams(KernelParams):
     k: Sweep(HashCount) = [2]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
     prefetch: Sweep(NonNegativeInt) | None = None
+    # No combine: without weights both rules are the plain sum of the bag's rows.
+    hashing: Sweep(Literal["in_kernel", "precomputed"]) = ["in_kernel"]
 
 
 class QRParams(KernelParams):
@@ -144,6 +154,7 @@ class Geometry:
     llc_bytes: int
     effective_llc_bytes: int | None = None  # measured by `harness limits`, when known
     pages: str = "default"  # kernels.memory.PAGE_POLICIES: the tables' page size
+    layout: str = "per-feature"  # tables.layout: sets MEM-REC's default combining rule
 
 
 @dataclass(frozen=True)
@@ -171,9 +182,18 @@ def _resolve_memrec(p: dict, g: Geometry) -> dict:
     for key, rows in (("token_rows", token_rows), ("weight_rows", weight_rows)):
         if rows > MAX_ROWS:
             raise ValueError(f"{key} resolves to {rows} rows; at most {MAX_ROWS} are supported")
+    combine = p.get("combine") or ("per_bag" if g.layout == "shared" else "per_id")
     return {"token_rows": token_rows, "k": p["k"], "weight_rows": weight_rows,
             "k_weight": p["k_weight"], "backend": p["backend"]} | _prefetch(
-                p, g, token_rows * g.dim * 4)
+                p, g, token_rows * g.dim * 4) | {"combine": combine,
+                                                  "hashing": p.get("hashing", "in_kernel")}
+
+
+def precomputed_index_bytes(params: dict) -> int:
+    """Bytes per id of the indices ``hashing: precomputed`` keeps for each batch."""
+    if params.get("hashing") != "precomputed":
+        return 0
+    return 8 * (params["k"] + params.get("k_weight", 0))  # int64 token and weight indices
 
 
 def _prefetch(p: dict, g: Geometry, table_bytes: int) -> dict:
@@ -202,7 +222,7 @@ def _resolve_bloom(p: dict, g: Geometry) -> dict:
     rows = _checked_rows("token_rows", p["token_rows"].to_rows(g.llc_bytes, g.dim * 4,
                                                                g.effective_llc_bytes))
     return ({"token_rows": rows, "k": p["k"], "backend": p["backend"]}
-            | _prefetch(p, g, rows * g.dim * 4))
+            | _prefetch(p, g, rows * g.dim * 4) | {"hashing": p.get("hashing", "in_kernel")})
 
 
 def _resolve_qr(p: dict, g: Geometry) -> dict:
@@ -237,6 +257,13 @@ def _qr_bytes(p: dict, g: Geometry) -> int:
     return (-(-g.rows // p["collisions"]) + p["collisions"]) * g.dim * 4
 
 
+def _semantics(p: dict) -> str:
+    """The combining rule (with weights only) and where hashing ran, for labels."""
+    parts = [p["combine"]] if p.get("combine") and p.get("k_weight") else []
+    parts += ["hashed before timing"] if p.get("hashing") == "precomputed" else []
+    return f" {', '.join(parts)}" if parts else ""
+
+
 def _build_baseline(p: dict, g: Geometry, seed: int):
     from kernels.baseline import Baseline
 
@@ -254,7 +281,8 @@ def _build_memrec(p: dict, g: Geometry, seed: int):
 
     return MemRec(p["token_rows"], g.dim, p["k"], p["weight_rows"], p["k_weight"],
                   seed=seed, backend=p["backend"], pages=g.pages,
-                  prefetch=p.get("prefetch"))
+                  prefetch=p.get("prefetch"), combine=p.get("combine", "per_id"),
+                  hashing=p.get("hashing", "in_kernel"))
 
 
 def _build_hashing_trick(p: dict, g: Geometry, seed: int):
@@ -268,7 +296,8 @@ def _build_bloom(p: dict, g: Geometry, seed: int):
     from kernels.peers import Bloom
 
     return Bloom(p["token_rows"], g.dim, p["k"], seed=seed, backend=p["backend"],
-                 pages=g.pages, prefetch=p.get("prefetch"))
+                 pages=g.pages, prefetch=p.get("prefetch"),
+                 hashing=p.get("hashing", "in_kernel"))
 
 
 def _build_qr(p: dict, g: Geometry, seed: int):
@@ -339,7 +368,7 @@ KERNELS: dict[str, KernelSpec] = {
         + (p["weight_rows"] * 4 if p["k_weight"] else 0),
         bytes_per_lookup=lambda p, g: p["k"] * g.dim * 4 + p["k_weight"] * 4,
         describe=lambda p: (f"memrec ({p['backend']}) d={p['token_rows']} k={p['k']} "
-                            f"d'={p['weight_rows']} k'={p['k_weight']}"),
+                            f"d'={p['weight_rows']} k'={p['k_weight']}" + _semantics(p)),
         build=_build_memrec),
     "hashing_trick": KernelSpec(
         "hashing_trick", HashingTrickParams, _resolve_hashing_trick,
@@ -351,7 +380,8 @@ KERNELS: dict[str, KernelSpec] = {
         "bloom", BloomParams, _resolve_bloom,
         footprint_bytes=lambda p, g: p["token_rows"] * g.dim * 4,
         bytes_per_lookup=lambda p, g: p["k"] * g.dim * 4,
-        describe=lambda p: f"bloom ({p['backend']}) d={p['token_rows']} k={p['k']}",
+        describe=lambda p: (f"bloom ({p['backend']}) d={p['token_rows']} k={p['k']}"
+                            + _semantics(p)),
         build=_build_bloom),
     "qr": KernelSpec(
         "qr", QRParams, _resolve_qr,

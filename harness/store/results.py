@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,7 +38,7 @@ POINT_COLUMNS = [
     "pooling", "features", "threads", "cores", "distribution", "status", "reason",
     "runs", "latency_p50_ns", "latency_p25_ns", "latency_p75_ns", "latency_p99_ns",
     "latency_mean_ns", "latency_stdev_ns", "latency_min_ns", "samples", "ns_per_lookup",
-    "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
+    "hash_ns_per_id", "lookups_per_s", "gbytes_per_s", "effective_threads", "cpus_run_on",
     "table_alignment_bytes", "anon_huge_bytes", "timer_overhead_ns",
     "pages", "kernel_page_bytes", "huge_page_fraction", "layout", "table_scale", "note",
 ] + COUNTER_COLUMNS  # a number and its source (perf/cachegrind/model), or no number and why
@@ -168,6 +169,9 @@ class ResultStore:
             row["table_alignment_bytes"] = last.get("table_alignment_bytes")
             row["anon_huge_bytes"] = last.get("memory", {}).get("anonhugepages_bytes")
             row["timer_overhead_ns"] = last.get("timer_overhead_ns")
+            # Hashing alone, per id, timed apart from the kernel (hashed kernels only).
+            hash_ns = [r["hash_ns_per_id"] for r in ok_runs if r.get("hash_ns_per_id")]
+            row["hash_ns_per_id"] = statistics.median(hash_ns) if hash_ns else None
             pages = last.get("pages") or {}
             row["kernel_page_bytes"] = pages.get("kernel_page_bytes")
             row["huge_page_fraction"] = pages.get("huge_fraction")
