@@ -80,10 +80,9 @@ class MemRecParams(KernelParams):
         None, description="how a bag pools: per_id sums alpha(x) * rows(x); per_bag (the "
                           "reference code's) multiplies the bag's weight sum by its row "
                           "sum; unset: per_bag for layout shared, per_id otherwise")
-    hashing: Sweep(Literal["in_kernel", "precomputed"]) = Field(
-        ["in_kernel"], description="in_kernel: the timed call hashes; precomputed: "
-                                   "indices made before the timed region (the reference's "
-                                   "data loader)")
+    hashing: Sweep(Literal["in_kernel", "precomputed"]) | None = Field(
+        None, description="in_kernel (unset): the timed call hashes; precomputed: indices "
+                          "made before the timed region (the reference's data loader)")
 
 
 class HashingTrickParams(KernelParams):
@@ -104,7 +103,7 @@ class BloomParams(KernelParams):
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
     prefetch: Sweep(NonNegativeInt) | None = None
     # No combine: without weights both rules are the plain sum of the bag's rows.
-    hashing: Sweep(Literal["in_kernel", "precomputed"]) = ["in_kernel"]
+    hashing: Sweep(Literal["in_kernel", "precomputed"]) | None = None  # unset: in_kernel
 
 
 class QRParams(KernelParams):
@@ -186,7 +185,11 @@ def _resolve_memrec(p: dict, g: Geometry) -> dict:
     return {"token_rows": token_rows, "k": p["k"], "weight_rows": weight_rows,
             "k_weight": p["k_weight"], "backend": p["backend"]} | _prefetch(
                 p, g, token_rows * g.dim * 4) | {"combine": combine,
-                                                  "hashing": p.get("hashing", "in_kernel")}
+                                                  "hashing": p.get("hashing") or "in_kernel"}
+
+
+# Parameters results stored before they existed lack, with the value those runs had.
+LEGACY_PARAMS = {"combine": "per_id", "hashing": "in_kernel"}
 
 
 def precomputed_index_bytes(params: dict) -> int:
@@ -222,7 +225,7 @@ def _resolve_bloom(p: dict, g: Geometry) -> dict:
     rows = _checked_rows("token_rows", p["token_rows"].to_rows(g.llc_bytes, g.dim * 4,
                                                                g.effective_llc_bytes))
     return ({"token_rows": rows, "k": p["k"], "backend": p["backend"]}
-            | _prefetch(p, g, rows * g.dim * 4) | {"hashing": p.get("hashing", "in_kernel")})
+            | _prefetch(p, g, rows * g.dim * 4) | {"hashing": p.get("hashing") or "in_kernel"})
 
 
 def _resolve_qr(p: dict, g: Geometry) -> dict:
@@ -282,7 +285,7 @@ def _build_memrec(p: dict, g: Geometry, seed: int):
     return MemRec(p["token_rows"], g.dim, p["k"], p["weight_rows"], p["k_weight"],
                   seed=seed, backend=p["backend"], pages=g.pages,
                   prefetch=p.get("prefetch"), combine=p.get("combine", "per_id"),
-                  hashing=p.get("hashing", "in_kernel"))
+                  hashing=p.get("hashing") or "in_kernel")
 
 
 def _build_hashing_trick(p: dict, g: Geometry, seed: int):
@@ -297,7 +300,7 @@ def _build_bloom(p: dict, g: Geometry, seed: int):
 
     return Bloom(p["token_rows"], g.dim, p["k"], seed=seed, backend=p["backend"],
                  pages=g.pages, prefetch=p.get("prefetch"),
-                 hashing=p.get("hashing", "in_kernel"))
+                 hashing=p.get("hashing") or "in_kernel")
 
 
 def _build_qr(p: dict, g: Geometry, seed: int):
