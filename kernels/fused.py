@@ -185,8 +185,13 @@ def _one_id(out, b, assign, raw_id, token, weight, seeds, k, kw, scaled):
 
 
 @njit(inline="always")
-def _one_indexed(out, b, assign, j, tok, wix, token, weight, scaled):
-    """``_one_id`` for indices hashed beforehand: row j of tok (n, k) and wix (n, k')."""
+def _one_indexed(out, b, assign, j, tok, wix, token, weight, scaled, over4):
+    """``_one_id`` for indices hashed beforehand: row j of tok (n, k) and wix (n, k').
+
+    ``over4`` (a constant at each call site): k > 4, so rows past the fourth are added
+    too. With the loop for them present but never run, the k = 2 loop ran 2x slower
+    (numba 0.68, Zen 3), so the callers pick a copy without it for k <= 4.
+    """
     k, kw = tok.shape[1], wix.shape[1]
     alpha = np.float32(1.0)
     if kw > 0:
@@ -199,10 +204,11 @@ def _one_indexed(out, b, assign, j, tok, wix, token, weight, scaled):
     t2 = tok[j, 2] if k > 2 else t0
     t3 = tok[j, 3] if k > 3 else t0
     _add_rows(out, b, assign, token, t0, t1, t2, t3, k, scale)
-    for i in range(UNROLLED_HASHES, k):
-        t = tok[j, i]
-        for d in range(out.shape[1]):
-            out[b, d] += scale * token[t, d]
+    if over4:
+        for i in range(UNROLLED_HASHES, k):
+            t = tok[j, i]
+            for d in range(out.shape[1]):
+                out[b, d] += scale * token[t, d]
     return alpha
 
 
@@ -256,21 +262,34 @@ def _indexed_bags(tok, wix, offsets, token, weight, pf, per_bag, out, b0, b1):
         start = offsets[b]
         stop = offsets[b + 1] if b + 1 < n_bags else n
         alpha_sum = np.float32(0.0)
-        for j in range(start, stop):
-            if pf > 0 and j + pf < n:
-                _prefetch_indexed(tok, j + pf, token)
-            alpha_sum += _one_indexed(out, b, j == start, j, tok, wix, token, weight,
-                                      not per_bag)
+        if tok.shape[1] <= UNROLLED_HASHES:
+            for j in range(start, stop):
+                if pf > 0 and j + pf < n:
+                    _prefetch_indexed(tok, j + pf, token)
+                alpha_sum += _one_indexed(out, b, j == start, j, tok, wix, token, weight,
+                                          not per_bag, False)
+        else:
+            for j in range(start, stop):
+                if pf > 0 and j + pf < n:
+                    _prefetch_indexed(tok, j + pf, token)
+                alpha_sum += _one_indexed(out, b, j == start, j, tok, wix, token, weight,
+                                          not per_bag, True)
         _finish_bag(out, b, start, stop, per_bag, wix.shape[1], alpha_sum)
 
 
 @njit(inline="always")
 def _indexed_ids(tok, wix, token, weight, pf, out, j0, j1):
     n = tok.shape[0]
-    for j in range(j0, j1):
-        if pf > 0 and j + pf < n:
-            _prefetch_indexed(tok, j + pf, token)
-        _one_indexed(out, j, True, j, tok, wix, token, weight, True)
+    if tok.shape[1] <= UNROLLED_HASHES:
+        for j in range(j0, j1):
+            if pf > 0 and j + pf < n:
+                _prefetch_indexed(tok, j + pf, token)
+            _one_indexed(out, j, True, j, tok, wix, token, weight, True, False)
+    else:
+        for j in range(j0, j1):
+            if pf > 0 and j + pf < n:
+                _prefetch_indexed(tok, j + pf, token)
+            _one_indexed(out, j, True, j, tok, wix, token, weight, True, True)
 
 
 # Entry points: each body runs either over numba's pool (``*_parallel``: ``chunks``

@@ -237,7 +237,8 @@ def verify(kernel, ids, offsets) -> dict:
 
 def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) -> float | None:
     """ns per id of hashing alone: each batch's ids through the kernels' ``hash_ids``
-    (what ``hashing: precomputed`` does before timing), outside any timed region.
+    (what ``hashing: precomputed`` does before timing), outside any timed region; the
+    median over batches. At small batches the call's own overhead dominates it.
 
     None for kernels that do not hash ids (baseline, QR, ...). One untimed call first
     loads the hash routine (numba's cache), which no timed batch would pay.
@@ -245,14 +246,17 @@ def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) 
     if not batches or not all(hasattr(k, "hash_ids") for k in kernels):
         return None
     kernels[0].hash_ids(batches[0][0][0][:1])
-    total_ns = total_ids = 0
+    per_batch = []  # the median batch, as the kernel's own figure is: robust to preemption
     for batch in batches:
+        ns = n_ids = 0
         for kernel, (ids, _) in zip(kernels, batch):
             t0 = clock()
             kernel.hash_ids(ids)
-            total_ns += clock() - t0
-            total_ids += ids.shape[0]
-    return total_ns / total_ids if total_ids else None
+            ns += clock() - t0
+            n_ids += ids.shape[0]
+        if n_ids:
+            per_batch.append(ns / n_ids)
+    return statistics.median(per_batch) if per_batch else None
 
 
 def _pages(kernel, requested: str) -> dict:
