@@ -16,14 +16,27 @@ no compiler on the machine at install. ``cache=True`` keeps the compiled code
 next to this file, so only the first process on a machine pays the compile
 (~7 s); building a kernel runs it once, so no compile lands in a timed batch.
 
-One thread runs the parallel kernels too (one chunk), not a serial entry point. numba
-compiles a plain ``@njit`` entry with runtime alias checks between ``out`` and the
-tables before each vectorised row loop (25 ``vector.memcheck`` blocks in its LLVM IR),
-while the body of a ``prange`` loop gets its arrays as ``noalias`` arguments (none).
-On an Emerald Rapids guest (AVX-512) the serial entry ran 1.6-2.3x slower than the
-parallel one on the same single thread (MEM-REC, 9.4 MiB token table, batch 16384,
-pooling 1 and 4; the hashing trick 1.9-2.7x); on the Zen 3 VM they ran within 2%.
-The price is the pool launch, ~2 us per call on one thread (1 ns/lookup at batch 2048).
+Each body has two entry points: ``*_parallel`` (a ``prange`` over chunks, one per
+thread of numba's pool) and ``*_serial`` (the calling thread, no pool launch).
+numba compiles a plain ``@njit`` entry with runtime alias checks between ``out`` and
+the tables before each vectorised row loop (45 ``vector.memcheck`` blocks in the bag
+kernel's LLVM IR), while the body of a ``prange`` loop gets its arrays as ``noalias``
+arguments (none). On an Emerald Rapids guest (AVX-512) that plain serial entry ran
+1.6-2.3x slower than the parallel one on the same single thread (MEM-REC, 9.4 MiB
+token table, batch 16384; the hashing trick 1.9-2.7x; Zen 3 VM: within 2%), so the
+serial entries are compiled with numba's ``noalias`` flag (kernels/noalias.py): no
+memcheck, the same loop code as the prange body, and no pool launch, which costs
+~2 us per call even on one thread. ``kernels.memrec`` takes the serial entry for one
+thread at any batch and for batches of up to ``SERIAL_MAX_IDS`` ids on more
+threads (on the shared 2-vCPU VM, 2 threads: serial 1.3 / 2.1 / 8.7 / 18.0 us at
+1 / 16 / 256 / 512 ids against parallel 4.1 / 4.8 / 10.3 / 16.4 us;
+``benchmarks/small_batch.py --entries``).
+
+Bags pool by one of two rules (``kernels.memrec``): ``per_id`` scales each id's rows
+by its alpha; ``per_bag`` adds the bag's rows unscaled and multiplies the row by the
+bag's summed alphas once at the end (the reference code's rule). The ``indexed_*``
+entries take token and weight indices hashed beforehand (``hashing: precomputed``);
+``token_weight_indices`` makes them.
 
 Specialised code paths for k = 1..4 matter: a generic loop over k rows costs
 2x the specialised one even with the table in L1 (it re-reads the output row k
