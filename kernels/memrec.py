@@ -127,7 +127,9 @@ class MemRec(BackendInfo):
         return self.k * self.dim * 4 + self.k_weight * 4
 
     def info(self) -> dict:
-        return super().info() | {"combine": self.combine, "hashing": self.hashing}
+        # Without weights (Bloom, the hashing trick) there is no rule to choose.
+        return super().info() | {"combine": self.combine if self.k_weight else None,
+                                 "hashing": self.hashing}
 
     def token_indices(self, ids) -> np.ndarray:
         keys = hashfn.as_keys_numpy(as_ids(ids))
