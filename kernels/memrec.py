@@ -126,10 +126,18 @@ class MemRec(BackendInfo):
         """Table bytes one id reads: k token rows and k' scalars."""
         return self.k * self.dim * 4 + self.k_weight * 4
 
+    def threads_for(self, n_ids: int) -> int:
+        """Threads a batch of ``n_ids`` ids runs on: 1 where the fused kernel takes its
+        serial entry (one thread, or at most SERIAL_MAX_IDS ids), else ``threads``."""
+        if self.backend == "fused" and n_ids <= SERIAL_MAX_IDS:
+            return 1
+        return self.threads
+
     def info(self) -> dict:
         # Without weights (Bloom, the hashing trick) there is no rule to choose.
-        return super().info() | {"combine": self.combine if self.k_weight else None,
-                                 "hashing": self.hashing}
+        serial = {"serial_max_ids": SERIAL_MAX_IDS} if self.backend == "fused" else {}
+        return super().info() | serial | {"combine": self.combine if self.k_weight else None,
+                                          "hashing": self.hashing}
 
     def token_indices(self, ids) -> np.ndarray:
         keys = hashfn.as_keys_numpy(as_ids(ids))
@@ -176,7 +184,7 @@ class MemRec(BackendInfo):
         fused, n = self._fused, ids.shape[0]
         one_per_bag = offsets is None or (
             offsets.shape[0] == n and np.array_equal(offsets, np.arange(n)))
-        serial = self._threads == 1 or n <= SERIAL_MAX_IDS
+        serial = self.threads_for(n) == 1
         n_bags = n if offsets is None else offsets.shape[0]
         per_bag = self.combine == "per_bag"
         if self.hashing == "precomputed":

@@ -121,8 +121,10 @@ def test_the_kernel_picks_serial_for_one_thread_or_small_batches(monkeypatch):
     monkeypatch.setattr(m, "_threads", 2)
     assert m.prepare(ids[:16])[0].__name__.endswith("_serial")
     assert m.prepare(ids)[0].__name__.endswith("_parallel")
+    assert (m.threads_for(16), m.threads_for(ids.size)) == (1, 2)  # what results record
     monkeypatch.setattr(m, "_threads", 1)
     assert m.prepare(ids)[0].__name__.endswith("_serial")
+    assert m.threads_for(ids.size) == 1
 
 
 def test_noalias_entries_carry_no_runtime_alias_checks():

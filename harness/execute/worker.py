@@ -203,7 +203,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "affinity": affinity,
         "torch_threads": torch_threads,
         "effective_threads": torch_threads if backend == "torch"
-        else getattr(kernels[0], "threads", 1),
+        else _effective_threads(kernels[0], batches),
         "kernel_info": kernels[0].info() if hasattr(kernels[0], "info") else {},
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
@@ -258,6 +258,14 @@ def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) 
         if n_ids:
             per_batch.append(ns / n_ids)
     return statistics.median(per_batch) if per_batch else None
+
+
+def _effective_threads(kernel, batches) -> int:
+    """Threads the kernel's batches ran on: a fused MEM-REC batch small enough for its
+    serial entry runs on one, whatever the pool holds."""
+    if hasattr(kernel, "threads_for") and batches:
+        return kernel.threads_for(batches[0][0][0].shape[0])
+    return getattr(kernel, "threads", 1)
 
 
 def _pages(kernel, requested: str) -> dict:
