@@ -10,8 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
+_INT64 = np.dtype(np.int64)
+
+
 def as_ids(ids, name: str = "ids") -> np.ndarray:
     """ids (or offsets: ``name``) as a 1-D int64 numpy array (torch tensors accepted)."""
+    if type(ids) is np.ndarray and ids.dtype is _INT64 and ids.ndim == 1:
+        return ids  # already what every kernel takes: no checks or copies to pay
     if hasattr(ids, "detach"):  # a torch tensor
         ids = ids.detach().cpu().numpy()
     ids = np.asarray(ids)

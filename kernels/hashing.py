@@ -43,8 +43,12 @@ def hash_seeds(seed: int, count: int) -> list[int]:
     return [mix64_int(seed * GOLDEN + (i + 1) * GOLDEN) for i in range(count)]
 
 
-def _signed(u: int) -> int:
+def signed64(u: int) -> int:
+    """An unsigned 64-bit value as the int64 with the same bits (torch has no uint64)."""
     return u - (1 << 64) if u >= 1 << 63 else u
+
+
+_signed = signed64
 
 
 # --- numpy -----------------------------------------------------------------
@@ -130,4 +134,23 @@ def token_indices_torch(keys, seed: int, k: int, rows: int):
 
 def weight_indices_torch(keys, seed: int, k: int, rows: int):
     h = hashes_torch(keys, seed, k)
+    return ((h & 0xFFFFFFFF) * rows) >> 32
+
+
+def hashes_torch_seeded(keys, seeds):
+    """(n, len(seeds)) hashes of int64 keys against int64 ``seeds`` in one pass.
+
+    The same values as ``hashes_torch``; the kernels keep their seeds as a tensor so a
+    small batch pays a dozen torch ops, not a dozen per hash plus a stack.
+    """
+    return mix64_torch(keys.unsqueeze(1) ^ seeds)
+
+
+def token_rows_torch(h, rows: int):
+    """Token indices from hashes (upper 32 bits, multiply-shift)."""
+    return (_lshr(h, 32) * rows) >> 32
+
+
+def weight_rows_torch(h, rows: int):
+    """Weight indices from hashes (lower 32 bits, multiply-shift)."""
     return ((h & 0xFFFFFFFF) * rows) >> 32

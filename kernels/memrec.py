@@ -1,15 +1,29 @@
-"""MEM-REC: z(x) = alpha(x) * sum_i M[h_i(x)],  alpha(x) = sum_j W[g_j(x)].
+"""MEM-REC: alpha(x) = sum_j W[g_j(x)] scales sum_i M[h_i(x)]; two ways to pool bags.
 
 A token table M (``token_rows`` x ``dim``) addressed by ``k`` hashes whose rows are
 summed, and a weight table W (``weight_rows`` scalars) addressed by ``k_weight``
 hashes whose sum scales the result (arXiv 2305.07205). ``k_weight=0`` drops the
 weight encoder: plain Bloom embeddings (Serra & Karatzoglou, RecSys 2017).
-Bags sum z(x) over their ids; a repeated index counts twice.
 
-Backends: ``numpy`` (the reference), ``torch`` (hash in torch, then one
-``embedding_bag`` with alpha folded in as per-sample weights: the best torch
-composition) and ``fused`` (``kernels.fused``: one numba pass per id, parallel
-over bags on numba's pool, with software prefetch).
+``combine`` says how a bag of ids is pooled (a repeated index counts twice):
+
+- ``per_id``: z = sum over ids x of alpha(x) * sum_i M[h_i(x)].
+- ``per_bag``: z = (sum over x of alpha(x)) * (sum over x, i of M[h_i(x)]), what
+  Intel's reference code computes (``apply_emb_bloomrec`` in intel/ai-reference-models
+  ``memrec_dlrm/product/memrec.py``: one sum-mode EmbeddingBag over all token indices
+  of a sample, one over its weight indices, and one multiply).
+
+With one id per bag, and without weights (k' = 0), the two agree.
+
+``hashing`` says where ids become indices: ``in_kernel`` (the timed call hashes) or
+``precomputed`` (``prepare``, outside any timed region, hashes as the reference's
+data loader does; the timed call only gathers, sums and scales). ``hash_ids`` is
+that precomputation alone, so its cost can be measured on its own.
+
+Backends: ``numpy`` (the reference), ``torch`` (hash in torch, then embedding_bag:
+``per_id`` folds alpha in as per-sample weights, ``per_bag`` is the reference's two
+bags and a multiply) and ``fused`` (``kernels.fused``: one numba pass per id, on
+the calling thread for small batches, else parallel over bags on numba's pool).
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, NonNegativeInt
 
-from kernels import hashing
+from kernels import hashing as hashfn
 from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
@@ -27,6 +41,13 @@ from kernels.params import (PREFETCH_HELP, HashCount, KernelParams, TableFloats,
                             WeightHashCount)
 
 BACKENDS = ("torch", "numpy", "fused")
+COMBINES = ("per_id", "per_bag")
+HASHINGS = ("in_kernel", "precomputed")
+# Batches of at most this many ids run the fused kernel on the calling thread even
+# when numba's pool has several threads: launching the pool costs ~2 us per call
+# (more when a sleeping thread must wake), which two threads cannot win back under
+# ~256 ids at 10-30 ns per id (see kernels/fused.py). One thread always runs serial.
+SERIAL_MAX_IDS = 256
 
 
 class MemRec(BackendInfo):
@@ -42,22 +63,35 @@ class MemRec(BackendInfo):
         k_weight: WeightHashCount = 1
         backend: Literal["torch", "numpy", "fused"] = "torch"
         prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+        combine: Literal["per_id", "per_bag"] | None = Field(
+            None, description="how a bag pools: per_id sums alpha(x) * rows(x); per_bag (the "
+                              "reference code's) multiplies the bag's weight sum by its row "
+                              "sum; unset: per_bag for layout shared, per_id otherwise")
+        hashing: Literal["in_kernel", "precomputed"] = Field(
+            "in_kernel", description="in_kernel: the timed call hashes; precomputed: indices "
+                                     "made before the timed region (the reference's data loader)")
 
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
                  seed: int = 0, backend: str = "torch", align: int = PAGE_BYTES,
-                 pages: str = "default", prefetch: int | None = None):
-        if not 1 <= token_rows <= hashing.MAX_ROWS:
-            raise ValueError(f"token_rows must be in 1..{hashing.MAX_ROWS}, got {token_rows}")
-        if not 1 <= weight_rows <= hashing.MAX_ROWS:
-            raise ValueError(f"weight_rows must be in 1..{hashing.MAX_ROWS}, got {weight_rows}")
+                 pages: str = "default", prefetch: int | None = None,
+                 combine: str = "per_id", hashing: str = "in_kernel"):
+        if not 1 <= token_rows <= hashfn.MAX_ROWS:
+            raise ValueError(f"token_rows must be in 1..{hashfn.MAX_ROWS}, got {token_rows}")
+        if not 1 <= weight_rows <= hashfn.MAX_ROWS:
+            raise ValueError(f"weight_rows must be in 1..{hashfn.MAX_ROWS}, got {weight_rows}")
         if k < 1 or k_weight < 0 or dim < 1:
             raise ValueError(f"need k >= 1, k_weight >= 0, dim >= 1; got k={k}, "
                              f"k_weight={k_weight}, dim={dim}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+        if hashing not in HASHINGS:
+            raise ValueError(f"hashing must be one of {HASHINGS}, got {hashing!r}")
         self.token_rows, self.dim, self.k = token_rows, dim, k
         self.weight_rows, self.k_weight = weight_rows, k_weight
         self.seed, self.backend = seed, backend
+        self.combine, self.hashing = combine, hashing
         self.token_table = random_table((token_rows, dim), seed, align, pages)
         # Weights near 1 keep alpha(x) of the order of k_weight, like trained ones. Without
         # a weight encoder (k_weight=0) there is no weight table: none is allocated, none
@@ -66,27 +100,40 @@ class MemRec(BackendInfo):
         self.weight_table = aligned_empty((stored_weights,), np.float32, align, pages)
         rng = np.random.default_rng(seed + 1)
         self.weight_table[:] = rng.uniform(0.5, 1.5, stored_weights).astype(np.float32)
-        if backend == "torch":
-            import torch
-
-            self._token = torch.from_numpy(self.token_table)
-            self._weight = torch.from_numpy(self.weight_table)
         self.prefetch = None
+        self.run = {"torch": self._run_torch, "fused": self._run_fused,
+                    "numpy": self._run_numpy}[backend]
+        if backend == "torch":
+            self._init_torch()
         if backend == "fused":
             self._init_fused(prefetch)
+
+    def _init_torch(self) -> None:
+        import torch
+
+        self._token = torch.from_numpy(self.token_table)
+        self._weight = torch.from_numpy(self.weight_table)
+        self._weight_column = self._weight.view(-1, 1)  # (d' x 1), the reference's bag
+        seeds = hashfn.hash_seeds(self.seed, max(self.k, self.k_weight))
+        self._seeds_torch = torch.tensor([hashfn.signed64(s) for s in seeds],
+                                         dtype=torch.int64)
 
     def _init_fused(self, prefetch: int | None) -> None:
         from kernels import fused
 
+        self._fused = fused
         self.prefetch = fused.DEFAULT_PREFETCH if prefetch is None else int(prefetch)
         if self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
-        self._seeds = fused.padded_seeds(hashing.hash_seeds(self.seed, max(self.k, self.k_weight)))
+        self._seeds = fused.padded_seeds(hashfn.hash_seeds(self.seed, max(self.k, self.k_weight)))
         self._threads = fused.threads_now()
-        # Compile (or load from numba's cache) and start the pool now, not in a timed batch:
-        # the bag kernel and the one-id-per-bag kernel.
-        self.run(self.prepare(np.arange(4, dtype=np.int64), np.array([0, 2, 2])))
-        self.run(self.prepare(np.arange(4, dtype=np.int64)))
+        # Compile (or load from numba's cache) and start the pool now, not in a timed
+        # batch: every entry this kernel can take (bags or one id per bag, serial or
+        # parallel, for its hashing).
+        ids = np.arange(2 * SERIAL_MAX_IDS + 2, dtype=np.int64)
+        for n in (4, ids.shape[0]):
+            self.run(self.prepare(ids[:n], np.arange(0, n, 2)))
+            self.run(self.prepare(ids[:n]))
 
     @classmethod
     def footprint_for(cls, rows: int, dim: int, params: Params) -> int:
@@ -107,7 +154,8 @@ class MemRec(BackendInfo):
     def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
                     pages: str = "default") -> "MemRec":
         """The kernel for a vocabulary of ``rows`` ids (hashed: ``rows`` is not needed)."""
-        return cls(dim=dim, seed=seed, pages=pages, **params.model_dump())
+        given = {k: v for k, v in params.model_dump().items() if v is not None or k != "combine"}
+        return cls(dim=dim, seed=seed, pages=pages, **given)  # combine unset: per_id
 
     @property
     def nbytes(self) -> int:
@@ -121,71 +169,152 @@ class MemRec(BackendInfo):
         """Table bytes one id reads: k token rows and k' scalars."""
         return self.k * self.dim * 4 + self.k_weight * 4
 
+    def threads_for(self, n_ids: int) -> int:
+        """Threads a batch of ``n_ids`` ids runs on: 1 where the fused kernel takes its
+        serial entry (one thread, or at most SERIAL_MAX_IDS ids), else ``threads``."""
+        if self.backend == "fused" and n_ids <= SERIAL_MAX_IDS:
+            return 1
+        return self.threads
+
+    def info(self) -> dict:
+        # Without weights (Bloom, the hashing trick) there is no rule to choose.
+        serial = {"serial_max_ids": SERIAL_MAX_IDS} if self.backend == "fused" else {}
+        return super().info() | serial | {"combine": self.combine if self.k_weight else None,
+                                          "hashing": self.hashing}
+
     def token_indices(self, ids) -> np.ndarray:
-        keys = hashing.as_keys_numpy(as_ids(ids))
-        return hashing.token_indices_numpy(keys, self.seed, self.k, self.token_rows)
+        keys = hashfn.as_keys_numpy(as_ids(ids))
+        return hashfn.token_indices_numpy(keys, self.seed, self.k, self.token_rows)
 
     def weight_indices(self, ids) -> np.ndarray:
-        keys = hashing.as_keys_numpy(as_ids(ids))
-        return hashing.weight_indices_numpy(keys, self.seed, self.k_weight, self.weight_rows)
+        keys = hashfn.as_keys_numpy(as_ids(ids))
+        return hashfn.weight_indices_numpy(keys, self.seed, self.k_weight, self.weight_rows)
+
+    def hash_ids(self, ids: np.ndarray):
+        """(token indices (n, k), weight indices (n, k')) of int64 ids, hashed the way
+        this backend would: what ``hashing: precomputed`` does before a timed call."""
+        if self.backend == "fused":
+            n = ids.shape[0]
+            tok = np.empty((n, self.k), dtype=np.int64)
+            wix = np.empty((n, self.k_weight), dtype=np.int64)
+            self._fused.token_weight_indices(ids, self._seeds, self.k, self.k_weight,
+                                             self.token_rows, self.weight_rows, tok, wix)
+            return tok, wix
+        if self.backend == "torch":
+            import torch
+
+            h = hashfn.hashes_torch_seeded(torch.from_numpy(ids), self._seeds_torch)
+            return (hashfn.token_rows_torch(h[:, :self.k], self.token_rows),
+                    hashfn.weight_rows_torch(h[:, :self.k_weight], self.weight_rows))
+        return self.token_indices(ids), self.weight_indices(ids)
 
     def prepare(self, ids, offsets=None):
+        """A batch in this backend's native form (and hashed, if precomputed), untimed."""
         ids = as_ids(ids)
         offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
         if self.backend == "torch":
-            return torch_bags(ids, offsets, rows_per_id=self.k)  # k token rows per id
+            return self._prepare_torch(ids, offsets)
         if self.backend == "fused":
-            one_per_bag = offsets is None or (
-                offsets.shape[0] == ids.shape[0]
-                and np.array_equal(offsets, np.arange(ids.shape[0])))
-            return np.ascontiguousarray(ids), None if one_per_bag else np.ascontiguousarray(offsets)
-        return ids, offsets
+            return self._prepare_fused(np.ascontiguousarray(ids), offsets)
+        return (self.hash_ids(ids) if self.hashing == "precomputed" else ids), offsets
 
-    def run(self, prepared):
-        ids, offsets = prepared
-        if self.backend == "torch":
-            return self._run_torch(ids, offsets)
-        if self.backend == "fused":
-            return self._run_fused(ids, offsets)
-        return self._run_numpy(ids, offsets)
+    def _prepare_fused(self, ids, offsets):
+        """The numba entry point and its arguments up to ``out``; run adds out, threads.
 
-    def _run_fused(self, ids, offsets):
-        from kernels import fused
-
-        n_bags = ids.shape[0] if offsets is None else offsets.shape[0]
-        out = np.empty((n_bags, self.dim), dtype=np.float32)
-        tables = (self.token_table, self.weight_table, self._seeds, self.k, self.k_weight,
-                  self.prefetch, out)
-        # One thread too goes through the parallel kernels: see kernels/fused.py on why.
-        if offsets is None:  # one id per bag
-            fused.memrec_ids_parallel(ids, *tables, self._threads)
+        Chosen here, outside the timed call: serial for one thread or small batches
+        (no pool launch), the kernel without bag bookkeeping for one id per bag.
+        """
+        fused, n = self._fused, ids.shape[0]
+        one_per_bag = offsets is None or (
+            offsets.shape[0] == n and np.array_equal(offsets, np.arange(n)))
+        serial = self.threads_for(n) == 1
+        n_bags = n if offsets is None else offsets.shape[0]
+        per_bag = self.combine == "per_bag"
+        if self.hashing == "precomputed":
+            tok, wix = self.hash_ids(ids)
+            if one_per_bag:
+                entry = fused.indexed_ids_serial if serial else fused.indexed_ids_parallel
+                args = (tok, wix, self.token_table, self.weight_table, self.prefetch)
+            else:
+                entry = fused.indexed_serial if serial else fused.indexed_parallel
+                args = (tok, wix, np.ascontiguousarray(offsets), self.token_table,
+                        self.weight_table, self.prefetch, per_bag)
         else:
-            fused.memrec_parallel(ids, offsets, *tables, self._threads)
+            tables = (self.token_table, self.weight_table, self._seeds, self.k,
+                      self.k_weight, self.prefetch)
+            if one_per_bag:
+                entry = fused.memrec_ids_serial if serial else fused.memrec_ids_parallel
+                args = (ids,) + tables
+            else:
+                entry = fused.memrec_serial if serial else fused.memrec_parallel
+                args = (ids, np.ascontiguousarray(offsets)) + tables + (per_bag,)
+        return entry, args, (n_bags, self.dim)
+
+    def _run_fused(self, prepared):
+        entry, args, shape = prepared
+        out = np.empty(shape, dtype=np.float32)
+        entry(*args, out, self._threads)
         return out
 
-    def _run_torch(self, ids, token_offsets):
+    def _prepare_torch(self, ids, offsets):
+        """Tensors for embedding_bag: ids (or token and weight indices), token bag
+        offsets, and weight bag offsets: per bag (per_bag) or per id (per_id: alpha)."""
+        import torch
+
+        ids_t, token_offsets = torch_bags(ids, offsets, rows_per_id=self.k)
+        if self.combine == "per_bag" and offsets is not None:
+            weight_offsets = torch.from_numpy(offsets * self.k_weight)
+        else:
+            weight_offsets = torch.arange(ids.shape[0]) * self.k_weight
+        if self.hashing == "precomputed":
+            tok, wix = self.hash_ids(ids)
+            return (tok.reshape(-1), wix.reshape(-1)), token_offsets, weight_offsets
+        return ids_t, token_offsets, weight_offsets
+
+    def _run_torch(self, prepared):
         import torch.nn.functional as F
 
-        h = hashing.hashes_torch(ids, self.seed, max(self.k, self.k_weight))
-        tokens = (hashing._lshr(h[:, :self.k], 32) * self.token_rows) >> 32
-        alpha = None
-        if self.k_weight:
-            w = ((h[:, :self.k_weight] & 0xFFFFFFFF) * self.weight_rows) >> 32
-            alpha = self._weight[w].sum(1).repeat_interleave(self.k)
-        return F.embedding_bag(tokens.reshape(-1), self._token, token_offsets, mode="sum",
-                               per_sample_weights=alpha)
+        ids, token_offsets, weight_offsets = prepared
+        if self.hashing == "precomputed":
+            tokens, weights = ids
+        else:
+            h = hashfn.hashes_torch_seeded(ids, self._seeds_torch)
+            tokens = hashfn.token_rows_torch(h[:, :self.k], self.token_rows).reshape(-1)
+            weights = hashfn.weight_rows_torch(h[:, :self.k_weight], self.weight_rows)
+            weights = weights.reshape(-1)
+        if not self.k_weight:
+            return F.embedding_bag(tokens, self._token, token_offsets, mode="sum")
+        if self.combine == "per_bag":  # the reference: two bags and one multiply
+            v = F.embedding_bag(tokens, self._token, token_offsets, mode="sum")
+            v_w = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
+            return v * v_w
+        # alpha per id as a bag of its k' weights: one op, not a gather and a sum (~7%
+        # at batch 1-256, benchmarks/small_batch.py).
+        alpha = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
+        return F.embedding_bag(tokens, self._token, token_offsets, mode="sum",
+                               per_sample_weights=alpha.view(-1).repeat_interleave(self.k))
 
-    def _run_numpy(self, ids, offsets):
-        z = self.token_table[self.token_indices(ids)].sum(1)
-        if self.k_weight:
-            z *= self.weight_table[self.weight_indices(ids)].sum(1)[:, None]
-        return bag_sum(z, offsets)
+    def _run_numpy(self, prepared):
+        ids, offsets = prepared
+        tok, wix = ids if self.hashing == "precomputed" else self.hash_ids(ids)
+        return self._combine_numpy(tok, wix, offsets)
+
+    def _combine_numpy(self, tok, wix, offsets):
+        """The reference: gather, sum and pool by this kernel's combining rule."""
+        rows = self.token_table[tok].sum(1)
+        if not self.k_weight:
+            return bag_sum(rows, offsets)
+        alpha = self.weight_table[wix].sum(1)
+        if self.combine == "per_id" or offsets is None:
+            return bag_sum(rows * alpha[:, None], offsets)
+        return bag_sum(rows, offsets) * bag_sum(alpha[:, None], offsets)
 
     def lookup(self, ids, offsets=None) -> np.ndarray:
         out = self.run(self.prepare(ids, offsets))
         return out.numpy() if hasattr(out, "numpy") else out
 
     def reference(self, ids, offsets=None) -> np.ndarray:
+        """numpy's answer by this kernel's combining rule (hashing never changes it)."""
         ids = as_ids(ids)
         offsets = None if offsets is None else check_offsets(offsets, ids.shape[0])
-        return self._run_numpy(ids, offsets)
+        return self._combine_numpy(self.token_indices(ids), self.weight_indices(ids), offsets)

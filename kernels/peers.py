@@ -45,9 +45,10 @@ class HashingTrick(MemRec):
         prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
 
     def __init__(self, rows: int, dim: int, seed: int = 0, backend: str = "torch",
-                 align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None):
+                 align: int = PAGE_BYTES, pages: str = "default", prefetch: int | None = None,
+                 hashing: str = "in_kernel"):
         super().__init__(rows, dim, 1, 1, 0, seed=seed, backend=backend, align=align,
-                         pages=pages, prefetch=prefetch)
+                         pages=pages, prefetch=prefetch, hashing=hashing)
 
     @property
     def table(self) -> np.ndarray:
@@ -76,12 +77,17 @@ class Bloom(MemRec):
         k: HashCount = 2
         backend: Literal["torch", "numpy", "fused"] = "fused"
         prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
+        # No combine: without weights both rules are the plain sum of the bag's rows.
+        hashing: Literal["in_kernel", "precomputed"] = Field(
+            "in_kernel", description="in_kernel: the timed call hashes; precomputed: indices "
+                                     "made before the timed region")
 
     def __init__(self, token_rows: int, dim: int, k: int, seed: int = 0,
                  backend: str = "torch", align: int = PAGE_BYTES, pages: str = "default",
-                 prefetch: int | None = None):
+                 prefetch: int | None = None, hashing: str = "in_kernel"):
+        # Without weights both combining rules are the plain sum of the bag's rows.
         super().__init__(token_rows, dim, k, 1, 0, seed=seed, backend=backend, align=align,
-                         pages=pages, prefetch=prefetch)
+                         pages=pages, prefetch=prefetch, hashing=hashing)
 
     @classmethod
     def footprint_for(cls, rows: int, dim: int, params: Params) -> int:

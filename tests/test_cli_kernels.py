@@ -14,7 +14,8 @@ SCENARIO = """\
 name: kernels
 threads: [2]
 tables: {sizes: ["2000 rows"], dim: 32}
-batch_sizes: [64]
+# 384 ids a batch: above kernels.memrec.SERIAL_MAX_IDS, so the pool's 2 threads run it.
+batch_sizes: [128]
 pooling: [3]
 kernels:
   - {kernel: memrec, token_rows: 500, k: 2, weight_rows: 50, k_weight: 2, backend: fused,

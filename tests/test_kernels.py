@@ -95,7 +95,7 @@ def test_memrec_repeated_token_index_counts_twice():
 
 def test_fused_chunks_agree_with_the_reference():
     # One chunk (what one thread runs) and five, over many bags so that every chunk gets
-    # several; prefetch on and off.
+    # several; prefetch on and off; the serial entry points give the same bits.
     rng = np.random.default_rng(3)
     ids = rng.integers(-2**63, 2**63 - 1, 3001, dtype=np.int64)
     offsets = np.sort(rng.integers(0, ids.size, 700))
@@ -105,27 +105,36 @@ def test_fused_chunks_agree_with_the_reference():
     args = (ids, offsets, m.token_table, m.weight_table, m._seeds, 2, 2)
     for pf in (0, 3):
         one_chunk = np.empty_like(ref)
-        fused.memrec_parallel(*args, pf, one_chunk, 1)
+        fused.memrec_parallel(*args, pf, False, one_chunk, 1)
         five = np.empty_like(ref)
-        fused.memrec_parallel(*args, pf, five, 5)
+        fused.memrec_parallel(*args, pf, False, five, 5)
+        serial = np.empty_like(ref)
+        fused.memrec_serial(*args, pf, False, serial, 1)
         np.testing.assert_allclose(one_chunk, ref, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(five, one_chunk)
+        np.testing.assert_array_equal(serial, one_chunk)
         # The one-id-per-bag kernel (pooling 1) against the bag kernel.
         one = np.empty((ids.size, 33), dtype=np.float32)
         fused.memrec_ids_parallel(ids, *args[2:], pf, one, 5)
         bags = np.empty_like(one)
-        fused.memrec_parallel(ids, np.arange(ids.size), *args[2:], pf, bags, 1)
+        fused.memrec_parallel(ids, np.arange(ids.size), *args[2:], pf, False, bags, 1)
         np.testing.assert_array_equal(one, bags)
         fused.memrec_ids_parallel(ids, *args[2:], pf, one, 1)
+        np.testing.assert_array_equal(one, bags)
+        fused.memrec_ids_serial(ids, *args[2:], pf, one, 1)
         np.testing.assert_array_equal(one, bags)
 
 
 def test_fused_prepare_picks_the_one_id_kernel_only_for_one_id_bags():
     m = MemRec(100, 4, 2, 10, 1, backend="fused")
     ids = np.arange(5)
-    assert m.prepare(ids)[1] is None and m.prepare(ids, np.arange(5))[1] is None
-    assert m.prepare(ids, np.array([0, 2]))[1].tolist() == [0, 2]
-    assert m.prepare(ids, np.array([0, 0, 2, 3, 4]))[1] is not None  # an empty bag
+
+    def entry(*batch):
+        return m.prepare(*batch)[0].__name__
+
+    assert entry(ids).startswith("memrec_ids_") and entry(ids, np.arange(5)) == entry(ids)
+    assert not entry(ids, np.array([0, 2])).startswith("memrec_ids_")
+    assert not entry(ids, np.array([0, 0, 2, 3, 4])).startswith("memrec_ids_")  # empty bag
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

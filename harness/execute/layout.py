@@ -6,7 +6,9 @@ sample holding every feature's ids, as MEM-REC's reference code lays out
 Criteo-TB (one token table, a bag of 26*K token indices per sample). In the
 shared layout a hashed kernel sees feature-salted keys (``id + f *
 FEATURE_SALT``), and a kernel that addresses rows by id (baseline, QR) sees the
-tables stacked (``id + rows of features 0..f-1``). The worker calls these before
+tables stacked (``id + rows of features 0..f-1``). How MEM-REC pools such a bag is
+its ``combine`` parameter, resolved by the planner (per_bag, the reference's rule,
+unless the scenario says otherwise). The worker calls these before
 timing; keys are formed there, outside the timed region, like the input
 pipeline of a real model would.
 """

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from harness.machine.cpulist import format_cpulist, parse_cpulist
 from harness.errors import UsageError
-from harness.scenario.kernelspec import KERNELS, Geometry, variants
+from harness.scenario.kernelspec import KERNELS, Geometry, precomputed_index_bytes, variants
 from harness.machine.detect import Machine
 from harness.scenario.schema import LoadedScenario, Pinning
 from harness.scenario.sizes import Size, format_bytes, parse_size
@@ -213,7 +213,8 @@ def parse_memory_limit(text: str, available: int | None) -> int:
 
 def _slug(kernel: str, params: dict) -> str:
     parts = [kernel, params.get("backend", "")]
-    short = {"token_rows": "d", "k": "k", "weight_rows": "dw", "k_weight": "kw"}
+    short = {"token_rows": "d", "k": "k", "weight_rows": "dw", "k_weight": "kw",
+             "combine": "", "hashing": "hash_"}
     parts += [f"{short.get(k, k)}{v}" for k, v in params.items() if k != "backend"]
     return "-".join(str(p) for p in parts if p != "")
 
@@ -280,7 +281,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
             table_choices(sc.tables, llc_bytes, effective_llc_bytes), sc.batch_sizes,
             thread_counts, sc.pooling, sc.tables.pages):
         def geometry(rows):
-            return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages)
+            return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages,
+                            sc.tables.layout)
 
         for entry in sc.kernels:
             spec = KERNELS[entry.kernel]
@@ -290,7 +292,9 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                 except ValueError as exc:
                     raise UsageError(f"{loaded.path}: kernel {entry.kernel}: {exc}") from None
                 lookups = batch * pooling * features
-                batch_index_bytes = lookups * 8 + batch * features * 8
+                # ids and offsets, and the indices hashed before timing if asked for
+                batch_index_bytes = (lookups * (8 + precomputed_index_bytes(params))
+                                     + batch * features * 8)
                 distinct = max(1, min(m.warmups + m.batches,
                                       INDEX_POOL_BYTES // max(1, batch_index_bytes)))
 

@@ -131,7 +131,6 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     affinity = pin(point["cpus"], threads)
     started = time.time()
 
-    import numpy as np
 
     from harness.execute import layout
     from harness.execute.indices import make_batches
@@ -166,22 +165,12 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     batches = [layout.arrange(point, kspec, batch) for batch in batches]
     indices_ns = time.perf_counter_ns() - t0
 
-    verified = None
-    if point["verify"]:
-        ids, offsets = batches[0][0]
-        n_bags = min(64, offsets.shape[0])
-        ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
-        got = kernels[0].lookup(ids_v, offsets[:n_bags])
-        want = kernels[0].reference(ids_v, offsets[:n_bags])
-        err = float(np.max(np.abs(got - want))) if got.size else 0.0
-        scale = float(np.max(np.abs(want))) if want.size else 1.0
-        if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0)):
-            raise RuntimeError(f"verification failed: the kernel's first {n_bags} bags differ "
-                               f"from the numpy reference by up to {err:.3g}")
-        verified = {"bags": n_bags, "max_abs_error": err}
+    verified = verify(kernels[0], *batches[0][0]) if point["verify"] else None
 
+    # Untimed: a kernel with ``hashing: precomputed`` hashes every batch here.
     prepared = [[k.prepare(ids, off) for k, (ids, off) in zip(kernels, batch)]
                 for batch in batches]
+    hash_ns_per_id = hashing_ns_per_id(kernels, batches, clock)
     if len(kernels) == 1:
         run = kernels[0].run
         calls = [(lambda p=p[0]: run(p)) for p in prepared]
@@ -209,10 +198,11 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "build_ns": build_ns,
         "indices_ns": indices_ns,
         "verified": verified,
+        "hash_ns_per_id": hash_ns_per_id,
         "affinity": affinity,
         "torch_threads": torch_threads,
         "effective_threads": torch_threads if backend == "torch"
-        else getattr(kernels[0], "threads", 1),
+        else _effective_threads(kernels[0], batches),
         "kernel_info": kernels[0].info() if hasattr(kernels[0], "info") else {},
         "table_alignment_bytes": kernels[0].alignment,
         "kernel_nbytes": sum(k.nbytes for k in kernels),
@@ -223,6 +213,58 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "versions": _versions(),
         "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
     }
+
+
+def verify(kernel, ids, offsets) -> dict:
+    """Check the kernel's first (up to) 64 bags against numpy's reference of the same
+    combining rule (``combine``: per_id or per_bag); raise if they differ."""
+    import numpy as np
+
+    n_bags = min(64, offsets.shape[0])
+    ids_v = ids[: offsets[n_bags] if n_bags < offsets.shape[0] else ids.shape[0]]
+    got = kernel.lookup(ids_v, offsets[:n_bags])
+    want = kernel.reference(ids_v, offsets[:n_bags])
+    err = float(np.max(np.abs(got - want))) if got.size else 0.0
+    scale = float(np.max(np.abs(want))) if want.size else 1.0
+    # The rule matters only with weights: a Bloom bag is the plain sum under both.
+    rule = getattr(kernel, "combine", None) if getattr(kernel, "k_weight", 0) else None
+    if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0)):
+        raise RuntimeError(f"verification failed: the kernel's first {n_bags} bags differ "
+                           f"from the numpy reference" + (f" ({rule})" if rule else "")
+                           + f" by up to {err:.3g}")
+    return {"bags": n_bags, "max_abs_error": err} | ({"combine": rule} if rule else {})
+
+
+def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) -> float | None:
+    """ns per id of hashing alone: each batch's ids through the kernels' ``hash_ids``
+    (what ``hashing: precomputed`` does before timing), outside any timed region; the
+    median over batches. At small batches the call's own overhead dominates it.
+
+    None for kernels that do not hash ids (baseline, QR, ...). One untimed call first
+    loads the hash routine (numba's cache), which no timed batch would pay.
+    """
+    if not batches or not all(hasattr(k, "hash_ids") for k in kernels):
+        return None
+    kernels[0].hash_ids(batches[0][0][0][:1])
+    per_batch = []  # the median batch, as the kernel's own figure is: robust to preemption
+    for batch in batches:
+        ns = n_ids = 0
+        for kernel, (ids, _) in zip(kernels, batch):
+            t0 = clock()
+            kernel.hash_ids(ids)
+            ns += clock() - t0
+            n_ids += ids.shape[0]
+        if n_ids:
+            per_batch.append(ns / n_ids)
+    return statistics.median(per_batch) if per_batch else None
+
+
+def _effective_threads(kernel, batches) -> int:
+    """Threads the kernel's batches ran on: a fused MEM-REC batch small enough for its
+    serial entry runs on one, whatever the pool holds."""
+    if hasattr(kernel, "threads_for") and batches:
+        return kernel.threads_for(batches[0][0][0].shape[0])
+    return getattr(kernel, "threads", 1)
 
 
 def _pages(kernel, requested: str) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.scenario.kernelspec import KERNELS, Geometry, variants
+from harness.scenario.kernelspec import KERNELS, LEGACY_PARAMS, Geometry, variants
 from harness.scenario.sizes import Size
 
 SHORT = {"token_rows": "d", "weight_rows": "d'", "k_weight": "k'"}
@@ -67,6 +67,17 @@ def entry_name(kernel: str, entry, variant: dict) -> str:
     return f"{head} {text}".strip()
 
 
+def _semantics_suffix(params: dict, written: dict) -> str:
+    """MEM-REC's combining rule and where it hashed, when the entry's name does not say:
+    results with and without them are different measurements."""
+    out = ""
+    if params.get("combine") and params.get("k_weight") and "combine" not in written:
+        out += f" [{params['combine']}]"
+    if params.get("hashing") == "precomputed" and "hashing" not in written:
+        out += " [hashed before timing]"
+    return out
+
+
 def series_labels(manifest: dict, points: pd.DataFrame,
                   llc_bytes: int) -> tuple[pd.Series, pd.Series]:
     """Per point (index aligned with ``points``): the series name, and its parameters as
@@ -79,7 +90,9 @@ def series_labels(manifest: dict, points: pd.DataFrame,
     for _, p in points.iterrows():
         name = p["label"]
         as_written = {k: str(v) for k, v in p["params_obj"].items()}
-        geometry = Geometry(rows=int(p["table_rows"]), dim=int(p["dim"]), llc_bytes=llc_bytes)
+        layout = str(p.get("layout", "") or "")
+        geometry = Geometry(rows=int(p["table_rows"]), dim=int(p["dim"]), llc_bytes=llc_bytes,
+                            layout="shared" if layout == "shared" else "per-feature")
         for kernel, entry, variant in candidates:
             if kernel != p["kernel"]:
                 continue
@@ -87,7 +100,8 @@ def series_labels(manifest: dict, points: pd.DataFrame,
                 resolved = KERNELS[kernel].resolve(variant, geometry)
             except ValueError:
                 continue
-            if resolved == p["params_obj"]:
+            stored = {k: v for k, v in LEGACY_PARAMS.items() if k in resolved}
+            if resolved == stored | p["params_obj"]:
                 name = entry_name(kernel, entry, variant)
                 as_written = {k: _text(v) for k, v in variant.items() if v is not None}
                 break
@@ -96,8 +110,9 @@ def series_labels(manifest: dict, points: pd.DataFrame,
         pages = str(p.get("pages", "") or "")
         if pages not in ("", "default", "nan"):
             name += f" [{pages} pages]"
-        if str(p.get("layout", "") or "") == "shared":
+        if layout == "shared":
             name += " [shared table]"
+        name += _semantics_suffix(p["params_obj"], as_written)
         names.append(name)
         written.append(as_written)
     return (pd.Series(names, index=points.index, dtype=object),

@@ -99,6 +99,8 @@ class Geometry:
     llc_bytes: int
     effective_llc_bytes: int | None = None  # measured by `harness limits`, when known
     pages: str = "default"  # kernels.memory.PAGE_POLICIES: the tables' page size
+    layout: str = "per-feature"  # or "shared": decides MEM-REC's combine rule when unset
+    layout: str = "per-feature"  # tables.layout: sets MEM-REC's default combining rule
 
 
 class KernelSpec:
@@ -136,6 +138,9 @@ class KernelSpec:
             out[key] = value
         if "prefetch" in self.kernel_class.Params.model_fields:
             out |= self._prefetch(raw.get("prefetch"), out, g)
+        if "combine" in out and out["combine"] is None:
+            # The reference code's rule for its one shared bag; per id otherwise.
+            out["combine"] = "per_bag" if g.layout == "shared" else "per_id"
         return out
 
     def _prefetch(self, given: int | None, params: dict, g: Geometry) -> dict:
@@ -166,9 +171,27 @@ class KernelSpec:
                                              pages=g.pages)
 
 
+# Parameters results stored before they existed lack, with the value those runs had.
+LEGACY_PARAMS = {"combine": "per_id", "hashing": "in_kernel"}
+
+
+def precomputed_index_bytes(params: dict) -> int:
+    """Bytes per id of the indices ``hashing: precomputed`` keeps for each batch."""
+    if params.get("hashing") != "precomputed":
+        return 0
+    return 8 * (params["k"] + params.get("k_weight", 0))  # int64 token and weight indices
+
+
+def _semantics(p: dict) -> str:
+    """The combining rule (with weights only) and where hashing ran, for labels."""
+    parts = [p["combine"]] if p.get("combine") and p.get("k_weight") else []
+    parts += ["hashed before timing"] if p.get("hashing") == "precomputed" else []
+    return f" {', '.join(parts)}" if parts else ""
+
+
 def _describe_memrec(p: dict) -> str:
     return (f"memrec ({p['backend']}) d={p['token_rows']} k={p['k']} "
-            f"d'={p['weight_rows']} k'={p['k_weight']}")
+            f"d'={p['weight_rows']} k'={p['k_weight']}" + _semantics(p))
 
 
 _SPECS = [
@@ -178,7 +201,8 @@ _SPECS = [
     KernelSpec("memrec", MemRec, _describe_memrec),
     KernelSpec("hashing_trick", HashingTrick,
                lambda p: f"hashing trick ({p['backend']}) rows={p['rows']}"),
-    KernelSpec("bloom", Bloom, lambda p: f"bloom ({p['backend']}) d={p['token_rows']} k={p['k']}"),
+    KernelSpec("bloom", Bloom, lambda p: (f"bloom ({p['backend']}) d={p['token_rows']} "
+                                          f"k={p['k']}" + _semantics(p))),
     KernelSpec("qr", QREmbedding, lambda p: f"qr ({p['backend']}) m={p['collisions']}",
                shared_keys="concat"),
     KernelSpec("robez", RobeZ,

@@ -109,6 +109,7 @@ _BASE_COLUMNS = [
     ("latency_p75_ns", "number"), ("latency_p99_ns", "number"),
     ("latency_mean_ns", "number"), ("latency_stdev_ns", "number"),
     ("latency_min_ns", "number"), ("samples", "number"), ("ns_per_lookup", "number"),
+    ("hash_ns_per_id", "number"),
     ("lookups_per_s", "number"), ("gbytes_per_s", "number"),
     ("effective_threads", "number"), ("cpus_run_on", "text"),
     ("table_alignment_bytes", "number"), ("anon_huge_bytes", "number"),

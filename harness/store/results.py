@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import math
+import statistics
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,6 +165,9 @@ class ResultStore:
             row["table_alignment_bytes"] = last.get("table_alignment_bytes")
             row["anon_huge_bytes"] = last.get("memory", {}).get("anonhugepages_bytes")
             row["timer_overhead_ns"] = last.get("timer_overhead_ns")
+            # Hashing alone, per id, timed apart from the kernel (hashed kernels only).
+            hash_ns = [r["hash_ns_per_id"] for r in ok_runs if r.get("hash_ns_per_id")]
+            row["hash_ns_per_id"] = statistics.median(hash_ns) if hash_ns else None
             pages = last.get("pages") or {}
             row["kernel_page_bytes"] = pages.get("kernel_page_bytes")
             row["huge_page_fraction"] = pages.get("huge_fraction")
