@@ -67,8 +67,8 @@ class MemRec(BackendInfo):
             None, description="how a bag pools: per_id sums alpha(x) * rows(x); per_bag (the "
                               "reference code's) multiplies the bag's weight sum by its row "
                               "sum; unset: per_bag for layout shared, per_id otherwise")
-        hashing: Literal["in_kernel", "precomputed"] = Field(
-            "in_kernel", description="in_kernel: the timed call hashes; precomputed: indices "
+        hashing: Literal["in_kernel", "precomputed"] | None = Field(
+            None, description="in_kernel (unset): the timed call hashes; precomputed: indices "
                                      "made before the timed region (the reference's data loader)")
 
     def __init__(self, token_rows: int, dim: int, k: int, weight_rows: int, k_weight: int,
@@ -154,8 +154,10 @@ class MemRec(BackendInfo):
     def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
                     pages: str = "default") -> "MemRec":
         """The kernel for a vocabulary of ``rows`` ids (hashed: ``rows`` is not needed)."""
-        given = {k: v for k, v in params.model_dump().items() if v is not None or k != "combine"}
-        return cls(dim=dim, seed=seed, pages=pages, **given)  # combine unset: per_id
+        # Unset combine and hashing: the constructor's defaults (per_id, in_kernel).
+        given = {k: v for k, v in params.model_dump().items()
+                 if v is not None or k not in ("combine", "hashing")}
+        return cls(dim=dim, seed=seed, pages=pages, **given)
 
     @property
     def nbytes(self) -> int:

@@ -78,8 +78,8 @@ class Bloom(MemRec):
         backend: Literal["torch", "numpy", "fused"] = "fused"
         prefetch: NonNegativeInt | None = Field(None, description=PREFETCH_HELP)
         # No combine: without weights both rules are the plain sum of the bag's rows.
-        hashing: Literal["in_kernel", "precomputed"] = Field(
-            "in_kernel", description="in_kernel: the timed call hashes; precomputed: indices "
+        hashing: Literal["in_kernel", "precomputed"] | None = Field(
+            None, description="in_kernel (unset): the timed call hashes; precomputed: indices "
                                      "made before the timed region")
 
     def __init__(self, token_rows: int, dim: int, k: int, seed: int = 0,

@@ -131,7 +131,6 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     affinity = pin(point["cpus"], threads)
     started = time.time()
 
-
     from harness.execute import layout
     from harness.execute.indices import make_batches
     from harness.scenario.kernelspec import KERNELS

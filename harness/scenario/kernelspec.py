@@ -128,6 +128,9 @@ class KernelSpec:
         for key, value in raw.items():
             if key == "prefetch":
                 continue
+            field = self.kernel_class.Params.model_fields.get(key)
+            if value is None and field is not None and field.default is not None:
+                value = field.default  # not given (e.g. a variant stored before it existed)
             unit = self._entries.get(key)
             if unit is not None:
                 value = value.to_rows(g.llc_bytes, unit.entry_bytes(g.dim),
@@ -141,6 +144,8 @@ class KernelSpec:
         if "combine" in out and out["combine"] is None:
             # The reference code's rule for its one shared bag; per id otherwise.
             out["combine"] = "per_bag" if g.layout == "shared" else "per_id"
+        if "hashing" in out and out["hashing"] is None:
+            out["hashing"] = "in_kernel"
         return out
 
     def _prefetch(self, given: int | None, params: dict, g: Geometry) -> dict:
