@@ -103,6 +103,9 @@ def test_rate_figures_and_the_bound():
     assert fig["p50_ns"] == 101_000 and fig["p99_ns"] == 199_000  # 'higher': a real latency
     assert fig["p999_ns"] is None and "p99.9 needs 1000" in fig["note"]
     assert fig["achieved_qps"] == pytest.approx(100.0)
+    slow = rate_figures(100.0, lat, 4 * 10**9, [2] * 100, [10] * 100, [0] * 100)
+    assert slow["status"] == "overloaded" and "served 50 of 100" in slow["reason"]
+    assert slow["p99_ns"] == 199_000  # measured, kept, but never within the bound
     over = rate_figures(100.0, np.r_[lat, [-1] * 10], 10**9, [], [], [], "stopped after")
     assert over["status"] == "overloaded" and over["p99_ns"] is None and over["served"] == 200
 

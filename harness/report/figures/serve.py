@@ -118,8 +118,10 @@ def knee_data(results: ServeResults) -> pd.DataFrame:
 
 def knee_draw(frame: pd.DataFrame, results: ServeResults):
     notes = [f"p99 latency from each request's scheduled arrival to its completion "
-             f"(queueing included); dotted: p50. Crosses on the top edge: overloaded (serving "
-             f"stopped, the queue only grew). Dashed line: the bound, {results.slo_ms:g} ms."]
+             f"(queueing included); dotted: p50. Crosses: overloaded (served slower than "
+             f"offered: the queue grew throughout, so that p99 depends on the schedule's "
+             f"length); on the top edge: serving stopped. Dashed line: the bound, "
+             f"{results.slo_ms:g} ms."]
     fig = _page("Tail latency vs offered load (the knee)", results, notes)
     slices = _slices(frame)[:4] if not frame.empty else []
     if not slices:
@@ -137,8 +139,9 @@ def knee_draw(frame: pd.DataFrame, results: ServeResults):
                     label=display_label(label, kernel))
             ax.plot(ok["rate_qps"], ok["p50_ns"] / 1e6, ":", color=color, linewidth=1)
             over = series[series["status"] == "overloaded"]
-            ax.plot(over["rate_qps"], [top] * len(over), "x", color=color, markersize=8,
-                    clip_on=False)
+            measured = over["p99_ns"].notna()
+            ax.plot(over["rate_qps"], np.where(measured, over["p99_ns"] / 1e6, top), "x",
+                    color=color, markersize=8, clip_on=False)
         ax.axhline(results.slo_ms, color="black", linestyle="--", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
