@@ -78,13 +78,15 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
                   else config.batching.timeout_us * 1000)
     base_seed = [point["seed"], point["table_rows"], point["pooling"], point["features"]]
 
-    # One full batch timed alone, after warm-ups: the service time queues build on.
-    warm_pool = request_pool(point, max_batch, base_seed + [0])
-    run_full = batch_runner(point, kspec, kernels, warm_pool)
+    # Full batches served back to back, no queue: the service time queues build on (and
+    # the warm-up). Each its own ids: one batch repeated would be served from the cache.
+    count = max(3, point["warmups"])
+    run_full = batch_runner(point, kspec, kernels,
+                            request_pool(point, max_batch * count, base_seed + [0]))
     alone = []
-    for _ in range(max(3, point["warmups"])):
+    for i in range(count):
         t0 = clock()
-        run_full(0, max_batch)
+        run_full(i * max_batch, (i + 1) * max_batch)
         alone.append(clock() - t0)
 
     rates, overloaded_at = [], None
