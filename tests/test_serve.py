@@ -103,9 +103,12 @@ def test_rate_figures_and_the_bound():
     assert fig["p50_ns"] == 101_000 and fig["p99_ns"] == 199_000  # 'higher': a real latency
     assert fig["p999_ns"] is None and "p99.9 needs 1000" in fig["note"]
     assert fig["achieved_qps"] == pytest.approx(100.0)
-    slow = rate_figures(100.0, lat, 4 * 10**9, [2] * 100, [10] * 100, [0] * 100)
+    slow = rate_figures(100.0, lat, 4 * 10**9, [2] * 100, [10] * 100, [0] * 100,
+                        slo_ns=150_000)
     assert slow["status"] == "overloaded" and "served 50 of 100" in slow["reason"]
     assert slow["p99_ns"] == 199_000  # measured, kept, but never within the bound
+    # the same rate whose last request left no backlog beyond the bound: a late stall only
+    assert rate_figures(100.0, lat, 4 * 10**9, [2], [10], [0], slo_ns=250_000)["status"] == "ok"
     over = rate_figures(100.0, np.r_[lat, [-1] * 10], 10**9, [], [], [], "stopped after")
     assert over["status"] == "overloaded" and over["p99_ns"] is None and over["served"] == 200
 
@@ -228,3 +231,60 @@ def test_tiny_real_serve_run_and_compare(tmp_path):
     same = subprocess.run([sys.executable, "-m", "harness", "compare", str(out), str(out)],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert same.returncode == 0, same.stdout + same.stderr
+
+
+def _stored(tmp_path, kernels_yaml, spawn):
+    """A serving result directory written by the real manager and store, fake workers."""
+    from fakes import ZEN3_VM_2CPU, make_machine_tree
+
+    from harness.execute.plan import make_plan
+    from harness.machine.detect import describe_machine
+    from harness.scenario.schema import load_scenario
+    from harness.serve.manager import serve_plan
+    from harness.serve.results import ServeStore
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.replace("  - kernel: baseline\n    backend: numpy\n", kernels_yaml))
+    loaded = load_scenario(path)
+    machine = describe_machine(*make_machine_tree(tmp_path / "m", ZEN3_VM_2CPU), perf="perf")
+    plan = make_plan(loaded, machine)
+    config = loaded.scenario.serve.model_dump(mode="json")
+    out = tmp_path / "out"
+    out.mkdir()
+    store = ServeStore(out, plan, {"machine": machine.to_dict(), "kind": "serve",
+                                   "created": "2026-12-04T00:00:00+00:00"}, config)
+    serve_plan(plan, store, config, tmp_path, progress=lambda s: None, spawn=spawn)
+    return out
+
+
+def test_serving_pages_show_the_capacity_ratio(tmp_path, capsys):
+    from harness.report.figures.serve import capacity_data, knee_data, load_serve_results
+
+    def spawn(point, serve_config, llc_bytes, work_dir):
+        # baseline: p99 ~10 ms at 500 qps, ~100 ms at 2000; MEM-REC ~2 and ~20 ms (bound 50)
+        scale = 10**6 if point.kernel == "memrec" else 5 * 10**6
+        rates = []
+        for i, rate in enumerate((500.0, 2000.0)):
+            lat = np.linspace(0.1, 1, 100) * scale * 2 * (1 + 9 * i)
+            span = int(100 / rate * 1e9)  # served as fast as offered
+            rates.append(dict(rate_figures(rate, lat.astype(int), span, [1], [1], [0]),
+                              latency_ns=lat.astype(int).tolist()))
+        return {"status": "ok", "rates": rates, "batch_alone_ns": [scale // 100] * 3}
+
+    out = _stored(tmp_path, "  - kernel: baseline\n  - kernel: memrec\n    token_rows: 64\n"
+                  "    weight_rows: 64\n", spawn)
+    results = load_serve_results([out])
+    capacity = capacity_data(results).set_index("kernel")
+    assert capacity.loc["baseline", "max_qps"] == 500.0
+    assert capacity.loc["memrec", "max_qps"] == 2000.0
+    assert capacity.loc["memrec", "ratio_to_baseline"] == pytest.approx(4.0)
+    assert bool(capacity.loc["memrec", "at_top"])  # the top of the sweep: a lower bound
+    assert len(knee_data(results)) == 4
+    pdf = tmp_path / "serve.pdf"
+    assert main(["report", str(out), "-o", str(pdf)]) == 0
+    assert pdf.stat().st_size > 0 and (tmp_path / "serve-data" / "serve_knee.csv").exists()
+    run_dir = tmp_path / "a-run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text("{}")
+    assert main(["report", str(out), str(run_dir), "-o", str(tmp_path / "mixed.pdf")]) == 2
+    assert "separate reports" in capsys.readouterr().err

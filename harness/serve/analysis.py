@@ -14,13 +14,14 @@ QUANTILES = {"p50_ns": 50.0, "p99_ns": 99.0, "p999_ns": 99.9}
 
 
 def rate_figures(rate_qps: float, latency_ns, span_ns: int, batch_sizes: list[int],
-                 service_ns: list[int], start_lag_ns: list[int], stopped: str = "") -> dict:
+                 service_ns: list[int], start_lag_ns: list[int], stopped: str = "",
+                 slo_ns: int | None = None) -> dict:
     """One rate's summary: status, percentiles, achieved rate, batching facts.
 
     A rate whose serving stopped early is ``overloaded``: its percentiles would be
     of the lucky requests only, so they are left out and the reason stands instead.
-    One served more slowly than offered is ``overloaded`` too, its percentiles kept
-    but never counted within the bound.
+    One served more slowly than offered, its last request waiting beyond ``slo_ns``,
+    is ``overloaded`` too, its percentiles kept but never counted within the bound.
     """
     latency = np.asarray(latency_ns, dtype=np.int64)
     served = latency[latency >= 0]
@@ -32,10 +33,14 @@ def rate_figures(rate_qps: float, latency_ns, span_ns: int, batch_sizes: list[in
     out["mean_ns"] = float(served.mean()) if served.size and not stopped else None
     out["max_ns"] = int(served.max()) if served.size else None
     out["achieved_qps"] = served.size / (span_ns / 1e9) if span_ns > 0 else None
-    # Served slower than offered (beyond a Poisson count's 3 sigma): the queue grew all
-    # through the schedule, so its percentiles depend on how long the schedule was.
+    # Served slower than offered (beyond a Poisson count's 3 sigma) and left with a
+    # backlog over the bound (the last request waited longer than slo_ns): the queue
+    # grew through the schedule, so its percentiles depend on how long it was. (A
+    # short stall at the end alone lowers the achieved rate of a short schedule.)
+    last_waited = int(latency[latency >= 0][-1]) if served.size else 0
     if not stopped and out["achieved_qps"] is not None and served.size and \
-            out["achieved_qps"] < rate_qps * (1 - 3 / np.sqrt(served.size) - 0.02):
+            out["achieved_qps"] < rate_qps * (1 - 3 / np.sqrt(served.size) - 0.02) and \
+            (slo_ns is None or last_waited > slo_ns):
         out["status"] = "overloaded"
         out["reason"] = (f"served {out['achieved_qps']:.4g} of {rate_qps:.4g} requests/s "
                          f"offered: the queue grew throughout; its percentiles depend on "

@@ -108,7 +108,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
             if gc_was_enabled:
                 gc.enable()
         figures = rate_figures(rate, served.latency_ns, served.span_ns, served.batch_sizes,
-                               served.service_ns, served.start_lag_ns, served.stopped)
+                               served.service_ns, served.start_lag_ns, served.stopped,
+                               slo_ns=int(config.slo_ms * 1e6))
         figures["offered_span_ns"] = int(schedule[-1])
         figures["latency_ns"] = served.latency_ns.tolist()
         rates.append(figures)
