@@ -185,7 +185,7 @@ def test_manager_stores_failures_and_compare_reads_serving_results(tmp_path):
     def fake_spawn(point, serve_config, llc_bytes, work_dir):
         if point.params["backend"] == "torch":
             return {"status": "failed", "reason": "worker killed by SIGKILL"}
-        rates = [dict(rate_figures(r, np.arange(1, 101) * 10**5, 10**9, [1], [1], [0]),
+        rates = [dict(rate_figures(r, np.arange(1, 101) * 10**5, int(100 / r * 1e9), [1], [1], [0]),
                       latency_ns=(np.arange(1, 101) * 10**5).tolist()) for r in (500.0, 2000.0)]
         return {"status": "ok", "rates": rates, "batch_alone_ns": [7, 9, 8],
                 "numa": {"pages_local": 64, "pages_remote": 0}}
