@@ -16,7 +16,8 @@ from harness.machine.numa import (Placement, pages_at, parse_numa_maps, read_num
                                   read_nodes, resolve_placement, split_pages)
 from harness.scenario.schema import load_scenario
 
-TWO_NODES = {0: list(range(28)) + list(range(56, 84)), 1: list(range(28, 56)) + list(range(84, 112))}
+TWO_NODES = {0: list(range(28)) + list(range(56, 84)),
+             1: list(range(28, 56)) + list(range(84, 112))}
 
 NUMA_MAPS = """\
 55c74858c000 default file=/usr/bin/python3 mapped=2 N0=2 kernelpagesize_kB=4

@@ -180,8 +180,8 @@ def capacity_draw(frame: pd.DataFrame, results: ServeResults):
              f"the kernel's rate over the baseline's, same slice."]
     missing = frame[frame["max_qps"].isna()] if not frame.empty else frame
     for _, row in missing.iterrows():
-        notes.append(f"{display_label(row['label'], row['kernel'])} ({_slice_title(tuple(row[SLICE]))}):"
-                     f" no rate within the bound")
+        name = display_label(row["label"], row["kernel"])
+        notes.append(f"{name} ({_slice_title(tuple(row[SLICE]))}): no rate within the bound")
     fig = _page("Maximum load at the latency bound: baseline vs MEM-REC", results, notes)
     if frame.empty:
         fig.text(0.5, 0.5, "no served point to draw", ha="center")
