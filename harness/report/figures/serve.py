@@ -67,6 +67,8 @@ def load_serve_results(directories: list[Path]) -> ServeResults:
             point_rows.append(dict(base, status=entry["status"], reason=entry["reason"],
                                    batch_alone_p50_ns=entry.get("batch_alone_p50_ns"),
                                    max_qps=within.get("max_qps"),
+                                   within_note="" if within.get("clean", True) or
+                                   within.get("max_qps") is None else within.get("reason", ""),
                                    at_top=bool(entry["rates"]) and within.get("max_qps")
                                    == entry["rates"][-1]["rate_qps"],
                                    top_rate=entry["rates"][-1]["rate_qps"] if entry["rates"]
@@ -155,7 +157,7 @@ def knee_draw(frame: pd.DataFrame, results: ServeResults):
 
 # -- capacity at the bound -----------------------------------------------------------
 CAPACITY_COLUMNS = SLICE + ["kernel", "label", "max_qps", "at_top", "top_rate",
-                            "ratio_to_baseline", "status", "reason"]
+                            "ratio_to_baseline", "status", "reason", "within_note"]
 
 
 def capacity_data(results: ServeResults) -> pd.DataFrame:
@@ -182,6 +184,10 @@ def capacity_draw(frame: pd.DataFrame, results: ServeResults):
     for _, row in missing.iterrows():
         name = display_label(row["label"], row["kernel"])
         notes.append(f"{name} ({_slice_title(tuple(row[SLICE]))}): no rate within the bound")
+    doubtful = frame[frame["within_note"] != ""] if not frame.empty else frame
+    for _, row in doubtful.iterrows():  # not a knee: a lower rate missed the bound
+        name = display_label(row["label"], row["kernel"])
+        notes.append(f"{name} ({_slice_title(tuple(row[SLICE]))}): {row['within_note']}")
     fig = _page("Maximum load at the latency bound: baseline vs MEM-REC", results, notes)
     if frame.empty:
         fig.text(0.5, 0.5, "no served point to draw", ha="center")
