@@ -288,3 +288,26 @@ def test_serving_pages_show_the_capacity_ratio(tmp_path, capsys):
     (run_dir / "manifest.json").write_text("{}")
     assert main(["report", str(out), str(run_dir), "-o", str(tmp_path / "mixed.pdf")]) == 2
     assert "separate reports" in capsys.readouterr().err
+
+
+def test_an_interrupted_serve_keeps_what_finished(tmp_path):
+    import signal
+
+    from harness.execute.signals import Interrupted
+
+    calls = []
+
+    def spawn(point, serve_config, llc_bytes, work_dir):
+        calls.append(point.point_id)
+        if len(calls) == 2:
+            raise Interrupted(signal.SIGTERM)
+        lat = np.arange(1, 101) * 10**5
+        return {"status": "ok", "batch_alone_ns": [1], "rates": [
+            dict(rate_figures(r, lat, int(100 / r * 1e9), [1], [1], [0]),
+                 latency_ns=lat.tolist()) for r in (500.0, 2000.0)]}
+
+    out = _stored(tmp_path, "  - kernel: baseline\n    backend: [numpy, torch]\n", spawn)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted" and not manifest["complete"]
+    assert [p["status"] for p in manifest["point_status"]] == ["ok", "pending"]
+    assert (out / "raw" / f"{calls[0]}.json").exists()

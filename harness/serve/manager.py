@@ -18,7 +18,8 @@ from pathlib import Path
 
 from harness.execute.plan import Plan, Point
 from harness.execute.runner import interpret_outcome
-from harness.execute.signals import die_with_parent, stop_process_group
+from harness.execute.signals import (Interrupted, SignalGuard, die_with_parent,
+                                      stop_process_group)
 from harness.serve.results import ServeStore
 
 
@@ -50,26 +51,33 @@ def spawn_worker(point: Point, serve_config: dict, llc_bytes: int, work_dir: Pat
 
 def serve_plan(plan: Plan, store: ServeStore, serve_config: dict, work_dir: Path,
                progress=print, spawn=spawn_worker) -> int:
-    """Serve every runnable point; 0 all ok, 1 some failed, 130 interrupted."""
+    """Serve every runnable point; 0 all ok, 1 some failed, 128+N on signal N.
+
+    Ctrl-C, SIGTERM or SIGHUP stops the running worker (its process group), writes the
+    files from what finished (state ``interrupted``) and returns 130 / 143 / 129.
+    """
     store.write("running")
     failed = 0
     runnable = plan.runnable
-    for number, point in enumerate(runnable, 1):
-        progress(f"[{number}/{len(runnable)}] {point.point_id}")
+    guard = SignalGuard()
+    with guard.installed():
         try:
-            record = spawn(point, serve_config, plan.llc_bytes, work_dir)
-        except KeyboardInterrupt:
+            for number, point in enumerate(runnable, 1):
+                progress(f"[{number}/{len(runnable)}] {point.point_id}")
+                record = spawn(point, serve_config, plan.llc_bytes, work_dir)
+                with guard.critical():  # a record and the files that follow, whole
+                    store.record(point, record)
+                    store.write("running")
+                if record.get("status") != "ok":
+                    failed += 1
+                    progress(f"  failed: {record.get('reason', '?')}")
+                else:
+                    progress("  " + "; ".join(_rate_line(r) for r in record["rates"]))
+        except (Interrupted, KeyboardInterrupt) as exc:
             store.write("interrupted")
             progress(f"interrupted: finished points are in {store.dir}")
-            return 130
-        store.record(point, record)
-        if record.get("status") != "ok":
-            failed += 1
-            progress(f"  failed: {record.get('reason', '?')}")
-        else:
-            progress("  " + "; ".join(_rate_line(r) for r in record["rates"]))
-        store.write("running")
-    store.write("complete")
+            return exc.exit_status if isinstance(exc, Interrupted) else 130
+        store.write("complete")
     return 1 if failed else 0
 
 
