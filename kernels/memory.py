@@ -15,6 +15,10 @@ table far larger than the TLB's reach costs a page walk. ``pages`` chooses:
   (``/proc/sys/vm/nr_hugepages``); an empty pool is an error, not a fallback.
 
 ``page_report`` reads back from ``/proc/self/smaps`` what the kernel really gave.
+
+NUMA placement (``set_memory_policy``): bind this thread's future pages to nodes, or
+interleave them, through ``set_mempolicy(2)`` (libnuma's wrapper, else the raw
+system call); set before tables are built, it places every table alike.
 """
 
 from __future__ import annotations
