@@ -32,6 +32,7 @@ COMMANDS = {
     "report": "Draw the figures and a multi-page PDF report from stored results.",
     "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",
     "collisions": "How many ids MEM-REC's encoders cannot tell apart, for a vocabulary.",
+    "serve": "Serve a scenario's kernels under Poisson load; p99 per rate, max rate in the SLO.",
 }
 
 

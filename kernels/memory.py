@@ -15,6 +15,10 @@ table far larger than the TLB's reach costs a page walk. ``pages`` chooses:
   (``/proc/sys/vm/nr_hugepages``); an empty pool is an error, not a fallback.
 
 ``page_report`` reads back from ``/proc/self/smaps`` what the kernel really gave.
+
+NUMA placement (``set_memory_policy``): bind this thread's future pages to nodes, or
+interleave them, through ``set_mempolicy(2)`` (libnuma's wrapper, else the raw
+system call); set before tables are built, it places every table alike.
 """
 
 from __future__ import annotations
@@ -152,3 +156,71 @@ def random_table(shape, seed: int, align: int = PAGE_BYTES, pages: str = "defaul
     table = aligned_empty(shape, np.float32, align, pages)
     fill_table(table.reshape(shape[0], -1), seed)
     return table
+
+
+# -- NUMA placement -----------------------------------------------------------
+# set_mempolicy(2) modes; the policy holds for the calling thread and the threads it
+# starts later, so setting it before tables are built places every table alike.
+MPOL_MODES = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3}
+_SYSCALLS = {"x86_64": {"set_mempolicy": 238, "get_mempolicy": 239},
+             "aarch64": {"set_mempolicy": 237, "get_mempolicy": 236}}
+
+
+def _mempolicy_call(name: str):
+    """libnuma's thin wrapper of the system call where installed, else the raw syscall."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    lib = ctypes.util.find_library("numa")
+    if lib:
+        fn = getattr(ctypes.CDLL(lib, use_errno=True), name, None)
+        if fn is not None:
+            return fn
+    number = _SYSCALLS.get(platform.machine(), {}).get(name)
+    if number is None:
+        raise OSError(f"{name}: no libnuma and no known system call number on "
+                      f"{platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda *args: libc.syscall(number, *args)
+
+
+def set_memory_policy(mode: str, nodes: list[int]) -> None:
+    """Place this thread's future pages: ``bind`` to ``nodes``, ``interleave`` over them,
+    or back to the ``default`` (first touch). Raises OSError naming the errno."""
+    import ctypes
+    import os
+
+    if mode not in MPOL_MODES:
+        raise ValueError(f"memory policy must be one of {tuple(MPOL_MODES)}, got {mode!r}")
+    word_bits = ctypes.sizeof(ctypes.c_ulong) * 8
+    words = max(nodes, default=0) // word_bits + 1
+    mask = (ctypes.c_ulong * words)()
+    for node in nodes:
+        mask[node // word_bits] |= 1 << (node % word_bits)
+    call = _mempolicy_call("set_mempolicy")
+    if mode == "default":
+        result = call(ctypes.c_int(0), None, ctypes.c_ulong(0))
+    else:
+        # maxnode counts bits and the kernel reads maxnode - 1 of them: one spare.
+        result = call(ctypes.c_int(MPOL_MODES[mode]), mask, ctypes.c_ulong(words * word_bits + 1))
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"set_mempolicy({mode}, nodes {nodes}): {os.strerror(err)}")
+
+
+def get_memory_policy() -> dict:
+    """This thread's policy as the kernel holds it: {"mode": name, "nodes": [...]}."""
+    import ctypes
+    import os
+
+    mode = ctypes.c_int(0)
+    mask = (ctypes.c_ulong * 16)()  # 1024 nodes, the kernel's MAX_NUMNODES on x86
+    word_bits = ctypes.sizeof(ctypes.c_ulong) * 8
+    call = _mempolicy_call("get_mempolicy")
+    if call(ctypes.byref(mode), mask, ctypes.c_ulong(16 * word_bits), None, ctypes.c_ulong(0)):
+        err = ctypes.get_errno()
+        raise OSError(err, f"get_mempolicy: {os.strerror(err)}")
+    names = {v: k for k, v in MPOL_MODES.items()}
+    nodes = [w * word_bits + b for w in range(16) for b in range(word_bits) if mask[w] >> b & 1]
+    return {"mode": names.get(mode.value & 0xFF, f"mode {mode.value}"), "nodes": nodes}

@@ -46,6 +46,8 @@ def run(args) -> int:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"{data_dir}: cannot create: {exc}") from None
+    if _serving_report(args.results, out, data_dir):
+        return 0
     results = load_results(args.results)
     pages = write_report(results, out, data_dir, figures)
     print(f"{out}: {pages} pages from {len(results.sources)} result director"
@@ -54,3 +56,21 @@ def run(args) -> int:
     if data_dir is not None:
         print(f"data drawn: {data_dir}/<figure>.csv", file=sys.stderr)
     return 0
+
+
+def _serving_report(directories: list[Path], out: Path, data_dir) -> bool:
+    """Draw the serving pages (harness/report/figures/serve.py) when these are
+    ``harness serve`` results; False when they are run results, for the run report."""
+    from harness.serve.results import is_serve_dir
+
+    serving = [is_serve_dir(d) for d in directories]
+    if not any(serving):
+        return False
+    if not all(serving):
+        raise UsageError("serving results (harness serve) and run results (harness run) go "
+                         "in separate reports")
+    from harness.report.figures.serve import write_serve_report
+
+    pages = write_serve_report(directories, out, data_dir)
+    print(f"{out}: {pages} serving pages", file=sys.stderr)
+    return True

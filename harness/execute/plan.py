@@ -16,6 +16,7 @@ from harness.machine.cpulist import format_cpulist, parse_cpulist
 from harness.errors import UsageError
 from harness.scenario.kernelspec import KERNELS, Geometry, precomputed_index_bytes, variants
 from harness.machine.detect import Machine
+from harness.machine.numa import nodes_from_machine, resolve_placement
 from harness.scenario.schema import LoadedScenario, Pinning
 from harness.scenario.sizes import Size, format_bytes, parse_size
 
@@ -65,6 +66,7 @@ class Point:
     layout: str = "per-feature"  # or "shared": one table and one bag for all features
     table_scale: float = 1.0     # < 1: the scenario's cardinalities scaled down to fit
     note: str = ""               # said about a point that runs, e.g. why it was scaled
+    placement: str = "local"     # NUMA placement of the tables (harness.machine.numa)
 
     @property
     def lookups_per_batch(self) -> int:
@@ -85,7 +87,9 @@ class Point:
                 "features": self.features, "threads": self.threads, "pages": self.pages,
                 "distribution": {k: v for k, v in self.distribution.items() if k != "path"},
                 # one shared table vs one per feature, and how the rows split over features
-                "layout": self.layout, "feature_rows": self.feature_rows}
+                "layout": self.layout, "feature_rows": self.feature_rows,
+                # only when chosen: results stored before placements existed still match
+                **({"placement": self.placement} if self.placement != "local" else {})}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -277,9 +281,9 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     seen: set[str] = set()
     thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
         len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
-    for (size_text, full_rows), batch, threads, pooling, pages in itertools.product(
+    for (size_text, full_rows), batch, threads, pooling, pages, placement in itertools.product(
             table_choices(sc.tables, llc_bytes, effective_llc_bytes), sc.batch_sizes,
-            thread_counts, sc.pooling, sc.tables.pages):
+            thread_counts, sc.pooling, sc.tables.pages, sc.memory.placement):
         def geometry(rows):
             return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages,
                             sc.tables.layout)
@@ -323,6 +327,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                             + (f".f{features}" if features > 1 else "")
                             + (".shared" if sc.tables.layout == "shared" else "")
                             + (f".pg{pages}" if pages != "default" else "")
+                            + (f".numa-{placement.replace(':', '')}"
+                               if placement != "local" else "")
                             + ("" if dist["name"] == "uniform" else
                                f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
@@ -342,7 +348,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     timeout_s=m.timeout_s, verify=m.verify, distinct_batches=distinct,
                     memory_bytes=memory_for(kernel_bytes), pages=pages,
                     feature_rows=list(feature_rows) if cardinalities else None,
-                    layout=sc.tables.layout, table_scale=scale, note=note)
+                    layout=sc.tables.layout, table_scale=scale, note=note,
+                    placement=placement)
                 _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
@@ -438,4 +445,7 @@ def _check_feasible(point: Point, pinning: PinningSet, budget: int, source: str,
                         f"({format_bytes(point.kernel_bytes)} of tables), over the budget of "
                         f"{format_bytes(budget)} ({source})")
     elif refusal := _hugetlb_refusal(point, machine):
+        point.status, point.reason = "skipped", refusal
+    elif isinstance(refusal := resolve_placement(point.placement, point.cpus,
+                                                 nodes_from_machine(machine.numa_nodes)), str):
         point.status, point.reason = "skipped", refusal

@@ -130,6 +130,9 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     threads = point["threads"]
     affinity = pin(point["cpus"], threads)
     started = time.time()
+    from harness.execute.placement import apply_placement, numa_report
+
+    numa_placement = apply_placement(point)  # before any table: every kernel placed alike
 
     from harness.execute import layout
     from harness.execute.indices import make_batches
@@ -207,6 +210,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,
         "pages": _pages(kernels[0], point.get("pages", "default")),
+        "numa": numa_report(kernels, numa_placement),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.machine.cgroup import read_cgroup_memory
 from harness.machine.cpulist import format_cpulist, parse_cpulist
+from harness.machine.numa import read_numa_balancing
 from harness.scenario.sizes import format_bytes
 from harness.machine.uarch import identify
 
@@ -95,6 +96,7 @@ class Machine:
     cgroup_memory_limit_bytes: int | None = None
     hugepages_free: int | None = None       # the hugetlbfs pool (default page size)
     hugepage_bytes: int | None = None
+    numa_balancing: str | None = None       # automatic NUMA balancing (may move pages)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -366,6 +368,7 @@ def describe_machine(sysfs_root: str | os.PathLike | None = None,
         cgroup_memory_limit_bytes=cgroup.limit_bytes,
         hugepages_free=meminfo.get("HugePages_Free"),
         hugepage_bytes=meminfo.get("Hugepagesize"),
+        numa_balancing=read_numa_balancing(procfs),
     )
 
 
@@ -412,6 +415,7 @@ def format_machine(m: Machine) -> str:
         rows.append(("llc", "not found in sysfs"))
     for node, cpus in m.numa_nodes.items():
         rows.append(("numa" if node == next(iter(m.numa_nodes)) else "", f"node {node}: CPUs {cpus}"))
+    rows.append(("numa balancing", str(m.numa_balancing)))
     rows += [
         ("governor", m.governor),
         ("turbo", m.turbo),

@@ -16,7 +16,7 @@ BASELINE, MEMREC = "baseline", "memrec"
 # Columns that, with table_rows, make two points comparable within one run (a column
 # an older points.csv lacks is left out of the match).
 MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
-                 "distribution", "pages", "layout", "table_scale")
+                 "distribution", "pages", "layout", "table_scale", "placement")
 
 
 def role(kernel: str) -> str:

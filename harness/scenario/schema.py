@@ -21,10 +21,12 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegative
 
 from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
+from harness.machine.numa import PLACEMENT_PATTERN
 from harness.errors import UsageError
 from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
 from harness.scenario.sizes import Size, parse_size
 from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
+from harness.serve.config import Batching, ServeConfig
 
 TableSize = Annotated[Size, BeforeValidator(lambda v: parse_size(v))]
 
@@ -130,6 +132,14 @@ class Measure(Strict):
     verify: bool = True                # check the first batch against numpy
 
 
+class Memory(Strict):
+    """Where every kernel's tables live (a list sweeps it): local (the pinned CPUs'
+    nodes), remote (another node), interleave (all nodes), node:N. See machine/numa."""
+
+    placement: Annotated[list[Annotated[str, Field(pattern=PLACEMENT_PATTERN)]],
+                         BeforeValidator(_as_list), Field(min_length=1)] = ["local"]
+
+
 PositiveList = Annotated[list[PositiveInt], BeforeValidator(_as_list), Field(min_length=1)]
 
 
@@ -157,13 +167,16 @@ class Scenario(Strict):
     kernels: list[KernelEntry] = Field(min_length=1)
     measure: Measure = Measure()
     counters: CountersConfig = Field(default_factory=CountersConfig)
+    memory: Memory = Memory()
+    serve: ServeConfig | None = None  # read by `harness serve`; `run` ignores it
 
 
 # Built-in caps for --quick on what the quick: block leaves alone.
 QUICK_CAPS = {"warmups": 5, "batches": 50, "repeats": 1}
 _SECTIONS = {(): Scenario, ("target",): Target, ("pinning",): Pinning,
              ("tables",): Tables, ("indices",): Indices, ("measure",): Measure,
-             ("counters",): CountersConfig}
+             ("counters",): CountersConfig, ("memory",): Memory, ("serve",): ServeConfig,
+             ("serve", "batching"): Batching}
 
 
 @dataclass

@@ -115,7 +115,8 @@ _BASE_COLUMNS = [
     ("table_alignment_bytes", "number"), ("anon_huge_bytes", "number"),
     ("timer_overhead_ns", "number"), ("pages", "text"), ("kernel_page_bytes", "number"),
     ("huge_page_fraction", "number"), ("layout", "text"), ("table_scale", "number"),
-    ("note", "text"),
+    ("note", "text"), ("placement", "text"), ("numa_pages_local", "number"),
+    ("numa_pages_remote", "number"),
 ]
 # A counter column is a number unless it names where a number came from (or why none).
 _COUNTER_KINDS = [(c, "text" if c.endswith(("_source", "_status")) else "number")

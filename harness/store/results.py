@@ -155,6 +155,7 @@ class ResultStore:
             "pages": point.pages,
             "status": status, "reason": reason, "runs": len(ok_runs),
             "layout": point.layout, "table_scale": point.table_scale, "note": point.note,
+            "placement": point.placement,
         }
         row.update(point_figures(point.to_dict(), values) if values else
                    {c: math.nan for c in POINT_COLUMNS if c not in row})
@@ -171,6 +172,9 @@ class ResultStore:
             pages = last.get("pages") or {}
             row["kernel_page_bytes"] = pages.get("kernel_page_bytes")
             row["huge_page_fraction"] = pages.get("huge_fraction")
+            numa = last.get("numa") or {}  # no readback: empty, never 0
+            row["numa_pages_local"] = numa.get("pages_local")
+            row["numa_pages_remote"] = numa.get("pages_remote")
         row.update(point_counter_columns(ok_runs))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
