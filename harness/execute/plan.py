@@ -224,7 +224,8 @@ def _distribution(loaded: LoadedScenario) -> dict:
         return {"name": "zipf", "alpha": ind.alpha}
     if ind.distribution == "trace":
         path = (loaded.base_dir / ind.path).resolve()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        with open(path, "rb") as f:  # a .npy trace may be gigabytes: hash it in chunks
+            digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
         return {"name": "trace", "path": str(path), "sha256": digest}
     return {"name": "uniform"}
 

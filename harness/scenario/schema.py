@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt,
                       PositiveFloat, PositiveInt, ValidationError, field_validator,
                       model_validator)
@@ -22,6 +21,9 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegative
 from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
+from harness.scenario.inputfile import (MAX_SCENARIO_BYTES, InputFileProblem, check_trace,
+                                        read_bounded)
+from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
 from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
 from harness.scenario.sizes import Size, parse_size
 from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
@@ -273,55 +275,20 @@ def _within(path: tuple, tree) -> bool:
     return True
 
 
-def check_trace(path: Path) -> str | None:
-    """Problem with a trace file of ids, or None. Accepts .npy or one integer per line."""
-    if not path.is_file():
-        return f"trace file {str(path)!r} does not exist"
-    try:
-        ids = load_trace(path)
-    except ValueError as exc:
-        return f"trace file {str(path)!r} is malformed: {exc}"
-    if ids.size == 0:
-        return f"trace file {str(path)!r} holds no ids"
-    return None
-
-
-def load_trace(path: Path) -> np.ndarray:
-    """Ids from a trace file: a 1-D integer .npy, or text with one integer per line."""
-    if path.suffix == ".npy":
-        try:
-            ids = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"not a readable .npy file ({exc})") from None
-        if ids.ndim != 1 or ids.dtype.kind not in "iu":
-            raise ValueError(f"expected a 1-D integer array, got {ids.dtype} {ids.shape}")
-        if ids.size and ids.min() < 0:
-            raise ValueError("ids must be non-negative")
-        return ids
-    values = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            if not text.isdigit():
-                raise ValueError(f"line {lineno}: {text[:40]!r} is not a non-negative integer id")
-            if len(text) > 19 or int(text) > 2**63 - 1:
-                raise ValueError(f"line {lineno}: id {text[:40]} does not fit in int64")
-            values.append(int(text))
-    return np.array(values, dtype=np.int64)
-
-
 def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
     """Load and validate a scenario; raise UsageError listing every problem found."""
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file").decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{file}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
+    except InputFileProblem as exc:
+        raise UsageError(f"{file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
     try:
         doc = load_yaml(text)
     except YamlProblem as exc:

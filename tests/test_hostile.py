@@ -1,0 +1,150 @@
+"""Hostile input, round two (issue 18): each case once ran away, crashed with a traceback
+or said something untrue. Each must end with exit 2 and one line naming what is wrong.
+
+CLI runs get a 2 GiB address-space limit, so a case that regresses into reading
+/dev/zero or expanding an alias bomb fails fast with a MemoryError instead of
+taking the machine's memory.
+"""
+
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import UsageError
+from harness.scenario.schema import load_scenario
+
+SCENARIO = ("name: h\nthreads: [1]\ntables: {sizes: [1MiB], dim: 16}\nbatch_sizes: [8]\n"
+            "kernels: [{kernel: baseline, backend: numpy}]\n")
+
+
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def harness(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=120,
+                          preexec_fn=_limit_memory)
+
+
+def one_clear_line(proc, words):
+    """Exit 2, no traceback, and exactly one line on stderr, holding ``words``."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
+    assert words in lines[0], lines[0]
+    return lines[0]
+
+
+def problem(path) -> str:
+    with pytest.raises(UsageError) as info:
+        load_scenario(path)
+    assert len(info.value.problems) == 1, info.value.problems
+    return info.value.problems[0]
+
+
+# -- item 3: YAML alias bombs ---------------------------------------------------------
+
+def billion_laughs(levels=9, width=9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + f"\nname: *a{levels}\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs())
+    line = one_clear_line(harness("validate", path), "aliases")
+    assert line.startswith(f"error: {path}:") and "100000 keys and values" in line
+
+
+def test_a_merge_key_bomb_is_refused_too(tmp_path):
+    lines = ["a0: &a0 {" + ", ".join(f"k{i}: {i}" for i in range(9)) + "}"]
+    lines += [f"a{i}: &a{i} {{<<: [" + ", ".join([f"*a{i - 1}"] * 9) + "]}"
+              for i in range(1, 10)]
+    path = tmp_path / "merge.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    one_clear_line(harness("validate", path), "aliases")
+
+
+def test_aliases_a_scenario_really_uses_still_work(tmp_path):
+    path = tmp_path / "alias.yaml"
+    path.write_text(SCENARIO.replace("batch_sizes: [8]", "batch_sizes: &b [8, 16]")
+                    + "pooling: *b\n")
+    assert load_scenario(path).scenario.pooling == [8, 16]
+
+
+def test_nesting_beyond_any_scenario_is_refused(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested more than" in problem(path)
+    path.write_text("name: " + "[" * 100 + "]" * 100 + "\n")
+    assert "nested more than 64 levels" in problem(path)
+
+
+# -- item 4: paths that are not regular files, or too big -----------------------------
+
+@pytest.mark.parametrize("target, words", [
+    ("/dev/zero", "is a character device, not a scenario file"),
+    (".", "is a directory, not a scenario file"),
+])
+def test_validate_refuses_what_is_not_a_scenario_file(tmp_path, target, words):
+    one_clear_line(harness("validate", target, cwd=tmp_path), words)
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "fifo.yaml")  # opening it would wait for a writer forever
+    assert "is a FIFO" in problem(tmp_path / "fifo.yaml")
+
+
+def test_a_scenario_over_one_mib_is_refused(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text(SCENARIO + "description: " + "x" * (1 << 20) + "\n")
+    assert "a scenario file may be at most 1 MiB" in problem(path)
+
+
+def trace_scenario(tmp_path, trace) -> str:
+    path = tmp_path / "trace.yaml"
+    path.write_text(SCENARIO + f"indices: {{distribution: trace, path: '{trace}'}}\n")
+    return path
+
+
+@pytest.mark.parametrize("trace, words", [
+    ("/dev/zero", "trace file '/dev/zero' is a character device"),
+    ("/dev/zero.npy", "trace file '/dev/zero.npy' does not exist"),
+    (".", "is a directory"),
+])
+def test_a_trace_that_is_not_a_regular_file_says_what_it_is(tmp_path, trace, words):
+    line = one_clear_line(harness("validate", trace_scenario(tmp_path, trace)), words)
+    assert "trace.yaml:6: indices.path:" in line
+
+
+def test_a_text_trace_over_its_bound_is_refused_and_npy_suggested(tmp_path):
+    trace = tmp_path / "ids.txt"
+    with open(trace, "wb") as f:
+        f.truncate(257 << 20)  # sparse: no disk used
+    assert "at most 256 MiB as text; save larger traces as .npy" in problem(
+        trace_scenario(tmp_path, trace))
+
+
+# -- item 9: trace lines that are not ASCII digits get their line number --------------
+
+@pytest.mark.parametrize("bad", ["\u00b2", "\u0663", "\uff11"])  # superscript 2, Arabic 3, fullwidth 1
+def test_a_trace_id_in_other_digits_names_its_line(tmp_path, bad):
+    trace = tmp_path / "ids.txt"
+    trace.write_text(f"1\n# a comment\n2\n{bad}\n", encoding="utf-8")
+    message = problem(trace_scenario(tmp_path, trace))
+    assert f"line 4: '{bad}' is not a non-negative integer id" in message
+
+
+def test_a_good_text_trace_still_loads(tmp_path):
+    from harness.scenario.schema import load_trace
+
+    trace = tmp_path / "ids.txt"
+    trace.write_text("5\n\n# c\n9223372036854775807  # the largest\n0\n")
+    assert load_trace(trace).tolist() == [5, 2**63 - 1, 0]
+    load_scenario(trace_scenario(tmp_path, trace))
