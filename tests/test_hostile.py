@@ -148,3 +148,58 @@ def test_a_good_text_trace_still_loads(tmp_path):
     trace.write_text("5\n\n# c\n9223372036854775807  # the largest\n0\n")
     assert load_trace(trace).tolist() == [5, 2**63 - 1, 0]
     load_scenario(trace_scenario(tmp_path, trace))
+
+
+# -- item 9: messages that say what is really wrong ----------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("1e400GiB", "'1e400GiB' is too large; at most 1152921504606846976 bytes (1 EiB)"),
+    ("1e300TB", "is too large"),
+    ("inf MiB", "inf is not a finite number"),
+    ("nan x LLC", "nan is not a finite number"),
+    ("1e400x LLC", "the LLC multiple is too large"),
+    ("1.5 rows", "'1.5 rows': rows must be a whole number"),
+    ("2e40 rows", "is too many rows; at most 1099511627776"),
+    ("1" * 300 + " rows", "is too many rows"),
+    ("64", "'64' has no unit"),
+])
+def test_size_messages_name_the_real_problem(text, words):
+    from harness.scenario.sizes import parse_size
+
+    with pytest.raises(ValueError) as info:
+        parse_size(text)
+    assert words in str(info.value)
+    assert "must be positive" not in str(info.value) and "at least one byte" not in str(
+        info.value)
+    assert len(str(info.value)) < 200  # a 300-digit typo is quoted by its start
+
+
+def test_sizes_in_range_still_parse():
+    from harness.scenario.sizes import parse_size
+
+    assert parse_size("1e3 rows").value == 1000 and parse_size("1 row").value == 1
+    assert parse_size("1TiB").value == 2**40
+    assert parse_size("1048576x LLC").value == 2**20
+
+
+@pytest.mark.parametrize("text, words, absent", [
+    ("abc", "'12GiB'", "LLC"),
+    ("1.5 rows", "is not an amount of memory", "whole number"),
+    ("1e400GiB", "is too large", "at least one byte"),
+])
+def test_memory_limit_suggests_only_what_it_accepts(text, words, absent):
+    from harness.execute.plan import parse_memory_limit
+
+    with pytest.raises(UsageError) as info:
+        parse_memory_limit(text, 2**34)
+    message = str(info.value)
+    assert words in message and absent not in message and "'100000 rows'" not in message
+
+
+def test_cli_size_options_say_too_large(repo):
+    line = one_clear_line(harness("footprint", "scenarios/criteo_tb.yaml", "--llc", "1e300TB",
+                                  cwd=repo), "--llc: '1e300TB' is too large")
+    assert "at least one byte" not in line
+    line = one_clear_line(harness("run", "scenarios/ci.yaml", "--memory-limit", "abc",
+                                  "--dry-run", cwd=repo), "--memory-limit: 'abc'")
+    assert "LLC" not in line and "rows" not in line

@@ -17,7 +17,7 @@ from harness.errors import UsageError
 from harness.scenario.kernelspec import KERNELS, Geometry, variants
 from harness.machine.detect import Machine
 from harness.scenario.schema import LoadedScenario, Pinning
-from harness.scenario.sizes import Size, format_bytes, parse_size
+from harness.scenario.sizes import Size, format_bytes, kind_of, parse_size
 
 # RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
 # the development VM; the rest is allocator slack and torch's per-thread arenas.
@@ -201,13 +201,14 @@ def parse_memory_limit(text: str, available: int | None) -> int:
             raise UsageError(f"--memory-limit: {text!r} must be in (0%, 100%] of known "
                              f"available memory")
         return int(available * share)
-    try:
-        size = parse_size(text)
-    except ValueError as exc:
-        raise UsageError(f"--memory-limit: {exc}") from None
-    if size.kind != "bytes":  # 'x LLC' or rows mean nothing for a memory budget
+    if kind_of(text) not in (None, "bytes"):  # 'x LLC' or rows mean nothing for a budget
         raise UsageError(f"--memory-limit: {text!r} is not an amount of memory; give bytes "
                          f"('12GiB') or a share of available memory ('60%')")
+    try:
+        size = parse_size(text, expect="an amount of memory like '12GiB' or '1.5GB', or a "
+                                       "share of available memory like '60%'")
+    except ValueError as exc:
+        raise UsageError(f"--memory-limit: {exc}") from None
     return size.to_bytes(0, 1)
 
 
