@@ -203,3 +203,79 @@ def test_cli_size_options_say_too_large(repo):
     line = one_clear_line(harness("run", "scenarios/ci.yaml", "--memory-limit", "abc",
                                   "--dry-run", cwd=repo), "--memory-limit: 'abc'")
     assert "LLC" not in line and "rows" not in line
+
+
+# -- item 6: every number bounded; point ids and file names within filesystem limits --
+
+def _numbers_without_both_bounds(node, path=""):
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            low = "minimum" in node or "exclusiveMinimum" in node
+            high = "maximum" in node or "exclusiveMaximum" in node
+            if not (low and high):
+                yield path
+        for key, value in node.items():
+            yield from _numbers_without_both_bounds(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numbers_without_both_bounds(value, f"{path}[{i}]")
+
+
+def test_every_number_in_the_schema_has_a_documented_range():
+    from harness.scenario.schema import Scenario
+
+    schema = Scenario.model_json_schema()
+    unbounded = [p for p in _numbers_without_both_bounds(schema)
+                 if not p.startswith("/$defs/Size/")]  # parse_size bounds sizes itself
+    assert unbounded == []
+    # threads go through a validator of their own, outside the JSON schema
+    from harness.scenario.schema import _thread_count
+    with pytest.raises(ValueError, match="at most 8192"):
+        _thread_count(10**300)
+
+
+@pytest.mark.parametrize("edit, where", [
+    ("{kernel: hashing_trick, rows: 1000, backend: fused, prefetch: %s}" % ("9" * 300),
+     "kernels[0].prefetch: Input should be less than or equal to 4096"),
+    ("{kernel: spin, ns_per_lookup: %s}" % ("9" * 300), "kernels[0].ns_per_lookup"),
+    ("{kernel: qr, collisions: %s}" % ("9" * 30), "kernels[0].collisions"),
+])
+def test_huge_kernel_parameters_are_refused_with_their_key_path(tmp_path, edit, where):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.replace("{kernel: baseline, backend: numpy}", edit))
+    message = problem(path)
+    assert f"s.yaml:5: {where}" in message and len(message) < 250
+
+
+@pytest.mark.parametrize("edit, key", [
+    ("batch_sizes: [8]", "batch_sizes: [%s]" % ("9" * 300)),
+    ("threads: [1]", "threads: [%s]" % ("9" * 300)),
+    ("name: h", "name: " + "h" * 300),
+])
+def test_huge_scenario_numbers_and_names_are_refused(tmp_path, edit, key):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.replace(edit, key) + "measure: {seed: %s}\n" % ("9" * 300))
+    with pytest.raises(UsageError) as info:
+        load_scenario(path)
+    assert any("measure.seed" in p for p in info.value.problems)
+    assert any(key.split(":")[0] in p for p in info.value.problems)
+
+
+def test_point_ids_stay_short_enough_for_file_names(zen3_vm, tmp_path):
+    from harness.execute.plan import MAX_POINT_ID, bounded_point_id, make_plan
+
+    short = "memrec-fused-d1024-k2-dw1000-kw1-prefetch8.rows65536.dim128.b64.p1.t1"
+    assert bounded_point_id(short) == short  # stored results keep their ids
+    a, b = bounded_point_id("x" * 300 + "1"), bounded_point_id("x" * 300 + "2")
+    assert a != b and len(a) == len(b) == MAX_POINT_ID and a.startswith("x" * 80)
+
+    path = tmp_path / "s.yaml"  # every parameter near its bound at once
+    path.write_text("name: big\nthreads: [1]\ntables: {sizes: ['1099511627776 rows'], "
+                    "dim: 65536, features: 10000, layout: shared, pages: hugetlb}\n"
+                    "batch_sizes: [16777216]\npooling: [65536]\n"
+                    "indices: {distribution: zipf, alpha: 99.123456789}\n"
+                    "kernels: [{kernel: memrec, token_rows: 2147483647, k: 64, "
+                    "weight_rows: 2147483647, k_weight: 64, backend: fused, prefetch: 4096}]\n")
+    point = make_plan(load_scenario(path), zen3_vm).points[0]
+    assert len(point.point_id) <= MAX_POINT_ID and point.point_id.startswith("memrec-fused-")
+    (tmp_path / f"{point.point_id}.r9999.result.json").write_text("{}")  # a legal file name

@@ -212,6 +212,25 @@ def parse_memory_limit(text: str, available: int | None) -> int:
     return size.to_bytes(0, 1)
 
 
+# A point id names files: raw/<id>/r<repeat>.json, .work/<id>.r<repeat>.spec.json.
+# File names may be 255 bytes; ids stay at or under this, leaving room for suffixes.
+MAX_POINT_ID = 100
+_POINT_ID_HASH = 16  # hex digits of sha256: 64 bits, no collision among a sweep's ids
+
+
+def bounded_point_id(full: str) -> str:
+    """``full`` when short enough; else a readable prefix, ".h" and a hash of the whole.
+
+    Ids of ordinary sweeps are 40-80 characters and stay as they are (stored results
+    keep matching). Every parameter is bounded (``harness.scenario.bounds``), yet many
+    at their largest still make some 150; the hash keeps such ids apart.
+    """
+    if len(full) <= MAX_POINT_ID:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:_POINT_ID_HASH]
+    return f"{full[:MAX_POINT_ID - _POINT_ID_HASH - 2]}.h{digest}"
+
+
 def _slug(kernel: str, params: dict) -> str:
     parts = [kernel, params.get("backend", "")]
     short = {"token_rows": "d", "k": "k", "weight_rows": "dw", "k_weight": "kw"}
@@ -316,13 +335,14 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                             f"{format_bytes(memory_budget)} ({source}); ids range over the "
                             f"scaled tables")
                 rows = sum(feature_rows) if cardinalities else feature_rows[0]
-                point_id = (f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
-                            f".p{pooling}.t{threads}"
-                            + (f".f{features}" if features > 1 else "")
-                            + (".shared" if sc.tables.layout == "shared" else "")
-                            + (f".pg{pages}" if pages != "default" else "")
-                            + ("" if dist["name"] == "uniform" else
-                               f".{dist['name']}{dist.get('alpha', '')}"))
+                point_id = bounded_point_id(
+                    f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
+                    f".p{pooling}.t{threads}"
+                    + (f".f{features}" if features > 1 else "")
+                    + (".shared" if sc.tables.layout == "shared" else "")
+                    + (f".pg{pages}" if pages != "default" else "")
+                    + ("" if dist["name"] == "uniform" else
+                       f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
                     continue  # the same variant listed twice in the scenario
                 seen.add(point_id)

@@ -14,15 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt,
-                      PositiveFloat, PositiveInt, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
+from harness.scenario.bounds import (MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
+                                     CpuNumber, Pooling, Repeats, Seed, TimeoutS, Warmups,
+                                     ZipfAlpha)
 from harness.scenario.inputfile import (MAX_SCENARIO_BYTES, InputFileProblem, check_trace,
                                         read_bounded)
+from harness.scenario.bounds import (MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
+                                     CpuNumber, Pooling, Repeats, Seed, TimeoutS, Warmups,
+                                     ZipfAlpha)
 from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
 from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
 from harness.scenario.sizes import Size, parse_size
@@ -40,15 +45,15 @@ class Target(Strict):
 
     cpu: str | None = None
     uarch: str | None = None
-    sockets: PositiveInt | None = None
-    cores_per_socket: PositiveInt | None = None
+    sockets: CpuCount | None = None
+    cores_per_socket: CpuCount | None = None
     llc: TableSize | None = None
     notes: str | None = None
 
 
 class Pinning(Strict):
-    cores: Literal["auto"] | str | list[NonNegativeInt] = "auto"
-    socket: NonNegativeInt | None = None
+    cores: Literal["auto"] | str | list[CpuNumber] = "auto"
+    socket: CpuNumber | None = None
     smt: bool = False  # False: one logical CPU per physical core
 
     @field_validator("cores")
@@ -79,7 +84,7 @@ class Tables(Strict):
     """
 
     sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)] | None = None
-    cardinalities: Annotated[list[PositiveInt], Field(min_length=1, max_length=10_000)] | None = None
+    cardinalities: Annotated[list[Cardinality], Field(min_length=1, max_length=10_000)] | None = None
     dim: Annotated[int, Field(ge=1, le=1 << 16)] = 128
     features: Annotated[int, Field(ge=1, le=10_000)] = 1
     # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
@@ -107,7 +112,7 @@ class Tables(Strict):
 
 class Indices(Strict):
     distribution: Literal["uniform", "zipf", "trace"] = "uniform"
-    alpha: PositiveFloat | None = None
+    alpha: ZipfAlpha | None = None
     path: str | None = None
 
     @model_validator(mode="after")
@@ -124,21 +129,26 @@ class Indices(Strict):
 
 
 class Measure(Strict):
-    warmups: NonNegativeInt = 20       # batches run untimed-for-results before timing
-    batches: PositiveInt = 200         # timed batches per worker process
-    repeats: PositiveInt = 3           # worker processes per point (pyperf runs)
-    seed: NonNegativeInt = 0
-    timeout_s: PositiveFloat = 1800.0  # per worker process
+    warmups: Warmups = 20       # batches run untimed-for-results before timing
+    batches: Batches = 200      # timed batches per worker process
+    repeats: Repeats = 3        # worker processes per point (pyperf runs)
+    seed: Seed = 0
+    timeout_s: TimeoutS = 1800.0  # per worker process
     verify: bool = True                # check the first batch against numpy
 
 
-PositiveList = Annotated[list[PositiveInt], BeforeValidator(_as_list), Field(min_length=1)]
+def _swept(item):
+    """One value or a non-empty list of values, each of type ``item``."""
+    return Annotated[list[item], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 def _thread_count(value):
-    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool)
+                          and 0 < value <= MAX_THREADS):
         return value
-    raise ValueError(f"expected a positive number of threads or 'all' (got {value!r})")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "..."
+    raise ValueError(f"expected a positive number of threads or 'all', at most {MAX_THREADS} "
+                     f"(got {shown})")
 
 
 # Thread counts; "all" means every CPU of the pinning set on the machine it runs on.
@@ -147,14 +157,15 @@ ThreadList = Annotated[list[Annotated[object, BeforeValidator(_thread_count)]],
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # names the results directory (results/<name>/...): a file name, so bounded
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
     target: Target | None = None
     threads: ThreadList
     pinning: Pinning = Pinning()
     tables: Tables
-    batch_sizes: PositiveList
-    pooling: PositiveList = [1]
+    batch_sizes: _swept(BatchSize)
+    pooling: _swept(Pooling) = [1]
     indices: Indices = Indices()
     kernels: list[KernelEntry] = Field(min_length=1)
     measure: Measure = Measure()
@@ -231,7 +242,8 @@ def _message(err: dict, path: tuple, data) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if not isinstance(value, (dict, list)) and kind not in ("value_error",):
-        msg += f" (got {value!r})"
+        shown = repr(value)
+        msg += f" (got {shown if len(shown) <= 40 else shown[:36] + '...'})"
     return msg
 
 
