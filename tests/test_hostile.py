@@ -133,7 +133,8 @@ def test_a_text_trace_over_its_bound_is_refused_and_npy_suggested(tmp_path):
 
 # -- item 9: trace lines that are not ASCII digits get their line number --------------
 
-@pytest.mark.parametrize("bad", ["\u00b2", "\u0663", "\uff11"])  # superscript 2, Arabic 3, fullwidth 1
+# superscript 2, Arabic-Indic 3, fullwidth 1
+@pytest.mark.parametrize("bad", ["\u00b2", "\u0663", "\uff11"])
 def test_a_trace_id_in_other_digits_names_its_line(tmp_path, bad):
     trace = tmp_path / "ids.txt"
     trace.write_text(f"1\n# a comment\n2\n{bad}\n", encoding="utf-8")
@@ -279,3 +280,39 @@ def test_point_ids_stay_short_enough_for_file_names(zen3_vm, tmp_path):
     point = make_plan(load_scenario(path), zen3_vm).points[0]
     assert len(point.point_id) <= MAX_POINT_ID and point.point_id.startswith("memrec-fused-")
     (tmp_path / f"{point.point_id}.r9999.result.json").write_text("{}")  # a legal file name
+
+
+# -- item 10: duplicate kernel entries are refused, or said where only resolution merges --
+
+def test_repeated_kernel_entries_are_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(SCENARIO.replace(
+        "kernels: [{kernel: baseline, backend: numpy}]\n",
+        "kernels:\n"
+        "  - {kernel: baseline, backend: numpy}\n"
+        "  - {kernel: memrec, token_rows: 1000, k: [1, 2], weight_rows: 100, backend: numpy}\n"
+        "  - {kernel: baseline, backend: numpy, label: again}\n"
+        "  - {kernel: memrec, token_rows: '1000 rows', k: 2, weight_rows: 100, backend: numpy}\n"
+        "  - {kernel: bloom, token_rows: 100, k: [3, 3]}\n"))
+    with pytest.raises(UsageError) as info:
+        load_scenario(path)
+    problems = info.value.problems
+    assert len(problems) == 3, problems
+    assert "dup.yaml:8: kernels[2]: repeats baseline (backend=numpy) of kernels[0] (line 6)" \
+        in problems[0]
+    assert "dup.yaml:9: kernels[3]: repeats memrec" in problems[1] and "(line 7)" in problems[1]
+    assert "dup.yaml:10: kernels[4]: its sweep lists bloom" in problems[2]
+
+
+def test_distinct_entries_that_resolve_alike_are_measured_once_and_say_so(zen3_vm, tmp_path):
+    from harness.execute.plan import make_plan
+
+    path = tmp_path / "s.yaml"  # on a table of 1x LLC an unset prefetch resolves to 8
+    path.write_text(SCENARIO.replace(
+        "kernels: [{kernel: baseline, backend: numpy}]",
+        "kernels: [{kernel: hashing_trick, rows: 1x LLC, backend: fused},\n"
+        "          {kernel: hashing_trick, rows: 1x LLC, backend: fused, prefetch: 8, "
+        "label: p8}]"))
+    points = make_plan(load_scenario(path), zen3_vm).points
+    assert len(points) == 1 and points[0].params["prefetch"] == 8
+    assert "kernels[1] (p8) resolves to this same point on this machine" in points[0].note

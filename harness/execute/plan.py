@@ -294,7 +294,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     cardinalities = sc.tables.cardinalities is not None
 
     points: list[Point] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, Point]] = {}  # point id -> (kernels[] index, its point)
     thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
         len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
     for (size_text, full_rows), batch, threads, pooling, pages in itertools.product(
@@ -303,7 +303,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
         def geometry(rows):
             return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages)
 
-        for entry in sc.kernels:
+        for index, entry in enumerate(sc.kernels):
             spec = KERNELS[entry.kernel]
             for raw in variants(entry):
                 try:
@@ -344,8 +344,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     + ("" if dist["name"] == "uniform" else
                        f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
-                    continue  # the same variant listed twice in the scenario
-                seen.add(point_id)
+                    _note_merged(*seen[point_id], index, entry)
+                    continue
                 point = Point(
                     point_id=point_id, kernel=entry.kernel,
                     label=entry.label or spec.describe(params), params=params,
@@ -363,8 +363,24 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     layout=sc.tables.layout, table_scale=scale, note=note)
                 _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
+                seen[point_id] = (index, point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
                 effective_llc_bytes=effective_llc_bytes)
+
+
+def _note_merged(first: int, point: Point, index: int, entry) -> None:
+    """Say on the point that another kernel entry resolved to it here, so was not measured
+    apart. Written repeats are refused when the scenario is loaded; what remains are
+    entries that differ as written but not on this machine (prefetch unset and 8 on a
+    table of 1/4 LLC or more). Within one entry this is expected and not said: a backend
+    ignores parameters it has no use for (prefetch with torch)."""
+    if index == first:
+        return
+    said = (f"kernels[{index}]" + (f" ({entry.label})" if entry.label else "")
+            + f" resolves to this same point on this machine: measured once, as "
+              f"kernels[{first}]")
+    if said not in point.note:
+        point.note = f"{point.note}; {said}" if point.note else said
 
 
 def table_choices(tables, llc_bytes: int, effective_llc_bytes: int | None = None,

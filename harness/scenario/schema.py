@@ -29,7 +29,7 @@ from harness.scenario.bounds import (MAX_THREADS, BatchSize, Batches, Cardinalit
                                      CpuNumber, Pooling, Repeats, Seed, TimeoutS, Warmups,
                                      ZipfAlpha)
 from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
-from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
+from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list, variants
 from harness.scenario.sizes import Size, parse_size
 from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
 
@@ -84,7 +84,8 @@ class Tables(Strict):
     """
 
     sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)] | None = None
-    cardinalities: Annotated[list[Cardinality], Field(min_length=1, max_length=10_000)] | None = None
+    cardinalities: Annotated[list[Cardinality],
+                             Field(min_length=1, max_length=10_000)] | None = None
     dim: Annotated[int, Field(ge=1, le=1 << 16)] = 128
     features: Annotated[int, Field(ge=1, le=10_000)] = 1
     # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
@@ -287,6 +288,45 @@ def _within(path: tuple, tree) -> bool:
     return True
 
 
+def _variant_key(kernel: str, variant: dict) -> tuple:
+    """What makes two written variants the same measurement: sizes by value, not text."""
+    return (kernel, *sorted((k, (v.kind, v.value) if isinstance(v, Size) else v)
+                            for k, v in variant.items()))
+
+
+def _shown(kernel: str, variant: dict) -> str:
+    given = ", ".join(f"{k}={v}" for k, v in variant.items() if v is not None)
+    return f"{kernel} ({given})" if given else kernel
+
+
+def duplicate_kernels(scenario: Scenario, at: tuple, doc, file: str) -> list[str]:
+    """Kernel entries (or one entry's sweep) that name the same measurement twice.
+
+    The plan measures a point once, so a repeated entry was silently merged: its
+    label lost, and the author's count of points wrong. Each repeat is refused,
+    naming the line of the entry that first had it.
+    """
+    problems, first = [], {}  # variant key -> index of the entry that first had it
+    for i, entry in enumerate(scenario.kernels):
+        here = at + (i,)
+        for variant in variants(entry):
+            key = _variant_key(entry.kernel, variant)
+            if key not in first:
+                first[key] = i
+                continue
+            j = first[key]
+            what = _shown(entry.kernel, variant)
+            if j == i:
+                why = f"its sweep lists {what} twice"
+            else:
+                why = (f"repeats {what} of {format_path(at + (j,))} (line "
+                       f"{doc.line_of(at + (j,))}); each point is measured once: remove "
+                       f"the repeat or change a parameter")
+            problems.append(_format(file, doc.line_of(here), here, why))
+            break  # one line per entry
+    return problems
+
+
 def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
     """Load and validate a scenario; raise UsageError listing every problem found."""
     path = Path(path)
@@ -326,6 +366,10 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
                 if _within(qpath, quick_block):  # else it is the base's own problem
                     full = ("quick",) + qpath
                     problem_lines.append(_format(file, doc.line_of(full), full, message))
+    if scenario is not None:
+        problem_lines += duplicate_kernels(scenario, ("kernels",), doc, file)
+    if quick_scenario is not None and "kernels" in (quick_block or {}):
+        problem_lines += duplicate_kernels(quick_scenario, ("quick", "kernels"), doc, file)
     if problem_lines:
         raise UsageError(problem_lines)
 
