@@ -13,9 +13,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from harness.scenario.bounds import BlockFloats, KernelRows, PrefetchIds, Rank, SpinNs
 from harness.scenario.sizes import Size, parse_size
 
 MAX_ROWS = 2**31 - 1  # kernels.hashing.MAX_ROWS, without importing numpy here
@@ -62,7 +61,7 @@ class SpinParams(KernelParams):
     """The null kernel: busy-waits ns_per_lookup per id and reads no table (kernels/spin.py)."""
 
     kernel: Literal["spin"]
-    ns_per_lookup: Sweep(SpinNs) = Field(description="busy-wait per id, in ns")
+    ns_per_lookup: Sweep(NonNegativeInt) = Field(description="busy-wait per id, in ns")
 
 
 class MemRecParams(KernelParams):
@@ -74,7 +73,7 @@ class MemRecParams(KernelParams):
     weight_rows: Sweep(RowsSpec) = Field(description="d': scalars in the weight table")
     k_weight: Sweep(WeightHashCount) = [1]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["torch"]
-    prefetch: Sweep(PrefetchIds) | None = Field(
+    prefetch: Sweep(NonNegativeInt) | None = Field(
         None, description="fused backend: ids ahead whose rows are prefetched (0: none; "
                           "unset: 8 for tables of 1/4 LLC or more, else 0)")
 
@@ -85,7 +84,7 @@ class HashingTrickParams(KernelParams):
     kernel: Literal["hashing_trick"]
     rows: Sweep(RowsSpec) = Field(description="rows of the hashed table")
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
-    prefetch: Sweep(PrefetchIds) | None = None
+    prefetch: Sweep(NonNegativeInt) | None = None
 
 
 class BloomParams(KernelParams):
@@ -95,16 +94,16 @@ class BloomParams(KernelParams):
     token_rows: Sweep(RowsSpec)
     k: Sweep(HashCount) = [2]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
-    prefetch: Sweep(PrefetchIds) | None = None
+    prefetch: Sweep(NonNegativeInt) | None = None
 
 
 class QRParams(KernelParams):
     """Quotient-remainder embeddings, multiply combiner (dlrm's qr_collisions = m)."""
 
     kernel: Literal["qr"]
-    collisions: Sweep(KernelRows) = Field([4], description="m: rows of the remainder table")
+    collisions: Sweep(PositiveInt) = Field([4], description="m: rows of the remainder table")
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
-    prefetch: Sweep(PrefetchIds) | None = None
+    prefetch: Sweep(NonNegativeInt) | None = None
 
 
 class RobeZParams(KernelParams):
@@ -112,18 +111,18 @@ class RobeZParams(KernelParams):
 
     kernel: Literal["robez"]
     size: Sweep(RowsSpec) = Field(description="the array: a size, or a bare number of floats")
-    z: Sweep(BlockFloats) = [32]
+    z: Sweep(PositiveInt) = [32]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
-    prefetch: Sweep(PrefetchIds) | None = None
+    prefetch: Sweep(NonNegativeInt) | None = None
 
 
 class TTRecParams(KernelParams):
     """TT-Rec: the table as three tensor-train cores of rank ``rank``."""
 
     kernel: Literal["ttrec"]
-    rank: Sweep(Rank) = [16]
+    rank: Sweep(PositiveInt) = [16]
     backend: Sweep(Literal["torch", "numpy", "fused"]) = ["fused"]
-    prefetch: Sweep(PrefetchIds) | None = None
+    prefetch: Sweep(NonNegativeInt) | None = None
 
 
 class MicrobenchParams(KernelParams):
@@ -131,7 +130,7 @@ class MicrobenchParams(KernelParams):
 
     kernel: Literal["gather", "chase", "stream"]
     backend: Sweep(Literal["numba"]) = ["numba"]
-    prefetch: Sweep(PrefetchIds) | None = Field(
+    prefetch: Sweep(NonNegativeInt) | None = Field(
         None, description="gather only: ids ahead whose rows are prefetched (0: demand "
                           "loads only); unset: 8")
 

@@ -20,12 +20,12 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
 from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
 from harness.errors import UsageError
-from harness.scenario.bounds import (MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
+from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
                                      CpuNumber, Pooling, Repeats, Seed, TimeoutS, Warmups,
                                      ZipfAlpha)
 from harness.scenario.inputfile import (MAX_SCENARIO_BYTES, InputFileProblem, check_trace,
                                         read_bounded)
-from harness.scenario.bounds import (MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
+from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches, Cardinality, CpuCount,
                                      CpuNumber, Pooling, Repeats, Seed, TimeoutS, Warmups,
                                      ZipfAlpha)
 from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
@@ -288,6 +288,21 @@ def _within(path: tuple, tree) -> bool:
     return True
 
 
+def kernel_param_ranges(scenario: Scenario, at: tuple, doc, file: str) -> list[str]:
+    """Kernel parameters outside ``bounds.KERNEL_PARAM_RANGES``, one line per key."""
+    problems = []
+    for i, entry in enumerate(scenario.kernels):
+        for name, (low, high) in KERNEL_PARAM_RANGES.items():
+            values = getattr(entry, name, None) or []
+            bad = [v for v in values if isinstance(v, int) and not low <= v <= high]
+            if bad:
+                shown = repr(bad[0]) if len(repr(bad[0])) <= 40 else repr(bad[0])[:36] + "..."
+                path = at + (i, name)
+                problems.append(_format(file, doc.line_of(path), path,
+                                        f"must be from {low} to {high} (got {shown})"))
+    return problems
+
+
 def _variant_key(kernel: str, variant: dict) -> tuple:
     """What makes two written variants the same measurement: sizes by value, not text."""
     return (kernel, *sorted((k, (v.kind, v.value) if isinstance(v, Size) else v)
@@ -366,10 +381,10 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
                 if _within(qpath, quick_block):  # else it is the base's own problem
                     full = ("quick",) + qpath
                     problem_lines.append(_format(file, doc.line_of(full), full, message))
-    if scenario is not None:
-        problem_lines += duplicate_kernels(scenario, ("kernels",), doc, file)
-    if quick_scenario is not None and "kernels" in (quick_block or {}):
-        problem_lines += duplicate_kernels(quick_scenario, ("quick", "kernels"), doc, file)
+    for sc, at in ((scenario, ("kernels",)), (quick_scenario, ("quick", "kernels"))):
+        if sc is not None and (at == ("kernels",) or "kernels" in (quick_block or {})):
+            problem_lines += kernel_param_ranges(sc, at, doc, file)
+            problem_lines += duplicate_kernels(sc, at, doc, file)
     if problem_lines:
         raise UsageError(problem_lines)
 
