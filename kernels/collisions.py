@@ -189,5 +189,12 @@ def pair_probability(rows: int, count: int) -> float:
 
 
 def model_shared_fraction(vocab: int, pair: float) -> float:
-    """Uniform model: P(an id shares its signature with at least one of the others)."""
+    """Uniform model: P(an id shares its signature with at least one of the others).
+
+    1 - (1 - pair) ** (vocab - 1): with one id there is no other to collide with (0,
+    even when every signature is the same, d = 1), with ``pair`` = 1 and two or more
+    ids every id shares one.
+    """
+    if vocab <= 1:
+        return 0.0
     return -math.expm1((vocab - 1) * math.log1p(-pair)) if pair < 1 else 1.0

@@ -70,6 +70,19 @@ def test_pair_probability_exact_small_cases():
     assert model_shared_fraction(10**6, 0.0) == 0.0
 
 
+@pytest.mark.parametrize("vocab, rows, k", [(1, 1, 1), (1, 7, 3), (2, 1, 1), (3, 1, 2),
+                                            (5, 2, 1)])
+def test_model_agrees_with_exact_counts_on_tiny_vocabularies(vocab, rows, k):
+    """Issue 18: one id into one row printed the model as 100% shared beside 0% measured;
+    with one id nothing can collide, with one row every id of two or more does."""
+    r = collisions(vocab, rows, k, rows, 1)
+    model = model_shared_fraction(vocab, pair_probability(rows, k))
+    if vocab == 1:
+        assert r.token_shared_ids == 0 and model == 0.0
+    if rows == 1:
+        assert r.token_shared_fraction == model == (0.0 if vocab == 1 else 1.0)
+
+
 def test_measured_close_to_model():
     r = collisions(200_000, 2000, 2, 100, 1)
     q = pair_probability(2000, 2)

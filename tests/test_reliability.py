@@ -292,6 +292,9 @@ def test_damaged_points_csv(tmp_path):
 
 
 def test_signal_guard_defers_inside_critical():
+    # Compare with the handlers in place before, not the defaults: under nohup or from a
+    # background job SIGINT/SIGHUP start ignored, and the guard must put that back.
+    before = {s: signal.getsignal(s) for s in SignalGuard.SIGNALS}
     guard = SignalGuard()
     with guard.installed():
         with pytest.raises(Interrupted) as info:
@@ -303,7 +306,25 @@ def test_signal_guard_defers_inside_critical():
         with pytest.raises(Interrupted):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert {s: signal.getsignal(s) for s in SignalGuard.SIGNALS} == before
+
+
+@pytest.mark.parametrize("start", [signal.SIG_IGN, signal.SIG_DFL])
+def test_signal_guard_restores_what_it_found(start):
+    """A suite started under nohup or with ``&`` finds SIGINT/SIGHUP ignored; the guard
+    catches them while installed and leaves them as it found them, whatever that was."""
+    saved = {s: signal.getsignal(s) for s in SignalGuard.SIGNALS}
+    try:
+        for s in SignalGuard.SIGNALS:
+            signal.signal(s, start)
+        guard = SignalGuard()
+        with guard.installed():  # (whether an ignored SIGHUP stays ignored is not asked)
+            assert all(signal.getsignal(s) == guard._handler
+                       for s in (signal.SIGINT, signal.SIGTERM))
+        assert all(signal.getsignal(s) == start for s in SignalGuard.SIGNALS)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def test_memory_refusal_uses_memory_now(repo, zen3_vm):

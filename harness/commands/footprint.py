@@ -13,7 +13,7 @@ from harness.scenario.kernelspec import KERNELS, Geometry, variants
 from harness.machine.detect import describe_machine
 from harness.execute.plan import layout_bytes, make_plan, parse_memory_limit, table_choices
 from harness.scenario.schema import load_scenario
-from harness.scenario.sizes import format_bytes, parse_size
+from harness.scenario.sizes import format_bytes, kind_of, parse_size
 
 _RUN_ONLY = ("backend", "prefetch")  # parameters that change speed, not bytes
 
@@ -87,12 +87,12 @@ def run(args) -> int:
     sc = loaded.scenario
     machine = describe_machine()
     if args.llc:
+        if kind_of(args.llc) not in (None, "bytes"):
+            raise UsageError(f"--llc: {args.llc!r} is not a cache size; give bytes like '48MB'")
         try:
-            size = parse_size(args.llc)
+            size = parse_size(args.llc, expect="a cache size like '48MB' or '32MiB'")
         except ValueError as exc:
             raise UsageError(f"--llc: {exc}") from None
-        if size.kind != "bytes":
-            raise UsageError(f"--llc: {args.llc!r} is not a cache size; give bytes like '48MB'")
         llc_bytes, llc_source = size.to_bytes(0, 1), f"--llc {args.llc}"
     else:
         llc_bytes = machine.llc_bytes or 0

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt,
-                      field_validator)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.counters.eventsets import available_sets
+from harness.scenario.bounds import (AckTimeoutS, CacheWays, LineBytes, SimulatedBatches,
+                                     SimulatedWarmups)
 
 DEFAULT_BACKENDS = ["perf", "model"]
 
@@ -28,8 +29,8 @@ class SimulatedLlc(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     size: str
-    ways: PositiveInt = 16
-    line_bytes: PositiveInt = 64
+    ways: CacheWays = 16
+    line_bytes: LineBytes = 64
 
     @field_validator("size")
     @classmethod
@@ -58,10 +59,10 @@ class CountersConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_BACKENDS))
     event_set: str = "auto"
     events: list[str] | None = None
-    simulated_batches: PositiveInt = 10
-    simulated_warmups: NonNegativeInt = 5
-    model_batches: PositiveInt = 200
-    ack_timeout_s: PositiveFloat = 10.0
+    simulated_batches: SimulatedBatches = 10
+    simulated_warmups: SimulatedWarmups = 5
+    model_batches: SimulatedBatches = 200
+    ack_timeout_s: AckTimeoutS = 10.0
     simulated_llc: SimulatedLlc | None = None
 
     @field_validator("backends")

@@ -18,7 +18,7 @@ from harness.scenario.kernelspec import KERNELS, Geometry, precomputed_index_byt
 from harness.machine.detect import Machine
 from harness.machine.numa import nodes_from_machine, resolve_placement
 from harness.scenario.schema import LoadedScenario, Pinning
-from harness.scenario.sizes import Size, format_bytes, parse_size
+from harness.scenario.sizes import Size, format_bytes, kind_of, parse_size
 
 # RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
 # the development VM; the rest is allocator slack and torch's per-thread arenas.
@@ -205,14 +205,34 @@ def parse_memory_limit(text: str, available: int | None) -> int:
             raise UsageError(f"--memory-limit: {text!r} must be in (0%, 100%] of known "
                              f"available memory")
         return int(available * share)
-    try:
-        size = parse_size(text)
-    except ValueError as exc:
-        raise UsageError(f"--memory-limit: {exc}") from None
-    if size.kind != "bytes":  # 'x LLC' or rows mean nothing for a memory budget
+    if kind_of(text) not in (None, "bytes"):  # 'x LLC' or rows mean nothing for a budget
         raise UsageError(f"--memory-limit: {text!r} is not an amount of memory; give bytes "
                          f"('12GiB') or a share of available memory ('60%')")
+    try:
+        size = parse_size(text, expect="an amount of memory like '12GiB' or '1.5GB', or a "
+                                       "share of available memory like '60%'")
+    except ValueError as exc:
+        raise UsageError(f"--memory-limit: {exc}") from None
     return size.to_bytes(0, 1)
+
+
+# A point id names files: raw/<id>/r<repeat>.json, .work/<id>.r<repeat>.spec.json.
+# File names may be 255 bytes; ids stay at or under this, leaving room for suffixes.
+MAX_POINT_ID = 100
+_POINT_ID_HASH = 16  # hex digits of sha256: 64 bits, no collision among a sweep's ids
+
+
+def bounded_point_id(full: str) -> str:
+    """``full`` when short enough; else a readable prefix, ".h" and a hash of the whole.
+
+    Ids of ordinary sweeps are 40-80 characters and stay as they are (stored results
+    keep matching). Every parameter is bounded (``harness.scenario.bounds``), yet many
+    at their largest still make some 150; the hash keeps such ids apart.
+    """
+    if len(full) <= MAX_POINT_ID:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:_POINT_ID_HASH]
+    return f"{full[:MAX_POINT_ID - _POINT_ID_HASH - 2]}.h{digest}"
 
 
 def _slug(kernel: str, params: dict) -> str:
@@ -229,7 +249,8 @@ def _distribution(loaded: LoadedScenario) -> dict:
         return {"name": "zipf", "alpha": ind.alpha}
     if ind.distribution == "trace":
         path = (loaded.base_dir / ind.path).resolve()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        with open(path, "rb") as f:  # a .npy trace may be gigabytes: hash it in chunks
+            digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
         return {"name": "trace", "path": str(path), "sha256": digest}
     return {"name": "uniform"}
 
@@ -278,7 +299,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     cardinalities = sc.tables.cardinalities is not None
 
     points: list[Point] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, Point]] = {}  # point id -> (kernels[] index, its point)
     thread_counts = list(dict.fromkeys(  # "all" resolves here; duplicates collapse
         len(pinning.cpus) or 1 if t == "all" else t for t in sc.threads))
     for (size_text, full_rows), batch, threads, pooling, pages, placement in itertools.product(
@@ -288,7 +309,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
             return Geometry(rows, dim, llc_bytes, effective_llc_bytes, pages,
                             sc.tables.layout)
 
-        for entry in sc.kernels:
+        for index, entry in enumerate(sc.kernels):
             spec = KERNELS[entry.kernel]
             for raw in variants(entry):
                 try:
@@ -322,18 +343,18 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                             f"{format_bytes(memory_budget)} ({source}); ids range over the "
                             f"scaled tables")
                 rows = sum(feature_rows) if cardinalities else feature_rows[0]
-                point_id = (f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
-                            f".p{pooling}.t{threads}"
-                            + (f".f{features}" if features > 1 else "")
-                            + (".shared" if sc.tables.layout == "shared" else "")
-                            + (f".pg{pages}" if pages != "default" else "")
-                            + (f".numa-{placement.replace(':', '')}"
-                               if placement != "local" else "")
-                            + ("" if dist["name"] == "uniform" else
-                               f".{dist['name']}{dist.get('alpha', '')}"))
+                point_id = bounded_point_id(
+                    f"{_slug(entry.kernel, params)}.rows{rows}.dim{dim}.b{batch}"
+                    f".p{pooling}.t{threads}"
+                    + (f".f{features}" if features > 1 else "")
+                    + (".shared" if sc.tables.layout == "shared" else "")
+                    + (f".pg{pages}" if pages != "default" else "")
+                    + (f".numa-{placement.replace(':', '')}" if placement != "local" else "")
+                    + ("" if dist["name"] == "uniform" else
+                       f".{dist['name']}{dist.get('alpha', '')}"))
                 if point_id in seen:
-                    continue  # the same variant listed twice in the scenario
-                seen.add(point_id)
+                    _note_merged(*seen[point_id], index, entry)
+                    continue
                 point = Point(
                     point_id=point_id, kernel=entry.kernel,
                     label=entry.label or spec.describe(params), params=params,
@@ -352,8 +373,24 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     placement=placement)
                 _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
+                seen[point_id] = (index, point)
     return Plan(sc.name, points, pinning, llc_bytes, memory_budget, source,
                 effective_llc_bytes=effective_llc_bytes)
+
+
+def _note_merged(first: int, point: Point, index: int, entry) -> None:
+    """Say on the point that another kernel entry resolved to it here, so was not measured
+    apart. Written repeats are refused when the scenario is loaded; what remains are
+    entries that differ as written but not on this machine (prefetch unset and 8 on a
+    table of 1/4 LLC or more). Within one entry this is expected and not said: a backend
+    ignores parameters it has no use for (prefetch with torch)."""
+    if index == first:
+        return
+    said = (f"kernels[{index}]" + (f" ({entry.label})" if entry.label else "")
+            + f" resolves to this same point on this machine: measured once, as "
+              f"kernels[{first}]")
+    if said not in point.note:
+        point.note = f"{point.note}; {said}" if point.note else said
 
 
 def table_choices(tables, llc_bytes: int, effective_llc_bytes: int | None = None,

@@ -14,16 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt,
-                      PositiveFloat, PositiveInt, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
 from harness.machine.numa import PLACEMENT_PATTERN
 from harness.errors import UsageError
-from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list
+from harness.scenario.inputfile import (MAX_SCENARIO_BYTES, InputFileProblem, check_trace,
+                                        read_bounded)
+from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches,
+                                     Cardinality, CpuCount, CpuNumber, Pooling, Repeats,
+                                     Seed, TimeoutS, Warmups, ZipfAlpha)
+from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
+from harness.scenario.kernelspec import KERNELS, KernelEntry, _as_list, variants
 from harness.scenario.sizes import Size, parse_size
 from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
 from harness.serve.config import Batching, ServeConfig
@@ -40,15 +44,15 @@ class Target(Strict):
 
     cpu: str | None = None
     uarch: str | None = None
-    sockets: PositiveInt | None = None
-    cores_per_socket: PositiveInt | None = None
+    sockets: CpuCount | None = None
+    cores_per_socket: CpuCount | None = None
     llc: TableSize | None = None
     notes: str | None = None
 
 
 class Pinning(Strict):
-    cores: Literal["auto"] | str | list[NonNegativeInt] = "auto"
-    socket: NonNegativeInt | None = None
+    cores: Literal["auto"] | str | list[CpuNumber] = "auto"
+    socket: CpuNumber | None = None
     smt: bool = False  # False: one logical CPU per physical core
 
     @field_validator("cores")
@@ -79,7 +83,8 @@ class Tables(Strict):
     """
 
     sizes: Annotated[list[TableSize], BeforeValidator(_as_list), Field(min_length=1)] | None = None
-    cardinalities: Annotated[list[PositiveInt], Field(min_length=1, max_length=10_000)] | None = None
+    cardinalities: Annotated[list[Cardinality],
+                             Field(min_length=1, max_length=10_000)] | None = None
     dim: Annotated[int, Field(ge=1, le=1 << 16)] = 128
     features: Annotated[int, Field(ge=1, le=10_000)] = 1
     # Page size of every kernel's tables (a fair baseline gets huge pages too); a list
@@ -107,7 +112,7 @@ class Tables(Strict):
 
 class Indices(Strict):
     distribution: Literal["uniform", "zipf", "trace"] = "uniform"
-    alpha: PositiveFloat | None = None
+    alpha: ZipfAlpha | None = None
     path: str | None = None
 
     @model_validator(mode="after")
@@ -124,12 +129,17 @@ class Indices(Strict):
 
 
 class Measure(Strict):
-    warmups: NonNegativeInt = 20       # batches run untimed-for-results before timing
-    batches: PositiveInt = 200         # timed batches per worker process
-    repeats: PositiveInt = 3           # worker processes per point (pyperf runs)
-    seed: NonNegativeInt = 0
-    timeout_s: PositiveFloat = 1800.0  # per worker process
+    warmups: Warmups = 20       # batches run untimed-for-results before timing
+    batches: Batches = 200      # timed batches per worker process
+    repeats: Repeats = 3        # worker processes per point (pyperf runs)
+    seed: Seed = 0
+    timeout_s: TimeoutS = 1800.0  # per worker process
     verify: bool = True                # check the first batch against numpy
+
+
+def _swept(item):
+    """One value or a non-empty list of values, each of type ``item``."""
+    return Annotated[list[item], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 class Memory(Strict):
@@ -140,13 +150,13 @@ class Memory(Strict):
                          BeforeValidator(_as_list), Field(min_length=1)] = ["local"]
 
 
-PositiveList = Annotated[list[PositiveInt], BeforeValidator(_as_list), Field(min_length=1)]
-
-
 def _thread_count(value):
-    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool)
+                          and 0 < value <= MAX_THREADS):
         return value
-    raise ValueError(f"expected a positive number of threads or 'all' (got {value!r})")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "..."
+    raise ValueError(f"expected a positive number of threads or 'all', at most {MAX_THREADS} "
+                     f"(got {shown})")
 
 
 # Thread counts; "all" means every CPU of the pinning set on the machine it runs on.
@@ -155,14 +165,15 @@ ThreadList = Annotated[list[Annotated[object, BeforeValidator(_thread_count)]],
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # names the results directory (results/<name>/...): a file name, so bounded
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
     target: Target | None = None
     threads: ThreadList
     pinning: Pinning = Pinning()
     tables: Tables
-    batch_sizes: PositiveList
-    pooling: PositiveList = [1]
+    batch_sizes: _swept(BatchSize)
+    pooling: _swept(Pooling) = [1]
     indices: Indices = Indices()
     kernels: list[KernelEntry] = Field(min_length=1)
     measure: Measure = Measure()
@@ -242,7 +253,8 @@ def _message(err: dict, path: tuple, data) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if not isinstance(value, (dict, list)) and kind not in ("value_error",):
-        msg += f" (got {value!r})"
+        shown = repr(value)
+        msg += f" (got {shown if len(shown) <= 40 else shown[:36] + '...'})"
     return msg
 
 
@@ -286,43 +298,58 @@ def _within(path: tuple, tree) -> bool:
     return True
 
 
-def check_trace(path: Path) -> str | None:
-    """Problem with a trace file of ids, or None. Accepts .npy or one integer per line."""
-    if not path.is_file():
-        return f"trace file {str(path)!r} does not exist"
-    try:
-        ids = load_trace(path)
-    except ValueError as exc:
-        return f"trace file {str(path)!r} is malformed: {exc}"
-    if ids.size == 0:
-        return f"trace file {str(path)!r} holds no ids"
-    return None
+def kernel_param_ranges(scenario: Scenario, at: tuple, doc, file: str) -> list[str]:
+    """Kernel parameters outside ``bounds.KERNEL_PARAM_RANGES``, one line per key."""
+    problems = []
+    for i, entry in enumerate(scenario.kernels):
+        for name, (low, high) in KERNEL_PARAM_RANGES.items():
+            values = getattr(entry, name, None) or []
+            bad = [v for v in values if isinstance(v, int) and not low <= v <= high]
+            if bad:
+                shown = repr(bad[0]) if len(repr(bad[0])) <= 40 else repr(bad[0])[:36] + "..."
+                path = at + (i, name)
+                problems.append(_format(file, doc.line_of(path), path,
+                                        f"must be from {low} to {high} (got {shown})"))
+    return problems
 
 
-def load_trace(path: Path) -> np.ndarray:
-    """Ids from a trace file: a 1-D integer .npy, or text with one integer per line."""
-    if path.suffix == ".npy":
-        try:
-            ids = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"not a readable .npy file ({exc})") from None
-        if ids.ndim != 1 or ids.dtype.kind not in "iu":
-            raise ValueError(f"expected a 1-D integer array, got {ids.dtype} {ids.shape}")
-        if ids.size and ids.min() < 0:
-            raise ValueError("ids must be non-negative")
-        return ids
-    values = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
+def _variant_key(kernel: str, variant: dict) -> tuple:
+    """What makes two written variants the same measurement: sizes by value, not text."""
+    return (kernel, *sorted((k, (v.kind, v.value) if isinstance(v, Size) else v)
+                            for k, v in variant.items()))
+
+
+def _shown(kernel: str, variant: dict) -> str:
+    given = ", ".join(f"{k}={v}" for k, v in variant.items() if v is not None)
+    return f"{kernel} ({given})" if given else kernel
+
+
+def duplicate_kernels(scenario: Scenario, at: tuple, doc, file: str) -> list[str]:
+    """Kernel entries (or one entry's sweep) that name the same measurement twice.
+
+    The plan measures a point once, so a repeated entry was silently merged: its
+    label lost, and the author's count of points wrong. Each repeat is refused,
+    naming the line of the entry that first had it.
+    """
+    problems, first = [], {}  # variant key -> index of the entry that first had it
+    for i, entry in enumerate(scenario.kernels):
+        here = at + (i,)
+        for variant in variants(entry):
+            key = _variant_key(entry.kernel, variant)
+            if key not in first:
+                first[key] = i
                 continue
-            if not text.isdigit():
-                raise ValueError(f"line {lineno}: {text[:40]!r} is not a non-negative integer id")
-            if len(text) > 19 or int(text) > 2**63 - 1:
-                raise ValueError(f"line {lineno}: id {text[:40]} does not fit in int64")
-            values.append(int(text))
-    return np.array(values, dtype=np.int64)
+            j = first[key]
+            what = _shown(entry.kernel, variant)
+            if j == i:
+                why = f"its sweep lists {what} twice"
+            else:
+                why = (f"repeats {what} of {format_path(at + (j,))} (line "
+                       f"{doc.line_of(at + (j,))}); each point is measured once: remove "
+                       f"the repeat or change a parameter")
+            problems.append(_format(file, doc.line_of(here), here, why))
+            break  # one line per entry
+    return problems
 
 
 def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
@@ -330,11 +357,15 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file").decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{file}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
+    except InputFileProblem as exc:
+        raise UsageError(f"{file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
     try:
         doc = load_yaml(text)
     except YamlProblem as exc:
@@ -360,6 +391,10 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
                 if _within(qpath, quick_block):  # else it is the base's own problem
                     full = ("quick",) + qpath
                     problem_lines.append(_format(file, doc.line_of(full), full, message))
+    for sc, at in ((scenario, ("kernels",)), (quick_scenario, ("quick", "kernels"))):
+        if sc is not None and (at == ("kernels",) or "kernels" in (quick_block or {})):
+            problem_lines += kernel_param_ranges(sc, at, doc, file)
+            problem_lines += duplicate_kernels(sc, at, doc, file)
     if problem_lines:
         raise UsageError(problem_lines)
 

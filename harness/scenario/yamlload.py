@@ -3,6 +3,12 @@
 PyYAML silently keeps the last of two equal keys; a scenario with ``threads`` twice
 would then run something other than what its author read. We compose the node
 tree first, record the line of every key path, and reject duplicates.
+
+Composing is cheap even for hostile text: an alias (``*name``) is one shared node.
+Walking the tree (and validating the data) expands every alias, so nine levels of
+nine aliases ("billion laughs") would mean 9**9 values. The walk counts what it
+expands and stops at ``MAX_VALUES`` values or ``MAX_DEPTH`` levels of nesting, before
+anything is constructed; a real scenario has a few hundred values.
 """
 
 from __future__ import annotations
@@ -46,11 +52,52 @@ def format_path(path: Path_) -> str:
     return out or "(top level)"
 
 
-def _walk(node, path: Path_, lines: dict, problems: list):
+MAX_VALUES = 100_000  # keys and values, aliases expanded
+MAX_DEPTH = 64        # levels of nesting (the schema's deepest path has 4)
+
+
+@dataclass
+class _Budget:
+    """How much of the document the walk has expanded, to stop an alias bomb early."""
+
+    values: int = 0
+    seen: set = field(default_factory=set)  # ids of nodes met once: met again = an alias
+    alias_line: int | None = None  # where the outermost alias being expanded is used
+
+    def spend(self, node, depth: int, line: int | None) -> None:
+        self.values += 1
+        if depth > MAX_DEPTH:
+            raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep; a scenario "
+                              f"needs a few", line)
+        if self.values > MAX_VALUES:
+            why = (" once its YAML aliases (*name) are expanded (an alias bomb?)"
+                   if self.alias_line else "")
+            raise YamlProblem(f"more than {MAX_VALUES} keys and values{why}; refusing to "
+                              f"expand further", self.alias_line or line)
+
+
+def _walk(node, path: Path_, lines: dict, problems: list, budget: _Budget, depth: int = 0):
+    line = lines.get(path, node.start_mark.line + 1)  # an alias's node is its anchor's
+    outermost_alias = id(node) in budget.seen and budget.alias_line is None
+    if outermost_alias:
+        budget.alias_line = line
+    budget.seen.add(id(node))
+    budget.spend(node, depth, budget.alias_line or line)
+    try:
+        _walk_children(node, path, lines, problems, budget, depth)
+    finally:
+        if outermost_alias:
+            budget.alias_line = None
+
+
+def _walk_children(node, path: Path_, lines: dict, problems: list, budget: _Budget,
+                   depth: int):
     if isinstance(node, yaml.MappingNode):
         seen: dict = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            # str() of a non-scalar key node would expand it whole: name its kind instead
+            key = (key_node.value if isinstance(key_node, yaml.ScalarNode)
+                   else f"({type(key_node).__name__.removesuffix('Node').lower()} as a key)")
             child = path + (key,)
             line = key_node.start_mark.line + 1
             if key in seen:
@@ -59,11 +106,14 @@ def _walk(node, path: Path_, lines: dict, problems: list):
                 continue
             seen[key] = line
             lines[child] = line
-            _walk(value_node, child, lines, problems)
+            budget.spend(key_node, depth + 1, line)
+            _walk(value_node, child, lines, problems, budget, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines[path + (i,)] = item.start_mark.line + 1
-            _walk(item, path + (i,), lines, problems)
+            # An alias item's node is its anchor's, elsewhere: use the sequence's line.
+            shared = id(item) in budget.seen
+            lines[path + (i,)] = lines.get(path) if shared else item.start_mark.line + 1
+            _walk(item, path + (i,), lines, problems, budget, depth + 1)
 
 
 def load_yaml(text: str) -> Document:
@@ -78,11 +128,14 @@ def load_yaml(text: str) -> Document:
         problem = getattr(exc, "problem", None) or str(exc)
         raise YamlProblem(f"YAML syntax error: {problem}",
                           mark.line + 1 if mark else None) from None
+    except RecursionError:  # PyYAML's composer recurses once per level of nesting
+        raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep; a scenario needs "
+                          f"a few", None) from None
     if node is None:
         return Document(None)
     lines: dict = {}
     problems: list[YamlProblem] = []
-    _walk(node, (), lines, problems)
+    _walk(node, (), lines, problems, _Budget())
     if problems:
         err = YamlProblem(str(problems[0]), problems[0].line)
         err.problems = problems

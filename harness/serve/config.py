@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Batching(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: Literal["fixed", "dynamic"] = "dynamic"
-    timeout_us: PositiveInt | None = None  # dynamic only; 1000 when not given
+    # dynamic only; 1000 when not given; at most 10 s
+    timeout_us: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
 
     @model_validator(mode="after")
     def _timeout(self):
@@ -33,15 +34,17 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Offered loads in requests (queries) per second, swept low to high.
-    rates_qps: Annotated[list[PositiveFloat], Field(min_length=1, max_length=64)]
-    slo_ms: PositiveFloat                       # the p99 latency bound
+    rates_qps: Annotated[list[Annotated[float, Field(gt=0, le=1e9)]],
+                         Field(min_length=1, max_length=64)]
+    slo_ms: Annotated[float, Field(gt=0, le=3_600_000)]  # the p99 latency bound (<= 1 h)
     # Requests per rate: at least 100 for a p99 (p99.9 is reported from 1000 on).
     requests: Annotated[int, Field(ge=100, le=10_000_000)] = 2000
-    max_seconds: PositiveFloat = 10.0          # a rate's schedule is cut to this long
+    # a rate's schedule is cut to this long (at most a day)
+    max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 10.0
     batching: Batching = Batching()
     # Rates above one whose p99 exceeded this many times slo_ms are not run (recorded
     # as skipped with the reason): queues only grow from there.
-    overload_factor: PositiveFloat = 10.0
+    overload_factor: Annotated[float, Field(gt=0, le=1e6)] = 10.0
 
     @model_validator(mode="after")
     def _rates(self):
