@@ -21,6 +21,7 @@ COMMANDS = {
     "report": "Draw the figures and a multi-page PDF report from stored results.",
     "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",
     "collisions": "How many ids MEM-REC's encoders cannot tell apart, for a vocabulary.",
+    "accuracy": "Train a small DLRM per embedding kind at equal memory; AUC and log loss.",
 }
 
 
