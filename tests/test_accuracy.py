@@ -185,3 +185,15 @@ def test_results_round_trip_and_refuse_a_newer_format(tmp_path):
     results.write_manifest(tmp_path, {"format_version": 99, "kind": "accuracy"})
     with pytest.raises(UsageError, match="format_version 99"):
         results.load_accuracy(tmp_path)
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_shipped_accuracy_scenario_resolves_every_kind(repo, quick):
+    loaded = load_accuracy_scenario(repo / "scenarios" / "accuracy.yaml", quick=quick)
+    cfg = loaded.scenario.data.synthetic
+    specs = sizing.model_specs(loaded, synthetic.scaled_cardinalities(
+        cfg.cardinality_scale, cfg.min_rows))
+    kinds = {s.kind for s in specs}
+    assert kinds == {"baseline", "memrec", "bloom", "hashing_trick", "qr", "robez", "ttrec"}
+    memrec = sorted(s.compression for s in specs if s.kind == "memrec")
+    assert [round(c, -1) for c in memrec[:2]] == [100, 1010] and memrec[2] > 2900

@@ -78,8 +78,14 @@ def _manifest(loaded, req: Request, machine, placed: dict, data_desc: dict) -> d
             "requested": {"threads": sc.threads, "seed": sc.seed},
             "effective": {"threads": placed["threads"], "pinning_cpus": placed["cpus"],
                           "allowed_cpus": placed["allowed_cpus"], "device": "cpu"},
-            "machine": machine.to_dict(), "versions": library_versions(),
+            "machine": machine.to_dict(), "versions": library_versions() | _sklearn(),
             "git": git_state(), "state": "running"}
+
+
+def _sklearn() -> dict:
+    from importlib import metadata
+
+    return {"scikit-learn": metadata.version("scikit-learn")}
 
 
 def _resume_problems(manifest: dict, loaded, machine, data_desc: dict) -> list[str]:
@@ -128,12 +134,13 @@ def run_accuracy(req: Request, say=print) -> int:
         data_desc = criteo.describe(cfg, path)
     else:
         data_desc = synthetic.describe(cfg)
-    placed = _pin(sc.threads)
-    machine = describe_machine()
+    # The data first: a malformed file is reported before torch is even imported.
     if module is synthetic:
         train_data, test_data = synthetic.generate(cfg, sc.seed)
     else:
         train_data, test_data = criteo.load(cfg, loaded.path.parent, override)
+    placed = _pin(sc.threads)
+    machine = describe_machine()
     data_desc |= {"train_samples": len(train_data), "test_samples": len(test_data),
                   "train_ctr": float(train_data.labels.mean()),
                   "test_ctr": float(test_data.labels.mean())}

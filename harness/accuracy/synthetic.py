@@ -58,19 +58,26 @@ def scaled_cardinalities(scale: float, min_rows: int) -> list[int]:
             for c in CRITEO_KAGGLE_CARDINALITIES]
 
 
-def zipf_ids(rng: np.random.Generator, rows: int, alpha: float, n: int) -> np.ndarray:
-    """``n`` ids in [0, rows) with finite-Zipf frequencies, ranks shuffled onto ids."""
+def zipf_ids(rng: np.random.Generator, rows: int, alpha: float, n: int,
+             ids_by_rank: np.ndarray | None = None) -> np.ndarray:
+    """``n`` ids in [0, rows) with finite-Zipf frequencies; rank r is id
+    ``ids_by_rank[r]`` (default: a shuffle drawn from ``rng``)."""
     weights = (np.arange(1, rows + 1, dtype=np.float64)) ** -alpha
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
+    if ids_by_rank is None:
+        ids_by_rank = rng.permutation(rows)
     ranks = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), rows - 1)
-    return rng.permutation(rows)[ranks]
+    return ids_by_rank[ranks]
 
 
 def generate(cfg, seed: int) -> tuple[ClickData, ClickData]:
-    """Train and test sets from one draw of the generating model (``cfg``: the
-    scenario's ``synthetic:`` block)."""
-    rng = np.random.default_rng(seed)
+    """Train and test sets from the generating model of ``seed`` (``cfg``: the
+    scenario's ``synthetic:`` block). The model (cardinalities, id shuffles, biases,
+    latent vectors, dense weights, intercept) comes from its own random stream, so a
+    quick run with fewer samples draws from the same model as the full one."""
+    model_rng = np.random.default_rng([seed, 0])
+    sample_rng = np.random.default_rng([seed, 1])
     rows = scaled_cardinalities(cfg.cardinality_scale, cfg.min_rows)
     n = cfg.train_samples + cfg.test_samples
     r, fields = cfg.latent_dim, CATEGORICAL_FEATURES + 1
@@ -80,27 +87,39 @@ def generate(cfg, seed: int) -> tuple[ClickData, ClickData]:
     pairs = fields * (fields - 1) / 2
     latent_sd = (cfg.interaction_scale ** 2 / (pairs * r)) ** 0.25
 
-    dense = np.floor(rng.lognormal(rng.uniform(0.5, 3.0, DENSE_FEATURES),
-                                   rng.uniform(0.5, 1.5, DENSE_FEATURES),
-                                   (n, DENSE_FEATURES))).astype(np.float32)
-    z = np.log1p(dense)
-    z = (z - z.mean(0)) / (z.std(0) + 1e-9)
-    logit = z @ (rng.normal(0, cfg.dense_scale / np.sqrt(DENSE_FEATURES), DENSE_FEATURES))
-    total = z @ rng.normal(0, latent_sd / np.sqrt(DENSE_FEATURES), (DENSE_FEATURES, r))
-    squares = (total ** 2).sum(1)
-    ids = np.empty((n, CATEGORICAL_FEATURES), dtype=np.int64)
-    for f, rows_f in enumerate(rows):
-        ids[:, f] = zipf_ids(rng, rows_f, cfg.zipf_alpha, n)
-        bias = rng.normal(0, bias_sd, rows_f)
-        latent = rng.normal(0, latent_sd, (rows_f, r))
-        v = latent[ids[:, f]]
-        logit += bias[ids[:, f]]
-        total += v
-        squares += (v ** 2).sum(1)
-    logit += 0.5 * ((total ** 2).sum(1) - squares)   # sum over pairs i<j of <v_i, v_j>
-    logit += _intercept(logit, cfg.ctr)
+    mu = model_rng.uniform(0.5, 3.0, DENSE_FEATURES)
+    sigma = model_rng.uniform(0.5, 1.5, DENSE_FEATURES)
+    dense_w = model_rng.normal(0, cfg.dense_scale / np.sqrt(DENSE_FEATURES), DENSE_FEATURES)
+    dense_v = model_rng.normal(0, latent_sd / np.sqrt(DENSE_FEATURES), (DENSE_FEATURES, r))
+    # Standardise log(1+x) by the model's own moments (a fixed reference draw), not the
+    # sample's, so the same sample means the same thing at any sample count.
+    reference = np.log1p(np.floor(model_rng.lognormal(mu, sigma, (100_000, DENSE_FEATURES))))
+    centre, scale = reference.mean(0), reference.std(0) + 1e-9
+    features = [(model_rng.permutation(rows_f), model_rng.normal(0, bias_sd, rows_f),
+                 model_rng.normal(0, latent_sd, (rows_f, r))) for rows_f in rows]
+
+    def draw(rng: np.random.Generator, count: int):
+        """``count`` samples: dense counts, ids, and their logits before the intercept."""
+        dense = np.floor(rng.lognormal(mu, sigma, (count, DENSE_FEATURES))).astype(np.float32)
+        z = (np.log1p(dense) - centre) / scale
+        logit = z @ dense_w
+        total = z @ dense_v
+        squares = (total ** 2).sum(1)
+        ids = np.empty((count, CATEGORICAL_FEATURES), dtype=np.int64)
+        for f, (ids_by_rank, bias, latent) in enumerate(features):
+            ids[:, f] = zipf_ids(rng, rows[f], cfg.zipf_alpha, count, ids_by_rank)
+            v = latent[ids[:, f]]
+            logit += bias[ids[:, f]]
+            total += v
+            squares += (v ** 2).sum(1)
+        return dense, ids, logit + 0.5 * ((total ** 2).sum(1) - squares)  # pairs i<j
+
+    # The intercept that gives the target click rate, from a reference draw of the model.
+    intercept = _intercept(draw(model_rng, 50_000)[2], cfg.ctr)
+    dense, ids, logit = draw(sample_rng, n)
+    logit += intercept
     p = 1.0 / (1.0 + np.exp(-logit))
-    labels = (rng.random(n) < p).astype(np.float32)
+    labels = (sample_rng.random(n) < p).astype(np.float32)
     data = ClickData(dense, ids, labels, rows, p)
     return data.slice(0, cfg.train_samples), data.slice(cfg.train_samples, n)
 

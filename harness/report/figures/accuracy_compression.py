@@ -8,20 +8,21 @@ import numpy as np
 import pandas as pd
 
 from harness.report.figures import FigureSpec
-from harness.report.style import PEER_COLORS, Page, log_axis, no_data
+from harness.report.style import Page, log_axis, no_data
 
 TITLE = "Test AUC vs compression, per embedding kind (Pareto front at equal bytes)"
 COLUMNS = ["machine", "source", "kind", "label", "model_id", "requested", "compression",
            "embedding_bytes", "epoch", "test_auc", "test_logloss", "baseline_test_auc",
            "best_test_auc", "on_pareto_front"]
-KIND_COLORS = {"baseline": "#333333", "memrec": "#d62728", "bloom": "#ff7f0e"}
+# One colour per kind on every accuracy page (MEM-REC red, as in the speed figures).
+KIND_COLORS = {"baseline": "#333333", "memrec": "#d62728", "bloom": "#ff7f0e",
+               "hashing_trick": "#1f77b4", "qr": "#2ca02c", "robez": "#9467bd",
+               "ttrec": "#17becf"}
+BEST_STYLE = {"color": "#8c564b", "linestyle": ":"}
 
 
-def kind_color(kind: str, kinds: list[str]) -> str:
-    if kind in KIND_COLORS:
-        return KIND_COLORS[kind]
-    others = [k for k in kinds if k not in KIND_COLORS]
-    return PEER_COLORS[others.index(kind) % len(PEER_COLORS)]
+def kind_color(kind: str, kinds: list[str] | None = None) -> str:
+    return KIND_COLORS.get(kind, "#7f7f7f")
 
 
 def pareto(frame: pd.DataFrame) -> pd.Series:
@@ -74,9 +75,8 @@ def draw(frame: pd.DataFrame, results):
     page.reference("Pareto front", {"color": "#777777", "linestyle": "--"})
     best = frame["best_test_auc"].dropna()
     if not best.empty:
-        ax.axhline(best.iloc[0], linestyle=":", color="#2ca02c")
-        page.reference(f"best achievable AUC {best.iloc[0]:.4f}",
-                       {"color": "#2ca02c", "linestyle": ":"})
+        ax.axhline(best.iloc[0], **BEST_STYLE)
+        page.reference(f"best achievable AUC {best.iloc[0]:.4f}", BEST_STYLE)
     log_axis(ax, "x", 10)
     ax.set_xlabel("compression (baseline bytes / embedding bytes, log scale)")
     ax.set_ylabel("test AUC")

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from harness.report.figures import FigureSpec
-from harness.report.figures.accuracy_compression import kind_color
+from harness.report.figures.accuracy_compression import BEST_STYLE, kind_color
 from harness.report.style import Page, no_data
 
 TITLE = "Test AUC vs epoch, per compression"
@@ -48,14 +48,13 @@ def draw(frame: pd.DataFrame, results):
             ax.plot(s["epoch"], s["test_auc"], **style)
             page.series(kind, kind, style)
         if not best.empty:
-            ax.axhline(best.iloc[0], linestyle=":", color="#2ca02c")
+            ax.axhline(best.iloc[0], **BEST_STYLE)
         ax.set_title(f"{level} compression" if level != "1x" else "baseline only")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test AUC")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xticks(sorted(panel["epoch"].dropna().unique().astype(int)))
     if not best.empty:
-        page.reference(f"best achievable AUC {best.iloc[0]:.4f}",
-                       {"color": "#2ca02c", "linestyle": ":"})
+        page.reference(f"best achievable AUC {best.iloc[0]:.4f}", BEST_STYLE)
     for ax in axes[len(levels):]:
         ax.set_visible(False)
     return page.finish()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.report.figures import FigureSpec
 from harness.report.figures.accuracy_compression import kind_color
-from harness.report.style import Page, no_data
+from harness.report.style import Page, footer_lines, no_data
 
 TITLE = "Speedup beside AUC loss, per kind and compression"
 COLUMNS = ["kind", "model_id", "accuracy_compression", "speed_compression",
@@ -78,6 +78,7 @@ def draw(frame: pd.DataFrame, results):
     if unpaired:
         notes.append(f"No speed point within 2x of a trained compression for: "
                      f"{', '.join(unpaired)}.")
+    notes += [f"speed: {line}" for line in footer_lines(results.speed)]
     subtitle = ("Left: median speedup of the embedding lookup over the baseline (run "
                 "results given with the accuracy results; ok points only). Right: test AUC "
                 "lost against the baseline after the last epoch (positive: worse). A kind "
@@ -89,16 +90,17 @@ def draw(frame: pd.DataFrame, results):
                                  "accuracy at a compression within 2x."] + notes)
         return page.finish()
     left, right = page.axes(1, 2)
-    labels = [f"{r['kind']} {r['speed_compression']:.3g}x"
+    labels = [f"{r['kind']} {r['speed_compression']:.3g}x\n"
+              f"(trained {r['accuracy_compression']:.3g}x)"
               for _, r in frame.iterrows()]
     y = np.arange(len(frame))
     kinds = list(dict.fromkeys(frame["kind"]))
     colors = [kind_color(k, kinds) for k in frame["kind"]]
-    left.barh(y, frame["speedup_median"], color=colors)
+    left.barh(y, frame["speedup_median"], color=colors, height=0.6)
     left.axvline(1.0, color="#333333", linewidth=1)
     left.set_yticks(y, labels, fontsize=7)
     left.set_xlabel("speedup over baseline (x)")
-    right.barh(y, frame["auc_loss"], color=colors)
+    right.barh(y, frame["auc_loss"], color=colors, height=0.6)
     right.axvline(0.0, color="#333333", linewidth=1)
     right.set_yticks(y, [""] * len(y))
     right.set_xlabel("test AUC loss vs baseline")
