@@ -100,3 +100,13 @@ def test_malformed_and_missing_data_exit_2_with_file_and_line(repo, tmp_path):
     assert f"{data}:4: 3 tab-separated fields" in result.stderr
     missing = harness(repo, "accuracy", scenario, "--data", tmp_path / "none.txt")
     assert missing.returncode == 2 and "none.txt: no such data file" in missing.stderr
+
+
+def test_validate_knows_accuracy_scenarios(repo, tmp_path):
+    ok = harness(repo, "validate", "scenarios/accuracy.yaml")
+    assert ok.returncode == 0, ok.stderr
+    assert "scenarios/accuracy.yaml: ok (accuracy), 16 models" in ok.stdout
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY.replace("compression: 10", "compression: 1000000"))
+    bad = harness(repo, "validate", scenario)
+    assert bad.returncode == 2 and "tiny.yaml:15: kinds[1].compression[0]" in bad.stderr

@@ -64,6 +64,27 @@ def _rows(module, cfg) -> list[int]:
     return [cfg.max_rows] * synthetic.CATEGORICAL_FEATURES
 
 
+def is_accuracy_scenario(path) -> bool:
+    """Whether a YAML file is an accuracy scenario (it lists ``kinds:``, not ``kernels:``)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the run schema's loader reports what is wrong with it
+    return isinstance(data, dict) and "kinds" in data and "kernels" not in data
+
+
+def check_scenario(path, quick: bool = False) -> str:
+    """Load an accuracy scenario and size every model (UsageError if any cannot be);
+    one line saying what would be trained."""
+    loaded = load_accuracy_scenario(path, quick)
+    module, cfg, _ = _data_source(loaded, None)
+    specs = model_specs(loaded, _rows(module, cfg))
+    return (f"{path}: ok (accuracy), {len(specs)} models: "
+            f"{', '.join(s.model_id for s in specs)}")
+
+
 def _manifest(loaded, req: Request, machine, placed: dict, data_desc: dict) -> dict:
     from harness.machine.provenance import git_state, library_versions
     from harness.store.results import utc_now
