@@ -51,16 +51,20 @@ def test_accuracy_pages_alone_and_beside_a_speed_run(tmp_path):
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    assert report([acc], tmp_path / "a.pdf", tmp_path / "a") == 2
+    assert report([acc], tmp_path / "a.pdf", tmp_path / "a") == 3
     compression = pd.read_csv(tmp_path / "a" / "accuracy_compression.csv")
     final = compression.set_index("model_id")["test_auc"].to_dict()
     assert final == {"baseline": 0.76, "memrec@100x": 0.765, "qr@100x": 0.70}  # last epochs
     epochs = pd.read_csv(tmp_path / "a" / "accuracy_epochs.csv")
     assert len(epochs) == 5
+    table = pd.read_csv(tmp_path / "a" / "accuracy_table.csv").set_index("model_id")
+    assert table.loc["memrec@100x", "best_epoch"] == 2
+    assert table.loc["memrec@100x", "auc_gap_to_best"] == pytest.approx(0.79 - 0.765)
+    assert table.loc["ttrec@1000x", "status"] == "failed"
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "a.pdf").pages)
     assert "Test AUC vs compression" in text and "ttrec@1000x: failed: Diverged" in text
 
-    assert report([acc, FIXTURE_RUN], tmp_path / "b.pdf", tmp_path / "b") == 3
+    assert report([acc, FIXTURE_RUN], tmp_path / "b.pdf", tmp_path / "b") == 4
     speed = pd.read_csv(tmp_path / "b" / "accuracy_speed.csv")
     row = speed.set_index("kind").loc["memrec"]
     assert row["model_id"] == "memrec@100x" and row["speedup_median"] > 0

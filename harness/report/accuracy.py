@@ -20,7 +20,8 @@ from harness.accuracy import results as store
 from harness.errors import UsageError
 from harness.report.load import MachineInfo, Results, load_results, machine_key
 
-ACCURACY_FIGURES = ("accuracy_compression", "accuracy_epochs", "accuracy_speed")
+ACCURACY_FIGURES = ("accuracy_table", "accuracy_compression", "accuracy_epochs",
+                    "accuracy_speed")
 
 
 @dataclass
