@@ -160,7 +160,7 @@ def _problems(exc: ValidationError, file: str, doc, prefix: tuple = ()) -> list[
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        elif not isinstance(err.get("input"), (dict, list)):
+        elif err["type"] != "value_error" and not isinstance(err.get("input"), (dict, list)):
             msg += f" (got {err.get('input')!r})"
         line = doc.line_of(path)
         out.append(f"{file}:{line}: {format_path(path)}: {msg}" if line
