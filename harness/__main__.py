@@ -33,6 +33,7 @@ COMMANDS = {
     "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",
     "collisions": "How many ids MEM-REC's encoders cannot tell apart, for a vocabulary.",
     "serve": "Serve a scenario's kernels under Poisson load; p99 per rate, max rate in the SLO.",
+    "accuracy": "Train a small DLRM per embedding kind at equal memory; AUC and log loss.",
 }
 
 

@@ -20,7 +20,8 @@ from harness.report.pdf import write_report
 
 def add_arguments(parser) -> None:
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
-                        help="result directories written by `harness run`")
+                        help="result directories written by `harness run` (or `harness "
+                             "accuracy`: then the accuracy pages, with speed beside them)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf",
                         help="the PDF to write, e.g. reports/skylake.pdf")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
@@ -46,6 +47,12 @@ def run(args) -> int:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"{data_dir}: cannot create: {exc}") from None
+    from harness.report.accuracy import report as accuracy_report
+
+    pages = accuracy_report(args.results, out, data_dir)  # None: no accuracy results given
+    if pages is not None:
+        print(f"{out}: {pages} accuracy pages", file=sys.stderr)
+        return 0
     if _serving_report(args.results, out, data_dir):
         return 0
     results = load_results(args.results)

@@ -25,6 +25,11 @@ def run(args) -> int:
     machine = None
     for file in args.files:
         try:
+            from harness.accuracy.session import check_scenario, is_accuracy_scenario
+
+            if is_accuracy_scenario(file):  # `harness accuracy`'s schema, not run's
+                print(check_scenario(file, args.quick))
+                continue
             loaded = load_scenario(file, quick=args.quick)
             machine = machine or describe_machine()
             effective, _ = stored_effective_llc(args.limits, loaded, machine)
