@@ -113,7 +113,6 @@ class MemRec(BackendInfo):
 
         self._token = torch.from_numpy(self.token_table)
         self._weight = torch.from_numpy(self.weight_table)
-        self._weight_column = self._weight.view(-1, 1)  # (d' x 1), the reference's bag
         seeds = hashfn.hash_seeds(self.seed, max(self.k, self.k_weight))
         self._seeds_torch = torch.tensor([hashfn.signed64(s) for s in seeds],
                                          dtype=torch.int64)
@@ -288,11 +287,13 @@ class MemRec(BackendInfo):
             return F.embedding_bag(tokens, self._token, token_offsets, mode="sum")
         if self.combine == "per_bag":  # the reference: two bags and one multiply
             v = F.embedding_bag(tokens, self._token, token_offsets, mode="sum")
-            v_w = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
+            # (d' x 1), the reference's bag; a view made per call, so that a trainer that
+            # swaps _weight for a Parameter (harness.accuracy) is read, not a stale copy.
+            v_w = F.embedding_bag(weights, self._weight.view(-1, 1), weight_offsets, mode="sum")
             return v * v_w
         # alpha per id as a bag of its k' weights: one op, not a gather and a sum (~7%
         # at batch 1-256, benchmarks/small_batch.py).
-        alpha = F.embedding_bag(weights, self._weight_column, weight_offsets, mode="sum")
+        alpha = F.embedding_bag(weights, self._weight.view(-1, 1), weight_offsets, mode="sum")
         return F.embedding_bag(tokens, self._token, token_offsets, mode="sum",
                                per_sample_weights=alpha.view(-1).repeat_interleave(self.k))
 

@@ -12,7 +12,6 @@ substitute.
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass, field
 
@@ -71,16 +70,10 @@ def tt_rank(total_rows: int, dim: int, target: int) -> int | None:
 
     best = None
     for rank in range(1, 4097):
-        if TTRec.footprint_bytes(total_rows, dim, rank) > target:
+        if TTRec.footprint_for(total_rows, dim, TTRec.Params(rank=rank)) > target:
             break
         best = rank
     return best
-
-
-def _memrec_supports_combine() -> bool:
-    from kernels.memrec import MemRec
-
-    return "combine" in inspect.signature(MemRec.__init__).parameters
 
 
 def resolve_kind(kind, target: int, total_rows: int, dim: int, where: str) -> tuple[dict, int]:
@@ -107,13 +100,9 @@ def resolve_kind(kind, target: int, total_rows: int, dim: int, where: str) -> tu
                                f"(weight_share {share})")
         params = {"token_rows": token_rows, "k": kind.k or DEFAULT_K,
                   "weight_rows": weight_rows, "k_weight": k_weight}
-        combine = kind.combine or "per_id"
-        if _memrec_supports_combine():
-            params["combine"] = combine
-        elif combine != "per_id":
-            raise UsageError(f"{where.rsplit('.', 1)[0]}.combine: {combine} needs "
-                             f"kernels.memrec.MemRec's combine parameter, which this "
-                             f"checkout's kernel lacks (it scales each id: per_id)")
+        # One bag per sample and feature (the concatenation interaction needs each
+        # feature's vector): per_bag and per_id then agree unless a feature is pooled.
+        params["combine"] = kind.combine or "per_id"
         return params, token_rows * row + (weight_rows * 4 if k_weight else 0)
     if name == "robez":
         z = kind.z or min(DEFAULT_Z, dim)
@@ -136,9 +125,9 @@ def resolve_kind(kind, target: int, total_rows: int, dim: int, where: str) -> tu
         rank = tt_rank(total_rows, dim, target)
         if rank is None:
             raise _unreachable(where, name, target,
-                               TTRec.footprint_bytes(total_rows, dim, 1),
+                               TTRec.footprint_for(total_rows, dim, TTRec.Params(rank=1)),
                                "rank-1 cores do not fit")
-        return {"rank": rank}, TTRec.footprint_bytes(total_rows, dim, rank)
+        return {"rank": rank}, TTRec.footprint_for(total_rows, dim, TTRec.Params(rank=rank))
     raise ValueError(f"unknown kind {name!r}")
 
 
