@@ -70,7 +70,7 @@ def test_cardinalities_validate(tmp_path):
 
 
 @pytest.mark.parametrize("tables,line,needle", [
-    ("cardinalities: [10, 0]", 4, "tables.cardinalities[1]: Input should be greater than 0"),
+    ("cardinalities: [10, 0]", 4, "tables.cardinalities[1]: Input should be greater than or equal to 1"),
     ("cardinalities: [10]\nsizes: ['1x LLC']", 3, "tables: give either sizes"),
     ("dim: 8", 3, "tables: give either sizes"),
     ("cardinalities: [10, 20]\nfeatures: 3", 3, "features is 3 but cardinalities lists 2"),

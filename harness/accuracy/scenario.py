@@ -18,6 +18,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFlo
 from harness.errors import UsageError
 from harness.scenario.schema import deep_merge
 from harness.scenario.sizes import Size, parse_size
+from harness.scenario.inputfile import read_scenario_text
 from harness.scenario.yamlload import YamlProblem, format_path, load_yaml
 
 KINDS = ("baseline", "memrec", "bloom", "hashing_trick", "qr", "robez", "ttrec")
@@ -172,12 +173,7 @@ def load_accuracy_scenario(path: str | Path, quick: bool = False) -> LoadedAccur
     """Load and check an accuracy scenario; UsageError (exit 2) lists every problem."""
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{file}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read: {exc}") from None
+    text = read_scenario_text(path)  # a regular file of at most 1 MiB
     try:
         doc = load_yaml(text)
     except YamlProblem as exc:

@@ -66,11 +66,13 @@ def _rows(module, cfg) -> list[int]:
 
 def is_accuracy_scenario(path) -> bool:
     """Whether a YAML file is an accuracy scenario (it lists ``kinds:``, not ``kernels:``)."""
-    import yaml
+    from harness.errors import UsageError
+    from harness.scenario.inputfile import read_scenario_text
+    from harness.scenario.yamlload import YamlProblem, load_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    try:  # bounded: a device, a huge file or an alias bomb is refused, not read
+        data = load_yaml(read_scenario_text(path)).data
+    except (UsageError, YamlProblem):
         return False  # the run schema's loader reports what is wrong with it
     return isinstance(data, dict) and "kinds" in data and "kernels" not in data
 

@@ -6,6 +6,7 @@ of ab) goes through (lock, signals, memory re-check, progress, resume); ``manife
 describes a scenario run for its result files; ``resume`` says whether a stored run may
 be continued; ``runner`` launches one fresh worker process per point and repeat and
 never measures; ``worker`` is the measured process; ``layout`` maps features onto kernel
-instances; ``indices`` makes the id streams; ``signals`` turns SIGINT/SIGTERM/SIGHUP
-into an orderly stop.
+instances; ``placement`` applies a point's NUMA memory policy before tables are built;
+``indices`` makes the id streams; ``signals`` turns SIGINT/SIGTERM/SIGHUP into an
+orderly stop.
 """

@@ -218,7 +218,7 @@ def parse_memory_limit(text: str, available: int | None) -> int:
 
 # A point id names files: raw/<id>/r<repeat>.json, .work/<id>.r<repeat>.spec.json.
 # File names may be 255 bytes; ids stay at or under this, leaving room for suffixes.
-MAX_POINT_ID = 100
+MAX_POINT_ID = 200
 _POINT_ID_HASH = 16  # hex digits of sha256: 64 bits, no collision among a sweep's ids
 
 

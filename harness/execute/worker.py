@@ -292,14 +292,15 @@ def _versions() -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def worker_main(argv: list[str], measure_spec, module: str) -> int:
+    """``python -m MODULE SPEC.json --result RESULT.json``: measure the spec and write the
+    record; an exception becomes a failed record with its traceback, for the manager."""
     if len(argv) != 3 or argv[1] != "--result":
-        print("usage: python -m harness.worker SPEC.json --result RESULT.json", file=sys.stderr)
+        print(f"usage: python -m {module} SPEC.json --result RESULT.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     try:
-        result = measure(spec)
+        result = measure_spec(spec)
         status = 0
     except Exception as exc:  # reported to the manager as a failed point, with its traceback
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
@@ -308,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         status = 1
     atomic_write_json(argv[2], result)
     return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    return worker_main(sys.argv[1:] if argv is None else argv, measure, "harness.worker")
 
 
 if __name__ == "__main__":

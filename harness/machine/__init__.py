@@ -2,6 +2,7 @@
 
 ``detect`` describes CPU, topology, caches, memory and perf (roots injectable for tests);
 ``uarch`` names the microarchitecture from CPUID vendor/family/model; ``cgroup`` reads the
-memory cgroup's limit and OOM kills; ``cpulist`` parses Linux cpulist strings; ``gitrepo``
-and ``provenance`` say which code and libraries a result came from.
+memory cgroup's limit and OOM kills; ``numa`` reads NUMA nodes, automatic balancing and
+``numa_maps``; ``cpulist`` parses Linux cpulist strings; ``gitrepo`` and ``provenance``
+say which code and libraries a result came from.
 """

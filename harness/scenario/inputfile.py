@@ -137,3 +137,21 @@ def _text_ids(data: bytes) -> np.ndarray:
             raise ValueError(f"is malformed: line {lineno}: id {shown} does not fit in int64")
         ids.append(int(text))
     return np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
+
+
+def read_scenario_text(path: str | Path) -> str:
+    """A scenario file's text: a regular UTF-8 file of at most MAX_SCENARIO_BYTES, or
+    UsageError naming what is wrong (every scenario loader reads through this)."""
+    from harness.errors import UsageError
+
+    file = str(path)
+    try:
+        return read_bounded(Path(path), MAX_SCENARIO_BYTES, "a scenario file").decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{file}: no such scenario file") from None
+    except InputFileProblem as exc:
+        raise UsageError(f"{file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None

@@ -21,8 +21,7 @@ from harness.counters.config import CountersConfig
 from harness.machine.cpulist import parse_cpulist
 from harness.machine.numa import PLACEMENT_PATTERN
 from harness.errors import UsageError
-from harness.scenario.inputfile import (MAX_SCENARIO_BYTES, InputFileProblem, check_trace,
-                                        read_bounded)
+from harness.scenario.inputfile import check_trace, read_scenario_text
 from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches,
                                      Cardinality, CpuCount, CpuNumber, Pooling, Repeats,
                                      Seed, TimeoutS, Warmups, ZipfAlpha)
@@ -356,16 +355,7 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
     """Load and validate a scenario; raise UsageError listing every problem found."""
     path = Path(path)
     file = str(path)
-    try:
-        text = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file").decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{file}: no such scenario file") from None
-    except InputFileProblem as exc:
-        raise UsageError(f"{file}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-    except OSError as exc:
-        raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    text = read_scenario_text(path)
     try:
         doc = load_yaml(text)
     except YamlProblem as exc:

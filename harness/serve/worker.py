@@ -16,12 +16,10 @@ import gc
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from harness.execute.worker import pin, thread_placement
+from harness.execute.worker import pin, thread_placement, worker_main
 from harness.machine.cpulist import format_cpulist
-from harness.store.fileio import atomic_write_json
 
 
 def request_pool(point: dict, requests: int, seed: list[int]):
@@ -124,23 +122,7 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import json
-
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 3 or argv[1] != "--result":
-        print("usage: python -m harness.serve.worker SPEC.json --result RESULT.json",
-              file=sys.stderr)
-        return 2
-    spec = json.loads(Path(argv[0]).read_text())
-    try:
-        result, status = measure(spec), 0
-    except Exception as exc:  # reported to the manager as a failed point, with its traceback
-        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                  "traceback": traceback.format_exc()}
-        traceback.print_exc()
-        status = 1
-    atomic_write_json(argv[2], result)
-    return status
+    return worker_main(sys.argv[1:] if argv is None else argv, measure, "harness.serve.worker")
 
 
 if __name__ == "__main__":
