@@ -11,7 +11,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from harness.accuracy import criteo, results, sizing, synthetic
+from harness.accuracy import criteo, sizing, synthetic
+from harness.store import accuracy as results
 from harness.accuracy import model as modelling
 from harness.accuracy import train as training
 from harness.accuracy.scenario import Kind, Model, Synthetic, Train, load_accuracy_scenario

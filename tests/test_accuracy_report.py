@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from harness.accuracy import results
+from harness.store import accuracy as results
 from harness.accuracy.sizing import ModelSpec
 from harness.errors import UsageError
 from harness.report.accuracy import report, split_directories

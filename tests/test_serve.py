@@ -170,7 +170,7 @@ def test_manager_stores_failures_and_compare_reads_serving_results(tmp_path):
     from harness.execute.plan import make_plan
     from harness.scenario.schema import load_scenario
     from harness.serve.manager import serve_plan
-    from harness.serve.results import ServeStore
+    from harness.store.serving import ServeStore
 
     from fakes import ZEN3_VM_2CPU, make_machine_tree
     from harness.machine.detect import describe_machine
@@ -241,7 +241,7 @@ def _stored(tmp_path, kernels_yaml, spawn):
     from harness.machine.detect import describe_machine
     from harness.scenario.schema import load_scenario
     from harness.serve.manager import serve_plan
-    from harness.serve.results import ServeStore
+    from harness.store.serving import ServeStore
 
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO.replace("  - kernel: baseline\n    backend: numpy\n", kernels_yaml))

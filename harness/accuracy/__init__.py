@@ -8,6 +8,6 @@ stream whose best achievable AUC is known, or on Criteo's text format.
 
 Modules, in the order data flows: ``scenario`` (the YAML schema), ``synthetic`` and
 ``criteo`` (data), ``sizing`` (kinds at equal bytes), ``model`` (trainable kernels
-and the DLRM), ``train`` (the loop and its metrics), ``results`` (the one reader and
-writer of an accuracy result directory).
+and the DLRM), ``train`` (the loop and its metrics); the result files are
+``harness.store.accuracy``'s.
 """

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__
-from harness.accuracy import criteo, results, synthetic
+from harness.accuracy import criteo, synthetic
+from harness.store import accuracy as results
 from harness.accuracy.scenario import Criteo, load_accuracy_scenario
 from harness.accuracy.sizing import model_specs
 from harness.errors import UsageError

@@ -68,7 +68,7 @@ def run(args) -> int:
 def _serving_report(directories: list[Path], out: Path, data_dir) -> bool:
     """Draw the serving pages (harness/report/figures/serve.py) when these are
     ``harness serve`` results; False when they are run results, for the run report."""
-    from harness.serve.results import is_serve_dir
+    from harness.store.serving import is_serve_dir
 
     serving = [is_serve_dir(d) for d in directories]
     if not any(serving):

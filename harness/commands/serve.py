@@ -21,7 +21,7 @@ from harness.machine.detect import describe_machine
 from harness.machine.provenance import git_state, library_versions
 from harness.scenario.schema import load_scenario
 from harness.serve.manager import serve_plan
-from harness.serve.results import SERVE_FORMAT_VERSION, ServeStore
+from harness.store.serving import SERVE_FORMAT_VERSION, ServeStore
 from harness.store.results import default_result_dir, new_result_dir, utc_now
 
 

@@ -40,7 +40,7 @@ class ResultSet:
 
 def load_results(directory: str | Path) -> ResultSet:
     """Load one result directory for comparison; UsageError when it is unusable."""
-    from harness.serve.results import is_serve_dir, load_serve_results
+    from harness.store.serving import is_serve_dir, load_serve_results
 
     if is_serve_dir(directory):  # `harness serve`: one entry per point and offered rate
         return load_serve_results(directory)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 
-from harness.accuracy import results as store
+from harness.store import accuracy as store
 from harness.errors import UsageError
 from harness.report.load import MachineInfo, Results, load_results, machine_key
 

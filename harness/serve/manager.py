@@ -20,7 +20,7 @@ from harness.execute.plan import Plan, Point
 from harness.execute.runner import interpret_outcome
 from harness.execute.signals import (Interrupted, SignalGuard, die_with_parent,
                                       stop_process_group)
-from harness.serve.results import ServeStore
+from harness.store.serving import ServeStore
 
 
 def spawn_worker(point: Point, serve_config: dict, llc_bytes: int, work_dir: Path) -> dict:

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from harness.report.figures import FigureSpec
 from harness.report.select import display_label, role
 from harness.report.style import BASELINE_COLOR, MEMREC_COLORS, PAGE_SIZE, PEER_COLORS, wrap
-from harness.serve.results import load_serve
+from harness.store.serving import load_serve
 
 SLICE = ["machine", "table_size", "batch_size", "threads", "pages", "placement"]
 

@@ -8,8 +8,8 @@
 - ``manifest.json``: kind ``serve``, scenario as given and as expanded, machine,
   versions, git commit, times, every point's status.
 
-Written with ``harness.store.fileio``'s atomic writers; kept in one module so the
-store can take it in. ``load_serve_results`` turns a directory into what
+Written with the store's atomic writers (``fileio``), read back by this module alone.
+``load_serve_results`` turns a directory into what
 ``harness compare`` compares: one entry per point and rate, whose samples are that
 rate's per-request latencies.
 """

@@ -13,8 +13,6 @@ after every epoch, so an interruption loses at most the epoch in progress:
 - ``manifest.json``: ``kind: accuracy``, the scenario as given and as effective,
   requested and effective threads and CPUs, the machine, library versions, the git
   commit, start and end times and state.
-
-Kept in one module so that it can move into ``harness/store/`` whole.
 """
 
 from __future__ import annotations
