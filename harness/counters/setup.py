@@ -102,10 +102,6 @@ class CounterSetup:
                                _cache(machine, 1, "Data"), _cache(machine, 1, "Instruction"),
                                config.simulated_batches, config.simulated_warmups)
 
-    @property
-    def active(self) -> bool:
-        return bool(self.perf or self.cachegrind or self.model)
-
     def prepare(self, command: list[str], spec: dict, work_dir: Path, stem: str) -> list[str]:
         """The command to spawn for a worker run; fills ``spec['counters']``."""
         counters = {}

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from harness.machine.cpulist import format_cpulist, parse_cpulist
 
-PLACEMENTS = ("local", "remote", "interleave")  # and node:N
 PLACEMENT_PATTERN = r"^(local|remote|interleave|node:[0-9]{1,4})$"
 _BALANCING = {"0": "off", "1": "on (NUMA_BALANCING_NORMAL)",
               "2": "memory tiering (NUMA_BALANCING_MEMORY_TIERING)",

@@ -83,9 +83,6 @@ class Results:
                 return src.values_s[point_id] * 1e9
         return np.empty(0)
 
-    def sources_of(self, machine: str) -> list[Source]:
-        return [s for s in self.sources if s.machine_key == machine]
-
 
 def _checked_manifest(stored: StoredResult) -> dict:
     """The manifest (checked and upgraded by harness.store.reader), with what figures
