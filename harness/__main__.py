@@ -37,13 +37,18 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; only ``command``'s module is imported (its arguments added), so
+    that a command does not pay for the others' imports (scipy, matplotlib, torch...)."""
     parser = argparse.ArgumentParser(
         prog="python -m harness",
         description="MEM-REC vs baseline embedding lookups, characterised on this machine.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(f"harness.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(p)
@@ -51,10 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (its first word that is no option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         with stop_quietly():
-            args = build_parser().parse_args(argv)
+            argv = sys.argv[1:] if argv is None else argv
+            args = build_parser(_command_of(argv)).parse_args(argv)
             return args._module.run(args)
     except UsageError as exc:
         for problem in exc.problems:

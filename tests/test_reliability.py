@@ -417,7 +417,7 @@ def _stop_when_imported(module: str, sig: int, args: list[str]) -> tuple[int, li
 @pytest.mark.parametrize("module,sig,status", [
     ("harness.errors", signal.SIGINT, 130),          # while __main__ itself is loading
     ("harness.execute.plan", signal.SIGINT, 130),    # while the commands are imported
-    ("harness.report.pdf", signal.SIGTERM, 143),     # the last one: in the command itself
+    ("harness.accuracy.session", signal.SIGTERM, 143),  # imported in the command itself
 ])
 def test_early_signal_exits_with_one_line(repo, module, sig, status):
     scenario = str(repo / "scenarios" / "ci.yaml")
