@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.backends.backend_pdf import PdfPages
 
 from harness.store import accuracy as store
 from harness.errors import UsageError
@@ -87,26 +86,14 @@ def accuracy_figures():
 
 def write_accuracy_report(results: AccuracyResults, out: Path, data_dir: Path | None) -> int:
     """The accuracy pages as one PDF (and CSVs in ``data_dir``); returns the page count."""
-    from harness.report.cli import write_csv
-    from harness.report.style import report_style
+    from harness.report.pdf import write_pdf
 
-    pages = 0
     metadata = {"Title": "Embedding compression: AUC beside speed",
                 "Subject": "Regenerated from stored harness accuracy results",
                 "CreationDate": None}
-    try:
-        with report_style(), PdfPages(out, metadata=metadata) as pdf:
-            for spec in accuracy_figures():
-                if spec.name == "accuracy_speed" and results.speed is None:
-                    continue
-                frame = spec.data(results)
-                pdf.savefig(spec.draw(frame, results))
-                pages += 1
-                if data_dir is not None:
-                    write_csv(frame, data_dir / f"{spec.name}.csv")
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write: {exc}") from None
-    return pages
+    figures = [spec for spec in accuracy_figures()
+               if spec.name != "accuracy_speed" or results.speed is not None]
+    return write_pdf(out, metadata, results, figures, data_dir)
 
 
 def report(directories: list[Path], out: Path, data_dir: Path | None) -> int | None:

@@ -280,16 +280,7 @@ FIGURES = (
 
 def write_serve_report(directories: list[Path], out: Path, data_dir: Path | None) -> int:
     """A PDF of the serving pages (and each page's data as CSV); returns the page count."""
-    from matplotlib.backends.backend_pdf import PdfPages
+    from harness.report.pdf import write_pdf
 
-    from harness.report.cli import write_csv
-    from harness.report.style import report_style
-
-    results = load_serve_results(directories)
-    with report_style(), PdfPages(out, metadata={"CreationDate": None}) as pdf:
-        for spec in FIGURES:
-            frame = spec.data(results)
-            pdf.savefig(spec.draw(frame, results))
-            if data_dir is not None:
-                write_csv(frame, data_dir / f"{spec.name}.csv")
-    return len(FIGURES)
+    return write_pdf(out, {"CreationDate": None}, load_serve_results(directories), FIGURES,
+                     data_dir)
