@@ -43,6 +43,12 @@ class WorkerLauncher:
     python: str = sys.executable
     counters: object = None  # a harness.counters.setup.CounterSetup, or None: no counting
 
+    @property
+    def groups(self) -> bool:
+        """One worker per group of points (harness.execute.groups): not for another
+        checkout's worker (``harness ab``), which may predate grouped specs."""
+        return self.code_dir is None
+
     def command(self, spec_path: Path, result_path: Path) -> list[str]:
         if self.code_dir is not None:
             return [self.python, "-c", self.RUN_WORKER_FROM, str(self.code_dir), str(spec_path),
@@ -69,13 +75,35 @@ class WorkerLauncher:
         stem = f"{point.point_id}.r{repeat}"
         spec_path = self.work_dir / f"{stem}.spec.json"
         result_path = self.work_dir / f"{stem}.result.json"
-        stderr_path = self.work_dir / f"{stem}.stderr"
         spec = {"point": point.to_dict(), "repeat": repeat, "llc_bytes": self.llc_bytes}
         command = self.command(spec_path, result_path)
         worker_argv0 = command[0]
         if self.counters is not None:  # perf stat wraps the worker; spec gets its fifos
             command = self.counters.prepare(command, spec, self.work_dir, stem)
+        outcome = self.spawn(command, worker_argv0, spec, spec_path, result_path, stem,
+                             point.timeout_s)
+        if self.counters is not None:
+            try:
+                outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
+                                               self.command)
+            except Interrupted as exc:  # in the counting pass: the timed run is done
+                outcome["counters_interrupted"] = f"interrupted by {exc} while counting"
+                exc.outcome = outcome
+                raise
+        return outcome
+
+    def run_group(self, points: list[Point], repeat: int) -> list[dict]:
+        """One worker for ``points`` (one group, see harness.execute.groups)."""
+        from harness.execute.grouprun import run_group
+
+        return run_group(self, points, repeat)
+
+    def spawn(self, command: list[str], worker_argv0: str, spec: dict, spec_path: Path,
+              result_path: Path, stem: str, timeout_s: float) -> dict:
+        """Run one worker process to its end (or kill it at ``timeout_s``): its outcome."""
+        stderr_path = self.work_dir / f"{stem}.stderr"
         wrapped = command[0] != worker_argv0
+        spec["spawned_at"] = time.time()
         spec_path.write_text(json.dumps(spec))
         result_path.unlink(missing_ok=True)
         oom_before = read_cgroup_memory().oom_kills
@@ -87,7 +115,7 @@ class WorkerLauncher:
                     proc = subprocess.Popen(command, stdout=devnull, stderr=stderr,
                                             start_new_session=True,
                                             preexec_fn=die_with_parent)
-                returncode = proc.wait(timeout=point.timeout_s)
+                returncode = proc.wait(timeout=timeout_s)
                 timed_out = False
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -107,17 +135,8 @@ class WorkerLauncher:
             returncode = -sig if sig else returncode
         oom_after = read_cgroup_memory().oom_kills
         oom_killed = None if oom_before is None or oom_after is None else oom_after > oom_before
-        outcome = interpret_outcome(returncode, timed_out, point.timeout_s, result_path,
-                                    stderr_path, elapsed, oom_killed, process)
-        if self.counters is not None:
-            try:
-                outcome = self.counters.finish(spec, repeat, outcome, self.work_dir, stem,
-                                               self.command)
-            except Interrupted as exc:  # in the counting pass: the timed run is done
-                outcome["counters_interrupted"] = f"interrupted by {exc} while counting"
-                exc.outcome = outcome
-                raise
-        return outcome
+        return interpret_outcome(returncode, timed_out, timeout_s, result_path,
+                                 stderr_path, elapsed, oom_killed, process)
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -220,12 +239,18 @@ def run_sides(plan: Plan, sides: Sequence[Side],
     """Run every planned point ``repeats`` times at every side, storing as it goes.
 
     Round-robin over repeats (every point once, then every point again); with two sides
-    each point's runs are back to back in alternating order. Runs already in a side's
+    each point's runs are back to back in alternating order. Launchers that measure
+    groups (``groups`` true) get one worker per table and repeat (``grouprun``). Runs already in a side's
     store (a resumed directory) are not run again. The memory check runs just before
     each worker starts, against the memory available then.
     """
     guard = guard or SignalGuard()
     repeats = max((p.repeats for p in plan.runnable), default=0)
+    if all(getattr(side.launcher, "groups", False) for side in sides):
+        from harness.execute.grouprun import run_groups
+
+        run_groups(plan, sides, on_run, guard, memory_check, repeats)
+        return
     for repeat in range(repeats):
         for index, point in enumerate(plan.runnable):
             if repeat >= point.repeats:

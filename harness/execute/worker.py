@@ -25,6 +25,8 @@ from pathlib import Path
 from harness.machine.cpulist import format_cpulist
 from harness.store.fileio import atomic_write_json
 
+_MAIN_STARTED = time.time()  # when this process got as far as the worker: spawn's end
+
 
 def pin(cpus: list[int], threads: int) -> dict:
     """Pin this process and its future OpenMP threads; call before importing torch."""
@@ -125,29 +127,52 @@ def _index_seed(point: dict, repeat: int) -> list[int]:
             point["pooling"], point["features"]]
 
 
-def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
-    point, repeat = spec["point"], spec["repeat"]
+class Phases:
+    """Where a worker's wall time goes, in ns per phase (the manager sums them into the
+    run's duty cycle): ``with phases("table_build"): ...`` or ``phases.add(name, ns)``."""
+
+    NAMES = ("spawn", "imports", "table_build", "indices", "verification",
+             "counters_model", "warmups", "timed", "writing")
+
+    def __init__(self, clock=time.perf_counter_ns):
+        self.ns: dict[str, int] = {}
+        self.clock = clock
+
+    def add(self, name: str, ns: int) -> None:
+        self.ns[name] = self.ns.get(name, 0) + int(ns)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = self.clock()
+        try:
+            yield
+        finally:
+            self.add(name, self.clock() - t0)
+
+
+def setup(point: dict, spec: dict, phases: Phases) -> dict:
+    """Pin, import, place and build the kernel's tables once: what every point of a
+    worker's group shares. Returns the context ``measure_point`` measures with."""
     threads = point["threads"]
     affinity = pin(point["cpus"], threads)
     started = time.time()
-    from harness.execute.placement import apply_placement, numa_report
+    with phases("imports"):
+        from harness.execute.placement import apply_placement, numa_report
 
-    numa_placement = apply_placement(point)  # before any table: every kernel placed alike
+        numa_placement = apply_placement(point)  # before any table: every kernel placed alike
 
-    from harness.execute import layout
-    from harness.execute.indices import make_batches
-    from harness.scenario.kernelspec import KERNELS
-    from harness.scenario.schema import load_trace
+        from harness.execute import layout
+        from harness.scenario.kernelspec import KERNELS
 
-    backend = point["params"].get("backend")
-    torch_threads = None
-    if backend == "torch":
-        import torch
+        backend = point["params"].get("backend")
+        torch_threads = None
+        if backend == "torch":  # only then: importing torch costs seconds
+            import torch
 
-        torch.set_num_threads(threads)
-        torch_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            torch_threads = torch.get_num_threads()
 
-    from harness.counters.region import make_region, worker_counters
+        from harness.counters.region import make_region
 
     # Made before the tables: a simulated cache must see their initialisation too.
     region = make_region(spec.get("counters"))
@@ -156,37 +181,76 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
     kernels = layout.build_kernels(point, kspec, spec["llc_bytes"],
                                    pages=point.get("pages", "default"))
     build_ns = time.perf_counter_ns() - t0
+    phases.add("table_build", build_ns)
+    nbytes = sum(k.nbytes for k in kernels)
+    return {"affinity": affinity, "started": started, "kernels": kernels, "kspec": kspec,
+            "region": region, "build_ns": build_ns, "torch_threads": torch_threads,
+            "backend": backend, "numa": numa_report(kernels, numa_placement),
+            "build_gbytes_per_s": nbytes / build_ns if build_ns else None}
 
+
+def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
+    """One point, one repeat: a group of one."""
+    phases = Phases()
+    if spec.get("spawned_at"):
+        phases.add("spawn", max(0.0, _MAIN_STARTED - spec["spawned_at"]) * 1e9)
+    ctx = setup(spec["point"], spec, phases)
+    result = measure_point(ctx, spec["point"], spec["repeat"], spec.get("counters"), phases,
+                           clock)
+    result["phases_ns"] = dict(phases.ns)
+    return result
+
+
+def measure_point(ctx: dict, point: dict, repeat: int, counters: dict | None,
+                  phases: Phases, clock=time.perf_counter_ns) -> dict:
+    """Measure one point on tables ``setup`` built: its indices, verification, warm-ups
+    and timed batches, and its own record. ``phases`` gets this point's time."""
+    from harness.execute import layout
+    from harness.execute.indices import make_batches
+    from harness.scenario.schema import load_trace
+
+    kernels, kspec, region, affinity = ctx["kernels"], ctx["kspec"], ctx["region"], \
+        dict(ctx["affinity"])
+    backend, torch_threads = ctx["backend"], ctx["torch_threads"]
+    started = time.time()
     trace = None
+    t0 = time.perf_counter_ns()
     if point["distribution"]["name"] == "trace":
         trace = load_trace(Path(point["distribution"]["path"]))
-    t0 = time.perf_counter_ns()
     batches = make_batches(point["distribution"], layout.feature_rows(point),
                            point["batch_size"], point["pooling"], point["features"],
                            point["distinct_batches"], _index_seed(point, repeat), trace)
     batches = [layout.arrange(point, kspec, batch) for batch in batches]
     indices_ns = time.perf_counter_ns() - t0
+    phases.add("indices", indices_ns)
 
-    verified = verify(kernels[0], *batches[0][0]) if point["verify"] else None
+    with phases("verification"):
+        verified = verify(kernels[0], *batches[0][0]) if point["verify"] else None
 
-    # Untimed: a kernel with ``hashing: precomputed`` hashes every batch here.
-    prepared = [[k.prepare(ids, off) for k, (ids, off) in zip(kernels, batch)]
-                for batch in batches]
-    hash_ns_per_id = hashing_ns_per_id(kernels, batches, clock)
-    if len(kernels) == 1:
-        run = kernels[0].run
-        calls = [(lambda p=p[0]: run(p)) for p in prepared]
-    else:
-        calls = [(lambda ps=ps: [k.run(p) for k, p in zip(kernels, ps)]) for ps in prepared]
-
-    memory_before = memory_status()
-    overhead = timer_overhead_ns(clock)
-    warm, values = time_batches(calls, point["warmups"], point["batches"], clock, region=region)
+        # Untimed: a kernel with ``hashing: precomputed`` hashes every batch here.
+        prepared = [[k.prepare(ids, off) for k, (ids, off) in zip(kernels, batch)]
+                    for batch in batches]
+        hash_ns_per_id = hashing_ns_per_id(kernels, batches, clock)
+        if len(kernels) == 1:
+            run = kernels[0].run
+            calls = [(lambda p=p[0]: run(p)) for p in prepared]
+        else:
+            calls = [(lambda ps=ps: [k.run(p) for k, p in zip(kernels, ps)])
+                     for ps in prepared]
+        memory_before = memory_status()
+        overhead = timer_overhead_ns(clock)
+    warm, values = timed_part(calls, point, clock, region)
+    phases.add("warmups", sum(warm))
+    phases.add("timed", sum(values))
     placement = thread_placement()
     affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))
     affinity["threads"] = placement
     affinity["cpus_run_on"] = format_cpulist({t["last_cpu"] for t in placement})
 
+    from harness.counters.region import worker_counters
+
+    with phases("counters_model"):
+        counted = worker_counters(counters, region, kernels, batches, point)
     return {
         "status": "ok",
         "point_id": point["point_id"],
@@ -197,7 +261,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "values_ns": values,
         "warmups_ns": warm,
         "timer_overhead_ns": overhead,
-        "build_ns": build_ns,
+        "build_ns": ctx["build_ns"],
+        "build_gbytes_per_s": ctx["build_gbytes_per_s"],
         "indices_ns": indices_ns,
         "verified": verified,
         "hash_ns_per_id": hash_ns_per_id,
@@ -210,12 +275,17 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "kernel_nbytes": sum(k.nbytes for k in kernels),
         "memory": memory_before,
         "pages": _pages(kernels[0], point.get("pages", "default")),
-        "numa": numa_report(kernels, numa_placement),
+        "numa": ctx["numa"],
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
-        "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
+        "counters": counted,
     }
+
+
+def timed_part(calls: list, point: dict, clock, region) -> tuple[list[int], list[int]]:
+    """The timed part of one point, in one place: warm-ups then timed batches."""
+    return time_batches(calls, point["warmups"], point["batches"], clock, region=region)
 
 
 def verify(kernel, ids, offsets) -> dict:
@@ -311,8 +381,17 @@ def worker_main(argv: list[str], measure_spec, module: str) -> int:
     return status
 
 
+def measure_any(spec: dict) -> dict:
+    """A group spec (``points``: several points, one table) or a single point's."""
+    if "points" in spec:
+        from harness.execute.groupworker import measure_group
+
+        return measure_group(spec)
+    return measure(spec)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return worker_main(sys.argv[1:] if argv is None else argv, measure, "harness.worker")
+    return worker_main(sys.argv[1:] if argv is None else argv, measure_any, "harness.worker")
 
 
 if __name__ == "__main__":
