@@ -26,6 +26,8 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
+import functools
+
 import numpy as np
 
 PAGE_BYTES = 4096
@@ -134,21 +136,66 @@ def alignment_of(array: np.ndarray) -> int:
     return align
 
 
-def fill_table(table: np.ndarray, seed: int, block_rows: int = 1 << 14) -> None:
-    """Fill a 2-D table with seeded values in [-0.5, 0.5), fast enough for 10 GB.
+# Tables at least this big are filled by numba's threads (its import and cache load,
+# ~0.3 s, would dominate a small table's fill); both paths give the same values.
+PARALLEL_FILL_BYTES = 64 * 2**20
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
-    Drawing every value from an RNG runs at ~0.5 GB/s; instead one random block
-    of ``block_rows`` rows is drawn and repeated, each repetition scaled by a
-    distinct factor so that no two rows are equal. Deterministic for a seed.
+
+def _mix(z):
+    """splitmix64's finaliser: a counter-based generator, value i depends on (seed, i) only."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _seed_key(seed: int) -> np.uint64:
+    return np.uint64((int(seed) * 0x2545F4914F6CDD1D + 0x632BE59BD9B4E019) % 2**64)
+
+
+def _fill_numpy(flat: np.ndarray, key: np.uint64, chunk: int = 1 << 20) -> None:
+    with np.errstate(over="ignore"):
+        for start in range(0, flat.size, chunk):
+            i = np.arange(start, min(flat.size, start + chunk), dtype=np.uint64)
+            bits = _mix(key + i * _GOLDEN) >> np.uint64(40)
+            flat[start:start + i.size] = bits.astype(np.float32) * np.float32(2.0**-24) \
+                - np.float32(0.5)
+
+
+@functools.cache
+def _fill_parallel():
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def fill(flat, key):
+        golden = np.uint64(0x9E3779B97F4A7C15)
+        for i in numba.prange(flat.size):
+            z = key + np.uint64(i) * golden
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            flat[i] = np.float32(z >> np.uint64(40)) * np.float32(2.0**-24) - np.float32(0.5)
+
+    return fill
+
+
+def fill_table(table: np.ndarray, seed: int) -> None:
+    """Fill a table with seeded values in [-0.5, 0.5), at memory speed for big tables.
+
+    Value i (in C order) is a hash of (seed, i), 24 random bits: the same table for a
+    seed whatever the number of threads filling it, and no two rows alike. Big tables
+    are filled by numba's threads (each first-touches the pages it writes), small ones
+    by numpy, identically.
     """
-    rows = table.shape[0]
-    rng = np.random.default_rng(seed)
-    block = rng.random((min(rows, block_rows),) + table.shape[1:], dtype=np.float32)
-    block -= np.float32(0.5)
-    for start in range(0, rows, block.shape[0]):
-        stop = min(rows, start + block.shape[0])
-        scale = np.float32(1.0 + (start // block.shape[0]) * 2.0**-12)
-        np.multiply(block[:stop - start], scale, out=table[start:stop])
+    flat = table.reshape(-1)
+    key = _seed_key(seed)
+    if table.nbytes >= PARALLEL_FILL_BYTES:
+        try:
+            _fill_parallel()(flat, key)
+            return
+        except ImportError:  # numba missing: numpy, slower, same values
+            pass
+    _fill_numpy(flat, key)
 
 
 def random_table(shape, seed: int, align: int = PAGE_BYTES, pages: str = "default",

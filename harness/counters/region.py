@@ -146,6 +146,20 @@ def make_region(counters: dict | None):
     return None
 
 
+# The LRU model replays at most this many lookups of timed batches (and as many of
+# warm-ups): enough to fill any LLC several times, small enough (~1 s in numba) that the
+# model never dominates a worker. The record says what was replayed.
+MODEL_MAX_LOOKUPS = 1_000_000
+
+
+def model_replay(point: dict, max_batches: int) -> tuple[int, int]:
+    """(warm-up, timed) batches the model replays for ``point``: capped by batches and
+    by lookups, at least one timed batch."""
+    per_batch = max(1, point["batch_size"] * point["pooling"] * point["features"])
+    most = max(1, MODEL_MAX_LOOKUPS // per_batch)
+    return min(point["warmups"], most), min(point["batches"], max_batches, most)
+
+
 def worker_counters(counters: dict | None, region, kernels: list, batches: list,
                     point: dict) -> dict | None:
     """What the worker reports about counting: its region's record and the model's figures."""
@@ -158,9 +172,12 @@ def worker_counters(counters: dict | None, region, kernels: list, batches: list,
 
         g = model["geometry"]
         geometry = CacheGeometry(g["size_bytes"], g["ways"], g["line_bytes"])
+        warmups, timed = model_replay(point, model["max_batches"])
         try:
-            out["model"] = model_llc(kernels, batches, point["warmups"],
-                                     min(point["batches"], model["max_batches"]), geometry)
+            out["model"] = model_llc(kernels, batches, warmups, timed, geometry)
+            out["model"]["replay_cap"] = {
+                "max_lookups": MODEL_MAX_LOOKUPS, "max_batches": model["max_batches"],
+                "planned_warmups": point["warmups"], "planned_batches": point["batches"]}
         except (ValueError, MemoryError, AttributeError) as exc:  # stored, shown as the reason
             out["model"] = {"error": f"{type(exc).__name__}: {exc}"}
     return out

@@ -25,6 +25,7 @@ from harness.store.resultdir import check_still_free
 from harness.machine.detect import available_memory_bytes
 from harness.execute.plan import Plan, memory_refusal
 from harness.store.results import ResultStore, ResultWriteError
+from harness.execute.duty import DutyCycle
 from harness.execute.runner import Side, WorkerLauncher, run_sides
 from harness.execute.signals import Interrupted, SignalGuard
 from harness.scenario.sizes import format_bytes
@@ -192,17 +193,31 @@ def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
     own_guard = guard is None
     guard = guard or SignalGuard()
     progress = Progress(runs_total - resumed)
+    duty = DutyCycle()
+
+    def on_run(side, point, repeat, outcome):
+        duty.add(outcome)
+        progress(side, point, repeat, outcome)
+
+    def account() -> None:  # the duty cycle into every manifest, before its last write
+        summary = duty.summary()
+        for store in stores:
+            store.manifest.update(summary)
+        for line in DutyCycle.lines(summary):
+            print(line, file=sys.stderr)
+
     try:
         with guard.installed() if own_guard else contextlib.nullcontext():
             try:
                 with guard.critical():
                     for store in stores:
                         store.write("running")
-                run_sides(plan, sides, progress, guard,
+                run_sides(plan, sides, on_run, guard,
                           memory_check=lambda p: memory_refusal(p, plan, available_memory_bytes()))
             except Interrupted as exc:
                 guard.clear()
                 progress.close()
+                account()
                 with guard.critical(deliver=False):
                     for store in stores:
                         store.write("interrupted")
@@ -211,6 +226,8 @@ def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
                       f"so far are in {out} (marked incomplete).\nresume with: "
                       f"{resume_hint}", file=sys.stderr)
                 return exc.exit_status, False
+            progress.close()
+            account()
             with guard.critical(deliver=False):
                 for store in stores:
                     store.write("complete")

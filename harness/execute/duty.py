@@ -1,0 +1,63 @@
+"""Where a run's wall time went: the duty cycle (time measuring / time running).
+
+Each worker reports its phases in ns (``worker.Phases``): spawn (fork to the
+worker's main), imports, table build, indices, verification (and the untimed
+hashing and preparation of batches), counters and model, warm-ups, timed batches,
+writing. Counting runs of their own (perf, per point) are counted whole. The
+manager sums them over this session's workers; ``duty_cycle`` is the time inside
+warm-up and timed batches over the run's wall time, and what no worker accounts
+for (the manager, process exits, probing counters) is ``other``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+PHASES = ("spawn", "imports", "table_build", "indices", "verification", "counters_model",
+          "warmups", "timed", "writing", "counting_runs")
+
+
+class DutyCycle:
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.started = clock, clock()
+        self.ns: Counter = Counter()
+        self.workers = 0
+
+    def add(self, outcome: dict) -> None:
+        """Account one run record (a point's outcome from a grouped or single worker)."""
+        for name, ns in (outcome.get("phases_ns") or {}).items():
+            self.ns[name] += ns
+        group = outcome.get("group_run")
+        if group is not None:
+            self.workers += 1
+            for name, ns in (group.get("phases_ns") or {}).items():
+                self.ns[name] += ns
+        elif outcome.get("phases_ns") is not None:
+            self.workers += 1
+        counting = outcome.get("counting_run") or {}
+        if counting.get("elapsed_s"):
+            self.ns["counting_runs"] += int(counting["elapsed_s"] * 1e9)
+
+    def summary(self) -> dict:
+        """For the manifest: duty_cycle and the breakdown of the wall time in seconds."""
+        wall = self.clock() - self.started
+        seconds = {name: self.ns.get(name, 0) / 1e9 for name in PHASES}
+        seconds["other"] = max(0.0, wall - sum(seconds.values()))
+        measuring = seconds["warmups"] + seconds["timed"]
+        return {"duty_cycle": measuring / wall if wall > 0 else None,
+                "time_breakdown": {"wall_s": wall, "workers": self.workers,
+                                   "seconds": seconds,
+                                   "note": "summed over this session's workers; "
+                                           "duty_cycle = (warmups + timed) / wall_s"}}
+
+    @staticmethod
+    def lines(summary: dict) -> list[str]:
+        """What ``run`` prints at its end."""
+        if summary.get("duty_cycle") is None:
+            return []
+        b = summary["time_breakdown"]
+        parts = sorted(((s, n) for n, s in b["seconds"].items() if s >= 0.05), reverse=True)
+        return [f"duty cycle {summary['duty_cycle']:.1%}: {b['seconds']['warmups'] + b['seconds']['timed']:.1f} s "
+                f"in warm-up and timed batches of {b['wall_s']:.1f} s ({b['workers']} workers)",
+                "  where the time went: " + ", ".join(f"{n} {s:.1f} s" for s, n in parts)]
