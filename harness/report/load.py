@@ -206,9 +206,24 @@ def load_results(directories: list[Path]) -> Results:
         src.superseded = sorted(points.loc[dup & (points["source"] == str(src.path)),
                                            "point_id"])
     points = points[~dup].reset_index(drop=True)
+    points = mark_partial(points)
     if not (points["status"] == "ok").any():
         counts = points["status"].value_counts().to_dict()
         what = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no points at all"
         raise UsageError(f"{', '.join(map(str, directories))}: no measured (ok) points to "
                          f"draw ({what}); see the reason column of {POINTS_FILE}")
     return Results(sources, machines, points, {k: v for k, v in limits.items() if k in machines})
+
+
+def mark_partial(points: pd.DataFrame) -> pd.DataFrame:
+    """Draw points of a run stopped early that have at least one finished run: their
+    status becomes ``ok`` with ``partial`` true and the reason saying how many runs they
+    have (``runs`` of ``runs_planned``); the title page counts them apart."""
+    runs = pd.to_numeric(points["runs"], errors="coerce").fillna(0) if "runs" in points \
+        else pd.Series(0, index=points.index)
+    partial = (points["status"] == "pending") & (runs >= 1)
+    points = points.copy()
+    points["partial"] = partial
+    points.loc[partial, "reason"] = "partial: " + points.loc[partial, "reason"].astype(str)
+    points.loc[partial, "status"] = "ok"
+    return points

@@ -109,6 +109,11 @@ def problem_lines(points: pd.DataFrame, superseded: list[str]) -> list[str]:
     counts = Counter(points["status"])
     lines = [", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "skipped", "pending")
                        if counts[s])]
+    if "partial" in points and points["partial"].any():  # a run stopped early
+        sub = points[points["partial"].fillna(False).astype(bool)]
+        lines.append(f"{len(sub)} of the ok points are partial (fewer runs than planned: "
+                     f"the run was stopped early), e.g. {sub['point_id'].iloc[0]}: "
+                     f"{sub['reason'].iloc[0]}")
     for status in ("skipped", "failed", "pending"):
         sub = points[points["status"] == status]
         if status == "failed":

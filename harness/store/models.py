@@ -117,6 +117,9 @@ _BASE_COLUMNS = [
     ("huge_page_fraction", "number"), ("layout", "text"), ("table_scale", "number"),
     ("note", "text"), ("placement", "text"), ("numa_pages_local", "number"),
     ("numa_pages_remote", "number"),
+    # Runs a point was planned to have (``runs``: those that finished ok): a point of a
+    # run stopped early with fewer is ``pending``, and reports draw it as partial.
+    ("runs_planned", "number"),
 ]
 # A counter column is a number unless it names where a number came from (or why none).
 _COUNTER_KINDS = [(c, "text" if c.endswith(("_source", "_status")) else "number")

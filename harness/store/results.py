@@ -154,6 +154,7 @@ class ResultStore:
             "cores": format_cpulist(point.cpus), "distribution": point.distribution["name"],
             "pages": point.pages,
             "status": status, "reason": reason, "runs": len(ok_runs),
+            "runs_planned": 0 if point.status == "skipped" else point.repeats,
             "layout": point.layout, "table_scale": point.table_scale, "note": point.note,
             "placement": point.placement,
         }
