@@ -33,7 +33,7 @@ class DutyCycle:
             self.workers += 1
             for name, ns in (group.get("phases_ns") or {}).items():
                 self.ns[name] += ns
-        elif outcome.get("phases_ns") is not None:
+        elif outcome.get("phases_ns") is not None and "group" not in outcome:  # one point
             self.workers += 1
         counting = outcome.get("counting_run") or {}
         if counting.get("elapsed_s"):

@@ -1,0 +1,211 @@
+"""One worker per table: grouping, the shuffled order, crashes and resumes mid-group,
+the duty cycle, and partial points of a run stopped early."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.execute.duty import DutyCycle
+from harness.execute.grouprun import run_group, run_groups
+from harness.execute.groups import group_key, group_order, group_points
+from harness.execute.plan import make_plan
+from harness.execute.runner import Side, interpret_outcome
+from harness.execute.signals import Interrupted, SignalGuard
+from harness.report.load import load_results, mark_partial
+from harness.scenario.schema import load_scenario
+from harness.store.results import ResultStore
+from test_results_runner import _ok
+
+SCENARIO = """\
+name: groups
+threads: [1, 2]
+tables: {sizes: ["0.25x LLC", "2x LLC"], dim: 16}
+batch_sizes: [16, 32, 64]
+pooling: [1, 2]
+kernels:
+  - {kernel: baseline, backend: numpy}
+  - {kernel: memrec, token_rows: 1000, k: 2, weight_rows: 100, k_weight: 1, backend: numpy}
+measure: {warmups: 1, batches: 3, repeats: 2, timeout_s: 60}
+"""
+
+
+@pytest.fixture
+def plan(tmp_path, zen3_vm):
+    path = tmp_path / "g.yaml"
+    path.write_text(SCENARIO)
+    return make_plan(load_scenario(path), zen3_vm)
+
+
+def test_groups_share_everything_but_batch_and_pooling(plan):
+    groups = group_points(plan.runnable)
+    # 2 kernels x 2 sizes x 1 runnable thread count (numpy: one thread) share a worker
+    assert len(groups) == len({group_key(p) for p in plan.runnable})
+    assert sum(map(len, groups)) == len(plan.runnable)
+    for group in groups:
+        assert len(group) == 6  # 3 batch sizes x 2 poolings
+        assert len({(p.kernel, json.dumps(p.params), p.table_rows, p.threads, p.pages)
+                    for p in group}) == 1
+        assert len({(p.batch_size, p.pooling) for p in group}) == 6
+        # plan order inside a group (stable)
+        ranks = [plan.runnable.index(p) for p in group]
+        assert ranks == sorted(ranks)
+    # the key ignores per-point fields and sees the table
+    a, b = groups[0][0], groups[0][1]
+    assert group_key(a) == group_key(b) == group_key(a.to_dict())
+    assert group_key(groups[0][0]) != group_key(groups[1][0])
+
+
+def test_order_is_a_shuffle_reproducible_from_the_seed():
+    ids = [f"p{i}" for i in range(8)]
+    first = group_order(ids, seed=0, repeat=0)
+    assert sorted(first) == list(range(8))
+    assert group_order(ids, seed=0, repeat=0) == first
+    others = [group_order(ids, seed=0, repeat=r) for r in range(1, 4)]
+    assert any(o != first for o in others)  # differs per repeat
+    assert group_order(ids, seed=1, repeat=0) != first or others[0] != first
+
+
+class FakeSpawnLauncher:
+    """A launcher whose worker 'writes' some points' records then ends as told."""
+
+    def __init__(self, work_dir, finish=None, returncode=0):
+        self.work_dir, self.llc_bytes, self.counters = work_dir, 2**25, None
+        self.finish, self.returncode, self.groups = finish, returncode, True
+        self.requested = []
+
+    def run_group(self, points, repeat):
+        return run_group(self, points, repeat)
+
+    def command(self, spec_path, result_path):
+        return ["python", str(spec_path), str(result_path)]
+
+    def spawn(self, command, argv0, spec, spec_path, result_path, stem, timeout_s):
+        ids = [p["point_id"] for p in spec["points"]]
+        self.requested.append(ids)
+        finish = ids if self.finish is None else self.finish(ids)
+        for point, path in zip(spec["points"], spec["results"]):
+            if point["point_id"] in finish:
+                record = _ok(SimpleNamespace(point_id=point["point_id"]), spec["repeat"])
+                Path(path).write_text(json.dumps(record | {"phases_ns": {"timed": 300}}))
+        if self.returncode == 0:
+            result_path.write_text(json.dumps({"status": "ok", "phases_ns": {"imports": 10}}))
+        stderr = self.work_dir / f"{stem}.stderr"
+        stderr.write_text("")
+        return interpret_outcome(self.returncode, False, timeout_s, result_path, stderr, 1.0)
+
+
+def test_crash_mid_group_keeps_the_finished_points(plan, tmp_path):
+    group = group_points(plan.runnable)[0]
+    launcher = FakeSpawnLauncher(tmp_path, finish=lambda ids: ids[:2],
+                                 returncode=-signal.SIGKILL)
+    outcomes = run_group(launcher, group, 0)
+    assert [o["status"] for o in outcomes] == ["ok", "ok"] + ["failed"] * 4
+    assert all("worker killed by SIGKILL" in o["reason"] for o in outcomes[2:])
+    assert outcomes[0]["group_run"]["points"] == 6
+
+
+def test_resume_reruns_only_the_missing_points_of_a_group(plan, tmp_path, zen3_vm):
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    group = group_points(plan.runnable)[0]
+    for point in group[:4]:  # a partly done group: 4 of its 6 points have repeat 0
+        store.record(point, 0, _ok(point, 0))
+    launcher = FakeSpawnLauncher(tmp_path)
+    run_groups(plan, [Side("", launcher, store)], lambda *a: None, SignalGuard(),
+               lambda p: None, repeats=2)
+    first = launcher.requested[0]
+    assert first == [p.point_id for p in group[4:]]
+    # then every other group in full, then repeat 1 of every group in full
+    assert sum(map(len, launcher.requested)) == 2 * len(plan.runnable) - 4
+    assert all(len(store.runs[p.point_id]) == 2 for p in plan.runnable)
+
+
+def test_interrupt_mid_group_stores_what_finished(plan, tmp_path, zen3_vm):
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    group = group_points(plan.runnable)[0]
+
+    class Interrupting(FakeSpawnLauncher):
+        def spawn(self, command, argv0, spec, *args):
+            super().spawn(command, argv0, spec, *args)
+            raise Interrupted(signal.SIGINT)
+
+    launcher = Interrupting(tmp_path, finish=lambda ids: ids[:3])
+    with pytest.raises(Interrupted):
+        run_groups(plan, [Side("", launcher, store)], lambda *a: None, SignalGuard(),
+                   lambda p: None, repeats=1)
+    assert sorted(store.runs) == sorted(p.point_id for p in group[:3])
+
+
+def test_duty_cycle_sums_phases_over_workers():
+    now = [100.0]
+    duty = DutyCycle(clock=lambda: now[0])
+    duty.add({"phases_ns": {"timed": 2e9, "warmups": 1e9, "indices": 1e9},
+              "group_run": {"phases_ns": {"imports": 3e9, "table_build": 1e9}}})
+    duty.add({"phases_ns": {"timed": 1e9, "warmups": 1e9}, "group": {"position": 1}})
+    duty.add({"status": "failed"})
+    now[0] = 120.0
+    summary = duty.summary()
+    assert summary["duty_cycle"] == pytest.approx(5 / 20)
+    seconds = summary["time_breakdown"]["seconds"]
+    assert seconds["imports"] == 3 and seconds["table_build"] == 1
+    assert seconds["other"] == pytest.approx(20 - 10)
+    assert summary["time_breakdown"]["workers"] == 1
+    assert "duty cycle 25.0%" in DutyCycle.lines(summary)[0]
+
+
+def test_partial_points_are_drawn_and_marked():
+    points = pd.DataFrame({"point_id": ["a", "b", "c"], "status": ["pending", "pending", "ok"],
+                           "reason": ["1 of 3 runs done", "0 of 3 runs done", ""],
+                           "runs": [1, 0, 3]})
+    marked = mark_partial(points)
+    assert list(marked["status"]) == ["ok", "pending", "ok"]
+    assert list(marked["partial"]) == [True, False, False]
+    assert marked["reason"][0] == "partial: 1 of 3 runs done"
+
+
+@pytest.mark.slow
+def test_grouped_run_end_to_end_and_report_of_a_stopped_run(tmp_path):
+    """Real workers (numpy kernels, no torch): records per point, phases, duty cycle in
+    the manifest and on stderr; then a directory with repeats missing still reports."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO.replace('threads: [1, 2]', 'threads: [1]')
+                        .replace('["0.25x LLC", "2x LLC"]', '["0.25x LLC"]')
+                        .replace("pooling: [1, 2]", "pooling: 1")
+                        .replace("repeats: 2", "repeats: 1"))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", scenario, "--out", out],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "duty cycle" in proc.stderr and "where the time went" in proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert 0 < manifest["duty_cycle"] < 1
+    seconds = manifest["time_breakdown"]["seconds"]
+    assert seconds["table_build"] > 0 and seconds["timed"] > 0
+    assert manifest["time_breakdown"]["workers"] == 2  # two kernels, one table each
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("raw/*/r0.json"))]
+    assert len(records) == 6 and all(r["status"] == "ok" for r in records)
+    assert sorted(r["group"]["position"] for r in records) == [0, 0, 1, 1, 2, 2]
+    assert len({r["pid"] for r in records}) == 2
+    assert all(r["build_gbytes_per_s"] > 0 for r in records)
+    assert all("torch" not in r["versions"] for r in records)  # no torch backend here
+
+    # As if stopped early: planned 3 repeats, 1 done. The report draws the points.
+    manifest["point_status"] = [p | {"status": "pending"} for p in manifest["point_status"]]
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    for row in rows:
+        row.update(status="pending", reason="1 of 3 runs done", runs_planned="3")
+    with open(out / "points.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    manifest.update(state="interrupted", complete=False)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    results = load_results([out])
+    assert len(results.ok) == 6 and results.ok["partial"].all()
