@@ -149,7 +149,7 @@ def make_region(counters: dict | None):
 # The LRU model replays at most this many lookups of timed batches (and as many of
 # warm-ups): enough to fill any LLC several times, small enough (~1 s in numba) that the
 # model never dominates a worker. The record says what was replayed.
-MODEL_MAX_LOOKUPS = 1_000_000
+MODEL_MAX_LOOKUPS = 200_000
 
 
 def model_replay(point: dict, max_batches: int) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 Each worker reports its phases in ns (``worker.Phases``): spawn (fork to the
 worker's main), imports, table build, indices, verification (and the untimed
 hashing and preparation of batches), counters and model, warm-ups, timed batches,
-writing. Counting runs of their own (perf, per point) are counted whole. The
+writing; and ``untracked``, the rest of the worker process's life (its exit).
+Counting runs of their own (perf, per point) are counted whole. The
 manager sums them over this session's workers; ``duty_cycle`` is the time inside
 warm-up and timed batches over the run's wall time, and what no worker accounts
 for (the manager, process exits, probing counters) is ``other``.
@@ -15,7 +16,7 @@ import time
 from collections import Counter
 
 PHASES = ("spawn", "imports", "table_build", "indices", "verification", "counters_model",
-          "warmups", "timed", "writing", "counting_runs")
+          "warmups", "timed", "writing", "untracked", "counting_runs")
 
 
 class DutyCycle:

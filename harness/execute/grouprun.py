@@ -73,8 +73,13 @@ def run_group(launcher, points: list[Point], repeat: int) -> list[dict]:
         raise
     elapsed = worker.get("elapsed_s", 0.0)
     outcomes = [_point_outcome(_read(path), worker, elapsed) for path in results]
+    phases = dict(worker.get("phases_ns") or {})
+    if phases:  # what no phase covers: interpreter start-up to main, and exit
+        tracked = sum(phases.values()) + sum(sum((o.get("phases_ns") or {}).values())
+                                             for o in outcomes)
+        phases["untracked"] = max(0, int(elapsed * 1e9) - tracked)
     outcomes[0]["group_run"] = {"points": len(points), "elapsed_s": elapsed,
-                                "phases_ns": worker.get("phases_ns", {}),
+                                "phases_ns": phases,
                                 "order": worker.get("order"),
                                 "status": worker.get("status"),
                                 "reason": worker.get("reason")}
