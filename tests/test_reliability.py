@@ -149,12 +149,15 @@ def test_killed_worker_is_a_failed_point_and_the_run_goes_on(tmp_path, victim):
         assert [r["status"] for r in rows] == ["ok"] * 4
         return
     assert proc.returncode == 1, err
-    assert rows[0]["status"] == "failed" and "killed by SIGKILL" in rows[0]["reason"]
-    assert rows[0]["reason"].startswith("1 of 1 runs failed: worker killed by SIGKILL")
-    # The baseline's two batch sizes share the killed worker (one per table): the one it
-    # was measuring, and the one not yet started, fail; the next table's worker runs.
-    assert rows[1]["status"] == "failed" and "killed by SIGKILL" in rows[1]["reason"]
-    assert [r["status"] for r in rows[2:]] == ["ok"] * 2
+    # The baseline's two batch sizes share the killed worker (one per table): the point
+    # it was measuring (and any not yet started) fail, one it had finished is kept; the
+    # next table's worker runs.
+    baseline = [r for r in rows if r["kernel"] == "baseline"]
+    killed = [r for r in baseline if r["status"] == "failed"]
+    assert killed and all(r["reason"].startswith("1 of 1 runs failed: worker killed by "
+                                                 "SIGKILL") for r in killed)
+    assert all(r["status"] == "ok" for r in baseline if r not in killed)
+    assert [r["status"] for r in rows if r["kernel"] != "baseline"] == ["ok"] * 2
     assert check_valid_files(out)["complete"]
 
 
