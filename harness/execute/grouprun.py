@@ -114,7 +114,7 @@ def count_point(launcher, point: Point, repeat: int, outcome: dict) -> dict:
     if outcome.get("status") != "ok" or counters.perf is None:
         return counters.finish(spec, repeat, outcome, launcher.work_dir, stem,
                                launcher.command) if counters.perf is None else outcome
-    perf, counting = counters.perf, None
+    perf = counters.perf
     if not _hardware_counted(perf):
         counters.perf = None  # finish() must not collect a run that did not happen
         try:

@@ -1,12 +1,15 @@
-"""The measured process: one point, one repeat, in a fresh process the manager spawned.
+"""The measured process: one table, one repeat, in a fresh process the manager spawned.
 
     python -m harness.worker SPEC.json --result RESULT.json
 
-Order matters: pin (affinity and OpenMP settings) before importing torch, whose
-OpenMP pool reads them at load; build tables with a seeded RNG; generate every
-index batch; verify one batch against numpy; warm up; then time each batch with
-``time.perf_counter_ns``. The result (timings, the affinity actually seen,
-errors) goes to RESULT.json; the manager never measures.
+A spec holds one point, or a group of points sharing one table (``points``, see
+``harness.execute.groupworker``). Order matters: pin (affinity and OpenMP settings)
+before importing torch, whose OpenMP pool reads them at load (and import torch only
+for a torch backend); build the tables once (``setup``); then per point
+(``measure_point``) generate every index batch, verify one batch against numpy, warm
+up, then time each batch with ``time.perf_counter_ns``. The result (timings, the
+affinity actually seen, each phase's time, errors) goes to RESULT.json; the manager
+never measures.
 """
 
 from __future__ import annotations
@@ -129,10 +132,8 @@ def _index_seed(point: dict, repeat: int) -> list[int]:
 
 class Phases:
     """Where a worker's wall time goes, in ns per phase (the manager sums them into the
-    run's duty cycle): ``with phases("table_build"): ...`` or ``phases.add(name, ns)``."""
-
-    NAMES = ("spawn", "imports", "table_build", "indices", "verification",
-             "counters_model", "warmups", "timed", "writing")
+    run's duty cycle, ``harness.execute.duty``): ``with phases("table_build"): ...`` or
+    ``phases.add(name, ns)``."""
 
     def __init__(self, clock=time.perf_counter_ns):
         self.ns: dict[str, int] = {}
