@@ -42,7 +42,7 @@ def entry_variants(m, prepared) -> dict:
     """The fused batch through its serial and its parallel entry point."""
     from kernels import fused
 
-    entry, args, shape = prepared
+    entry, args, shape = prepared.entry, prepared.args, prepared.shape
     name = entry.__name__
     base = name.rsplit("_", 1)[0]
     return {f"{base}_{kind}": (getattr(fused, f"{base}_{kind}"), args, shape)

@@ -28,7 +28,8 @@ the calling thread for small batches, else parallel over bags on numba's pool).
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import partial
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field, NonNegativeInt
@@ -36,6 +37,7 @@ from pydantic import Field, NonNegativeInt
 from kernels import hashing as hashfn
 from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
+from kernels.direct import EntryPoints, plain
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
 from kernels.params import (PREFETCH_HELP, HashCount, KernelParams, TableFloats, TableRows,
                             WeightHashCount)
@@ -48,6 +50,20 @@ HASHINGS = ("in_kernel", "precomputed")
 # (more when a sleeping thread must wake), which two threads cannot win back under
 # ~256 ids at 10-30 ns per id (see kernels/fused.py). One thread always runs serial.
 SERIAL_MAX_IDS = 256
+
+
+class FusedBatch(NamedTuple):
+    """A prepared batch of the fused backend: ``call()`` runs it (kernels/direct.py).
+
+    ``out`` is the batch's own output (at most SERIAL_MAX_IDS ids), or None where each
+    call allocates one and returns it.
+    """
+
+    entry: object  # the numba dispatcher chosen (serial or parallel, bags or ids)
+    args: tuple  # its arguments up to ``out``
+    shape: tuple  # the output's shape
+    call: object
+    out: np.ndarray | None
 
 
 class MemRec(BackendInfo):
@@ -124,6 +140,7 @@ class MemRec(BackendInfo):
         self.prefetch = fused.DEFAULT_PREFETCH if prefetch is None else int(prefetch)
         if self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
+        self._entry_points = EntryPoints()
         self._seeds = fused.padded_seeds(hashfn.hash_seeds(self.seed, max(self.k, self.k_weight)))
         self._threads = fused.threads_now()
         # Compile (or load from numba's cache) and start the pool now, not in a timed
@@ -220,10 +237,15 @@ class MemRec(BackendInfo):
         return (self.hash_ids(ids) if self.hashing == "precomputed" else ids), offsets
 
     def _prepare_fused(self, ids, offsets):
-        """The numba entry point and its arguments up to ``out``; run adds out, threads.
+        """The numba entry point, its arguments, and the call a timed batch makes.
 
         Chosen here, outside the timed call: serial for one thread or small batches
-        (no pool launch), the kernel without bag bookkeeping for one id per bag.
+        (no pool launch), the kernel without bag bookkeeping for one id per bag. The
+        call goes to the compiled entry point, not the dispatcher (kernels/direct.py);
+        a batch of at most SERIAL_MAX_IDS ids owns its output, made here and filled
+        by each run (what np.empty would hand back anyway: the block the previous
+        call freed), so the timed call is one bound C call. A run of the same
+        prepared batch overwrites that output; ``lookup`` prepares anew each time.
         """
         fused, n = self._fused, ids.shape[0]
         one_per_bag = offsets is None or (
@@ -231,6 +253,7 @@ class MemRec(BackendInfo):
         serial = self.threads_for(n) == 1
         n_bags = n if offsets is None else offsets.shape[0]
         per_bag = self.combine == "per_bag"
+        ids = plain(ids)
         if self.hashing == "precomputed":
             tok, wix = self.hash_ids(ids)
             if one_per_bag:
@@ -238,7 +261,7 @@ class MemRec(BackendInfo):
                 args = (tok, wix, self.token_table, self.weight_table, self.prefetch)
             else:
                 entry = fused.indexed_serial if serial else fused.indexed_parallel
-                args = (tok, wix, np.ascontiguousarray(offsets), self.token_table,
+                args = (tok, wix, plain(offsets), self.token_table,
                         self.weight_table, self.prefetch, per_bag)
         else:
             tables = (self.token_table, self.weight_table, self._seeds, self.k,
@@ -248,13 +271,27 @@ class MemRec(BackendInfo):
                 args = (ids,) + tables
             else:
                 entry = fused.memrec_serial if serial else fused.memrec_parallel
-                args = (ids, np.ascontiguousarray(offsets)) + tables + (per_bag,)
-        return entry, args, (n_bags, self.dim)
+                args = (ids, plain(offsets)) + tables + (per_bag,)
+        shape, threads = (n_bags, self.dim), self._threads
+        if n <= SERIAL_MAX_IDS:
+            out = np.empty(shape, dtype=np.float32)
+            call = partial(self._entry_points(entry, args + (out, threads)), *args, out, threads)
+            return FusedBatch(entry, args, shape, call, out)
+        entry_point = self._entry_points(entry, args + (np.empty((0, self.dim), np.float32),
+                                                        threads))
+
+        def call():  # a large batch: a fresh output per call, as before
+            out = np.empty(shape, dtype=np.float32)
+            entry_point(*args, out, threads)
+            return out
+
+        return FusedBatch(entry, args, shape, call, None)
 
     def _run_fused(self, prepared):
-        entry, args, shape = prepared
-        out = np.empty(shape, dtype=np.float32)
-        entry(*args, out, self._threads)
+        _, _, _, call, out = prepared
+        if out is None:
+            return call()
+        call()
         return out
 
     def _prepare_torch(self, ids, offsets):
