@@ -12,7 +12,8 @@ thread, k = 2, d = 8192, 20,000 calls, medians, the machine otherwise quiet),
 
 The ``entry_point`` (numba's C wrapper that unboxes the arguments and runs the
 machine code) skips the type resolution; ``functools.partial`` binds it to a
-prepared batch's arguments and its own output, so a timed call is one C call.
+prepared batch's arguments and an output buffer the kernel reuses (kernels/memrec.py
+says why one per shape), so a timed call is one C call.
 A numba ``cfunc`` through ctypes was no way out: ctypes alone cost 0.34 us for a
 call with one integer argument, against 0.11 us for a numba entry point.
 

@@ -55,8 +55,9 @@ SERIAL_MAX_IDS = 256
 class FusedBatch(NamedTuple):
     """A prepared batch of the fused backend: ``call()`` runs it (kernels/direct.py).
 
-    ``out`` is the batch's own output (at most SERIAL_MAX_IDS ids), or None where each
-    call allocates one and returns it.
+    ``out`` is the kernel's output buffer for this shape (batches of at most
+    SERIAL_MAX_IDS ids; each run overwrites it), or None where each call allocates
+    one and returns it.
     """
 
     entry: object  # the numba dispatcher chosen (serial or parallel, bags or ids)
@@ -141,6 +142,7 @@ class MemRec(BackendInfo):
         if self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
         self._entry_points = EntryPoints()
+        self._outputs: dict[tuple, np.ndarray] = {}  # small batches' output, per shape
         self._seeds = fused.padded_seeds(hashfn.hash_seeds(self.seed, max(self.k, self.k_weight)))
         self._threads = fused.threads_now()
         # Compile (or load from numba's cache) and start the pool now, not in a timed
@@ -241,11 +243,16 @@ class MemRec(BackendInfo):
 
         Chosen here, outside the timed call: serial for one thread or small batches
         (no pool launch), the kernel without bag bookkeeping for one id per bag. The
-        call goes to the compiled entry point, not the dispatcher (kernels/direct.py);
-        a batch of at most SERIAL_MAX_IDS ids owns its output, made here and filled
-        by each run (what np.empty would hand back anyway: the block the previous
-        call freed), so the timed call is one bound C call. A run of the same
-        prepared batch overwrites that output; ``lookup`` prepares anew each time.
+        call goes to the compiled entry point, not the dispatcher (kernels/direct.py).
+        A batch of at most SERIAL_MAX_IDS ids writes into this kernel's output buffer
+        for its shape, bound with the arguments here, so the timed call is one C call:
+        ``run`` returns that buffer, which the next run of this kernel at the same
+        shape overwrites (as a server reuses its output buffer); ``lookup`` returns a
+        copy. One buffer per shape and not one per prepared batch: the worker cycles
+        through up to 2,200 prepared batches, whose own outputs were cold in cache
+        (batch 16, 2,200 batches: 1.66-1.71 us against 1.36-1.37 us with one buffer on
+        the busy 2-vCPU VM; benchmarks/small_batch.py --paths).
+        Larger batches allocate a fresh output per call, as before.
         """
         fused, n = self._fused, ids.shape[0]
         one_per_bag = offsets is None or (
@@ -274,7 +281,9 @@ class MemRec(BackendInfo):
                 args = (ids, plain(offsets)) + tables + (per_bag,)
         shape, threads = (n_bags, self.dim), self._threads
         if n <= SERIAL_MAX_IDS:
-            out = np.empty(shape, dtype=np.float32)
+            out = self._outputs.get(shape)
+            if out is None:
+                out = self._outputs[shape] = np.empty(shape, dtype=np.float32)
             call = partial(self._entry_points(entry, args + (out, threads)), *args, out, threads)
             return FusedBatch(entry, args, shape, call, out)
         entry_point = self._entry_points(entry, args + (np.empty((0, self.dim), np.float32),
@@ -350,7 +359,11 @@ class MemRec(BackendInfo):
         return bag_sum(rows, offsets) * bag_sum(alpha[:, None], offsets)
 
     def lookup(self, ids, offsets=None) -> np.ndarray:
-        out = self.run(self.prepare(ids, offsets))
+        """The batch's embeddings in an array of the caller's own."""
+        prepared = self.prepare(ids, offsets)
+        out = self.run(prepared)
+        if isinstance(prepared, FusedBatch) and prepared.out is not None:
+            return out.copy()  # the kernel's reused buffer: the next run overwrites it
         return out.numpy() if hasattr(out, "numpy") else out
 
     def reference(self, ids, offsets=None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The fused MEM-REC call path for small batches (issue 17.5): the compiled entry point
-bound to a prepared batch and its own output gives the reference's answer, bit for
-bit what numba's dispatcher gives, and never hands two lookups one array."""
+bound to a prepared batch and the kernel's output buffer gives the reference's answer,
+bit for bit what numba's dispatcher gives, and never hands two lookups one array."""
 
 import numpy as np
 import pytest
@@ -37,14 +37,21 @@ def test_batches_1_16_2048_match_the_reference_and_the_dispatcher(hashing_at, ru
             assert (prepared.out is not None) == (n <= memrec.SERIAL_MAX_IDS)
 
 
-def test_each_lookup_gets_its_own_array_and_a_rerun_refills_it():
+def test_lookups_get_arrays_of_their_own_while_runs_share_the_kernels_buffer():
     m = MemRec(101, 8, 2, 13, 1, seed=1, backend="fused")
     a, b = m.lookup(np.array([1]), None), m.lookup(np.array([2]), None)
     assert not np.shares_memory(a, b) and not np.array_equal(a, b)
-    prepared = m.prepare(np.array([3, 4]))
-    first = m.run(prepared).copy()
-    prepared.out[:] = np.nan
-    np.testing.assert_array_equal(m.run(prepared), first)  # every run writes every row
+    first, second = m.prepare(np.array([3, 4])), m.prepare(np.array([5, 6]))
+    want = m.reference(np.array([3, 4]))
+    got = m.run(first)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert m.run(second) is got  # one buffer per shape: the second run overwrote it
+    assert not np.allclose(got, want)
+    got[:] = np.nan
+    np.testing.assert_allclose(m.run(first), want, rtol=1e-5)  # every run writes every row
+    assert m.run(m.prepare(np.arange(3))) is not got  # another shape, another buffer
+    big = m.prepare(np.arange(memrec.SERIAL_MAX_IDS + 1))
+    assert big.out is None and m.run(big) is not m.run(big)  # large: fresh per call
 
 
 def test_ids_of_any_layout_reach_the_one_resolved_entry_point():
