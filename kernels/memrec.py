@@ -56,8 +56,8 @@ class FusedBatch(NamedTuple):
     """A prepared batch of the fused backend: ``call()`` runs it (kernels/direct.py).
 
     ``out`` is the kernel's output buffer for this shape (batches of at most
-    SERIAL_MAX_IDS ids; each run overwrites it), or None where each call allocates
-    one and returns it.
+    SERIAL_MAX_IDS ids; each run overwrites it, so one kernel is not for runs from
+    several threads at once), or None where each call allocates one and returns it.
     """
 
     entry: object  # the numba dispatcher chosen (serial or parallel, bags or ids)
@@ -198,7 +198,10 @@ class MemRec(BackendInfo):
 
     def info(self) -> dict:
         # Without weights (Bloom, the hashing trick) there is no rule to choose.
-        serial = {"serial_max_ids": SERIAL_MAX_IDS} if self.backend == "fused" else {}
+        # Batches up to SERIAL_MAX_IDS ids also write the kernel's reused output buffer:
+        # no allocation in their timed call (torch's backends allocate theirs).
+        serial = ({"serial_max_ids": SERIAL_MAX_IDS, "output_reused_max_ids": SERIAL_MAX_IDS}
+                  if self.backend == "fused" else {})
         return super().info() | serial | {"combine": self.combine if self.k_weight else None,
                                           "hashing": self.hashing}
 

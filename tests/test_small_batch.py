@@ -52,6 +52,7 @@ def test_lookups_get_arrays_of_their_own_while_runs_share_the_kernels_buffer():
     assert m.run(m.prepare(np.arange(3))) is not got  # another shape, another buffer
     big = m.prepare(np.arange(memrec.SERIAL_MAX_IDS + 1))
     assert big.out is None and m.run(big) is not m.run(big)  # large: fresh per call
+    assert m.info()["output_reused_max_ids"] == memrec.SERIAL_MAX_IDS  # the record says so
 
 
 def test_ids_of_any_layout_reach_the_one_resolved_entry_point():
