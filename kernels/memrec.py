@@ -283,7 +283,7 @@ class MemRec(BackendInfo):
                 entry = fused.memrec_serial if serial else fused.memrec_parallel
                 args = (ids, plain(offsets)) + tables + (per_bag,)
         shape, threads = (n_bags, self.dim), self._threads
-        if n <= SERIAL_MAX_IDS:
+        if max(n, n_bags) <= SERIAL_MAX_IDS:  # bounds the buffers: <= 257 shapes, small
             out = self._outputs.get(shape)
             if out is None:
                 out = self._outputs[shape] = np.empty(shape, dtype=np.float32)

@@ -51,6 +51,8 @@ def test_lookups_get_arrays_of_their_own_while_runs_share_the_kernels_buffer():
     np.testing.assert_allclose(m.run(first), want, rtol=1e-5)  # every run writes every row
     assert m.run(m.prepare(np.arange(3))) is not got  # another shape, another buffer
     big = m.prepare(np.arange(memrec.SERIAL_MAX_IDS + 1))
+    many_empty_bags = m.prepare(np.arange(3), np.zeros(memrec.SERIAL_MAX_IDS + 1, np.int64))
+    assert many_empty_bags.out is None and not m.run(many_empty_bags)[:-1].any()  # last: all
     assert big.out is None and m.run(big) is not m.run(big)  # large: fresh per call
     assert m.info()["output_reused_max_ids"] == memrec.SERIAL_MAX_IDS  # the record says so
 
