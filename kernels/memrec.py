@@ -56,8 +56,8 @@ class FusedBatch(NamedTuple):
     """A prepared batch of the fused backend: ``call()`` runs it (kernels/direct.py).
 
     ``out`` is the kernel's output buffer for this shape (batches of at most
-    SERIAL_MAX_IDS ids; each run overwrites it, so one kernel is not for runs from
-    several threads at once), or None where each call allocates one and returns it.
+    SERIAL_MAX_IDS ids and bags; each run overwrites it, so one kernel is not for
+    runs from several threads at once), or None where each call allocates one and returns it.
     """
 
     entry: object  # the numba dispatcher chosen (serial or parallel, bags or ids)
@@ -246,10 +246,10 @@ class MemRec(BackendInfo):
 
         Chosen here, outside the timed call: serial for one thread or small batches
         (no pool launch), the kernel without bag bookkeeping for one id per bag. The
-        call goes to the compiled entry point, not the dispatcher (kernels/direct.py).
-        A batch of at most SERIAL_MAX_IDS ids writes into this kernel's output buffer
-        for its shape, bound with the arguments here, so the timed call is one C call:
-        ``run`` returns that buffer, which the next run of this kernel at the same
+        call goes to the compiled entry point, not the dispatcher (kernels/direct.py). A
+        batch of at most SERIAL_MAX_IDS ids and bags writes into this kernel's output
+        buffer for its shape, bound with the arguments here, so the timed call is one C
+        call: ``run`` returns that buffer, which the next run of this kernel at the same
         shape overwrites (as a server reuses its output buffer); ``lookup`` returns a
         copy. One buffer per shape and not one per prepared batch: the worker cycles
         through up to 2,200 prepared batches, whose own outputs were cold in cache
