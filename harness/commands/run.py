@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--counters", metavar="BACKENDS",
                         help="override the scenario's counters.backends: a comma-separated "
                              "list of perf, cachegrind, model; 'all' or 'none'")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse to start (exit 2) when the machine check before the "
+                             "first point warns (busy pinned CPUs, load, governor)")
 
 
 def _print_plan(plan: Plan, out=sys.stdout) -> None:
@@ -129,11 +132,15 @@ def run(args) -> int:
     if args.dry_run:
         _print_plan(_plan(args, loaded, machine))
         return 0
+    from harness.machine.check import check_before_run, record_check
+
+    check = check_before_run(loaded, machine, strict=args.strict)
     if args.resume:
         plan, out, manifest = _prepare_resume(args, loaded, machine,
                                               list(counter_config.backends or []))
     else:
         plan, out, manifest = _prepare_new(args, loaded, machine)
+    record_check(manifest, check)
     return execute_plan(plan, out, manifest, resume=bool(args.resume),
                         resume_hint=_resume_command(args, out), machine=machine,
                         counters=counter_config)
