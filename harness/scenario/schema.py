@@ -92,6 +92,9 @@ class Tables(Strict):
                      BeforeValidator(_as_list), Field(min_length=1)] = ["default"]
     layout: Literal["per-feature", "shared"] = "per-feature"
     scale_to_fit: bool = False
+    # Size "effective-LLC" tables even from a limits result marked doubtful
+    # (harness.limits.doubt); without it `run` refuses such a result.
+    trust_doubtful_limits: bool = False
 
     @model_validator(mode="after")
     def _one_way_to_size(self):
