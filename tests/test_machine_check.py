@@ -1,8 +1,6 @@
 """The machine check before a run (harness.machine.check) on fake sysfs/procfs trees and
 fake process lists: what warns, what is only noted, and `run --strict` refusing."""
 
-from pathlib import Path
-
 from cli import assert_usage_error, run_harness
 from fakes import ZEN3_VM_2CPU, make_machine_tree
 
@@ -48,7 +46,8 @@ def test_busy_process_on_a_pinned_cpu_warns(tmp_path):
     check = check_machine([0, 1], sysfs, procfs, processes=QUIET + [hog, elsewhere, ourselves],
                           exclude={99})
     assert check.busy
-    assert len(check.warnings) == 1 and "stress (pid 777, 98% CPU, may run on 1)" in check.warnings[0]
+    assert len(check.warnings) == 1
+    assert "stress (pid 777, 98% CPU, may run on 1)" in check.warnings[0]
     assert [p["pid"] for p in check.facts["busy_processes"]] == [777]
     assert "BUSY" in format_check(check)
 
@@ -68,7 +67,8 @@ def test_load_average():
 
 
 def test_governor_and_turbo(tmp_path):
-    sysfs, procfs = _tree(tmp_path, governor="powersave", no_turbo="0", thp="[always] madvise never")
+    sysfs, procfs = _tree(tmp_path, governor="powersave", no_turbo="0",
+                          thp="[always] madvise never")
     check = check_machine([0, 1], sysfs, procfs, processes=QUIET, exclude={99})
     assert not check.busy  # tuning, not other work: still a warning
     assert any("powersave on CPU(s) 0-1" in w for w in check.warnings)
