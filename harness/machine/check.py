@@ -211,10 +211,9 @@ def format_check(check: MachineCheck) -> str:
 
 
 def check_before_run(loaded, machine, strict: bool) -> MachineCheck:
-    """Check the CPUs ``loaded``'s scenario pins to; print what was found on stderr when
-    anything warns; under ``strict`` refuse (UsageError, exit 2) with the reasons."""
-    import sys
-
+    """Check the CPUs ``loaded``'s scenario pins to; under ``strict`` refuse (UsageError,
+    exit 2) with the reasons. Printed by ``record_check`` once the run is sure to start
+    (bad input says its one line alone)."""
     from harness.errors import UsageError
     from harness.execute.plan import resolve_pinning
 
@@ -225,15 +224,18 @@ def check_before_run(loaded, machine, strict: bool) -> MachineCheck:
     if check.warnings and strict:
         raise UsageError([f"--strict: the machine check found what disturbs a measurement "
                           f"(CPUs {format_cpulist(cpus)}):"] + check.warnings)
-    if check.warnings:
-        print(format_check(check) + "\n  (stored in the manifest as machine_check; "
-              "`run --strict` refuses to start)", file=sys.stderr)
     return check
 
 
 def record_check(manifest: dict, check: MachineCheck) -> None:
-    """Store the check in the manifest: ``machine_check`` for a new run, in the latest
-    ``resumed`` entry for a resumed one (the first run's check is kept)."""
+    """Print the check's warnings on stderr, and store it in the manifest:
+    ``machine_check`` for a new run, in the latest ``resumed`` entry for a resumed one
+    (the first run's check is kept)."""
+    import sys
+
+    if check.warnings:
+        print(format_check(check) + "\n  (stored in the manifest as machine_check; "
+              "`run --strict` refuses to start)", file=sys.stderr)
     if "machine_check" in manifest and manifest.get("resumed"):
         manifest["resumed"][-1]["machine_check"] = check.to_dict()
     else:
