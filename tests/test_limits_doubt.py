@@ -4,6 +4,8 @@ size tables from a doubtful one unless asked."""
 
 import json
 
+import pytest
+
 from cli import assert_usage_error, run_harness
 
 from harness.commands.limits import summary
@@ -80,7 +82,7 @@ SCENARIO = ("name: e\nthreads: [1]\nbatch_sizes: [8]\n"
             "kernels: [{kernel: baseline}]\n")
 
 
-def test_run_refuses_doubtful_limits_unless_asked(tmp_path):
+def _doubtful_limits_dir(tmp_path):
     from harness.machine.detect import describe_machine
 
     machine = describe_machine()
@@ -90,6 +92,11 @@ def test_run_refuses_doubtful_limits_unless_asked(tmp_path):
     lim = tmp_path / "lim"
     lim.mkdir()
     (lim / "limits.json").write_text(json.dumps(limits))
+    return lim, limits
+
+
+def test_run_refuses_doubtful_limits_unless_asked(tmp_path):
+    lim, _ = _doubtful_limits_dir(tmp_path)
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SCENARIO % "")
     proc = run_harness("run", scenario, "--limits", lim, "--dry-run")
@@ -101,3 +108,15 @@ def test_run_refuses_doubtful_limits_unless_asked(tmp_path):
     scenario.write_text(SCENARIO % ", trust_doubtful_limits: true")
     proc = run_harness("run", scenario, "--limits", lim, "--dry-run")
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_run_sized_from_doubtful_limits_says_so_in_its_manifest(tmp_path):
+    lim, limits = _doubtful_limits_dir(tmp_path)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO % "" + "measure: {warmups: 1, batches: 2, repeats: 1}\n")
+    out = tmp_path / "res"
+    proc = run_harness("run", scenario, "--limits", lim, "--use-doubtful-limits", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    effective = json.loads((out / "manifest.json").read_text())["effective"]
+    assert effective["effective_llc_doubtful"] == limits["doubtful_reasons"]

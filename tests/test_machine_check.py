@@ -1,6 +1,10 @@
 """The machine check before a run (harness.machine.check) on fake sysfs/procfs trees and
 fake process lists: what warns, what is only noted, and `run --strict` refusing."""
 
+import json
+
+import pytest
+
 from cli import assert_usage_error, run_harness
 from fakes import ZEN3_VM_2CPU, make_machine_tree
 
@@ -113,3 +117,19 @@ def test_machine_check_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "machine check (CPUs 0)" in proc.stdout and "powersave" in proc.stdout
     assert_usage_error(run_harness("machine", "--check", "--cpus", "x-"), "--cpus")
+
+
+@pytest.mark.slow
+def test_run_on_a_busy_machine_warns_and_records_it(tmp_path):
+    """Without --strict the run goes ahead; the terminal and the manifest say it was busy."""
+    sysfs, procfs = _tree(tmp_path, loadavg="9.00 8.0 7.0 9/300 1")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO)
+    env = {"HARNESS_SYSFS_ROOT": str(sysfs), "HARNESS_PROCFS_ROOT": str(procfs)}
+    out = tmp_path / "res"
+    proc = run_harness("run", scenario, "--out", out, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "BUSY" in proc.stderr and "load average 9.00" in proc.stderr
+    check = json.loads((out / "manifest.json").read_text())["machine_check"]
+    assert check["busy"] is True and check["facts"]["load_average"] == [9.0, 8.0, 7.0]
+    assert any("load average 9.00" in w for w in check["warnings"])
