@@ -99,9 +99,11 @@ def test_noisy_points_are_hollow_in_the_figures_and_listed_with_reasons(spoiled)
                   if isinstance(line, Line2D) and line.get_markerfacecolor() == "white"
                   and line.get_linestyle() == "None" for x in line.get_xdata()}
     assert hollow_x and hollow_x <= drawn_open
-    latency = figure("latency").data(results)
-    assert list(latency.loc[latency["hollow"], "point_id"]) == [big_base]
-    assert set(latency.loc[~latency["hollow"], "quality"]) == {"ok"}
+    for name in ("latency", "cliff", "scaling"):  # every figure that draws points
+        drawn = figure(name).data(results)
+        drawn = drawn[drawn["point_id"].notna()]
+        assert list(drawn.loc[drawn["hollow"].astype(bool), "point_id"]) == [big_base], name
+        assert set(drawn.loc[~drawn["hollow"].astype(bool), "quality"]) == {"ok"}, name
     lines = quality_lines(results.points)
     assert lines == [f"noisy: {big_base}: interference 41% of the pinned CPUs' time "
                      f"(threshold 5%); 812 involuntary switches"]

@@ -105,6 +105,16 @@ def hollow(ax, x, y, style: dict) -> None:
             markersize=style.get("markersize", 4.5) + 1, zorder=style.get("zorder", 2) + 1)
 
 
+def hollow_flagged(ax, page, s, x: str, y: str, style: dict) -> None:
+    """Open markers over the rows of series ``s`` whose ``hollow`` column is true, and
+    the legend line that says what they mean."""
+    mask = s["hollow"].fillna(False).astype(bool) if "hollow" in s else None
+    if mask is None or not mask.any():
+        return
+    hollow(ax, s.loc[mask, x], s.loc[mask, y], style)
+    page.reference(HOLLOW_NOTE, HOLLOW_STYLE)
+
+
 def wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=False,
                                    break_on_hyphens=False)) or text

@@ -12,8 +12,8 @@ from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.quality import flagged, quality_of
 from harness.report.select import failed_notes, largest_table, missing_notes
-from harness.report.style import (ERRORBAR_NOTE, HOLLOW_NOTE, HOLLOW_STYLE, Page, Palette,
-                                  band, hollow, log_axis, no_data)
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, hollow_flagged,
+                                  log_axis, no_data)
 from harness.scenario.sizes import format_bytes
 
 TITLE = "Embedding latency per batch vs batch size"
@@ -67,10 +67,7 @@ def draw(frame: pd.DataFrame, results: Results):
             band(ax, s["batch_size"], s["latency_p50_us"], s["latency_p25_us"],
                  s["latency_p75_us"], style)
             page.series(kernel, label, style)
-            if s["hollow"].any():
-                hollow(ax, s.loc[s["hollow"], "batch_size"],
-                       s.loc[s["hollow"], "latency_p50_us"], style)
-                page.reference(HOLLOW_NOTE, HOLLOW_STYLE)
+            hollow_flagged(ax, page, s, "batch_size", "latency_p50_us", style)
         log_axis(ax, "x", 2, panel["batch_size"])
         log_axis(ax, "y", 10)
         ax.set_title(f"{t} thread{'s' if t != 1 else ''}")

@@ -22,9 +22,8 @@ from harness.report.quality import CLEAN, FLAGGED, headline, quality_of
 from harness.report.select import (largest_table, match_baseline,
                                    missing_notes, nearest_batch, thread_panels)
 from harness.report.spread import ratio_of_medians_ci
-from harness.report.style import (ERRORBAR_NOTE, HOLLOW_NOTE, HOLLOW_STYLE, Page, Palette,
-                                  band, hollow, log_axis, no_data, ratio_axis,
-                                  ratio_formatter)
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, hollow_flagged,
+                                  log_axis, no_data, ratio_axis, ratio_formatter)
 
 TITLE = "Speedup of compressed embeddings over the baseline"
 PAPER_BATCH = 128  # the reference code's inference benchmark batch
@@ -143,9 +142,7 @@ def draw(frame: pd.DataFrame, results: Results):
                 # A point without an interval (no samples in pyperf.json) gets no bar,
                 # not a zero-width one that would claim a tight interval.
                 band(ax, s["x"], s["speedup"], s["ci95_lo"], s["ci95_hi"], style)
-                if s["hollow"].any():
-                    hollow(ax, s.loc[s["hollow"], "x"], s.loc[s["hollow"], "speedup"], style)
-                    page.reference(HOLLOW_NOTE, HOLLOW_STYLE)
+                hollow_flagged(ax, page, s, "x", "speedup", style)
                 page.series(kernel, label, style)
                 ceiling = s[s["speedup_ceiling"].notna()]
                 if not ceiling.empty:
