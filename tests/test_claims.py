@@ -11,7 +11,7 @@ from harness.__main__ import main
 from harness.report.figures import figure
 from harness.report.load import load_results
 from harness.report.quality import headline
-from harness.report.titlepage import quality_lines
+from harness.report.titlepage import quality_lines, title_page
 from synthetic_results import write_result_dir
 
 SPEEDUP_PAGE = figure("speedup")
@@ -58,6 +58,8 @@ def test_headline_ignores_a_noisy_point_with_a_huge_ratio(spoiled):
     small = frame[frame["clean"]].iloc[0]
     assert text.startswith(f"Headline (robust): at least {small['ci95_lo']:.2f}x")
     assert "1000 rows" in text and "4000 rows" not in text
+    assert "over 1 matched pair(s) of ok points (1 pair(s) with a noisy, unstable or " \
+           "unassessed point left out)" in text
     assert f"{huge['speedup'].iloc[0]:.2f}" not in text
 
 
@@ -107,6 +109,9 @@ def test_noisy_points_are_hollow_in_the_figures_and_listed_with_reasons(spoiled)
     lines = quality_lines(results.points)
     assert lines == [f"noisy: {big_base}: interference 41% of the pinned CPUs' time "
                      f"(threshold 5%); 812 involuntary switches"]
+    page = title_page(results, results.sources[0], None, 1, 1)
+    assert "Quality: noisy or unstable points (drawn hollow) and why" in \
+        {t.get_text() for t in page.texts}
 
 
 # -- compare and the gate -------------------------------------------------------------

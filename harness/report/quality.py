@@ -84,7 +84,10 @@ def headline(pairs: pd.DataFrame, paper: float) -> str:
                 f"points ok with an interval (points: {counts or 'no intervals'}); "
                 f"the paper: up to {paper}x.")
     clean = int(pairs["clean"].sum())
+    left_out = (f" ({len(pairs) - clean} pair(s) with a noisy, unstable or unassessed point "
+                f"left out)" if clean < len(pairs) else "")
     return (f"Headline (robust): at least {best['ci95_lo']:.2f}x, the best lower bound of a "
-            f"95% interval over {clean} matched pair(s) of ok points ({_where(best)}: "
-            f"{best['speedup']:.2f}x [{best['ci95_lo']:.2f}, {best['ci95_hi']:.2f}]); "
-            f"not the largest ratio, which noise inflates. The paper: up to {paper}x.")
+            f"95% interval over {clean} matched pair(s) of ok points{left_out} "
+            f"({_where(best)}: {best['speedup']:.2f}x [{best['ci95_lo']:.2f}, "
+            f"{best['ci95_hi']:.2f}]); not the largest ratio, which noise inflates. "
+            f"The paper: up to {paper}x.")
