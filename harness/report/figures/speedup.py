@@ -125,7 +125,8 @@ def draw(frame: pd.DataFrame, results: Results):
             "Run baseline and MEM-REC in one scenario to compare them."])
         return page.finish()
     threads = sorted(frame["threads"].unique())
-    subtitle = f"{headline(frame, PAPER_SPEEDUP)} {_ceilings(frame)}{_slices(frame)} {ERRORBAR_NOTE['ci']}."
+    subtitle = (f"{headline(frame, PAPER_SPEEDUP)} {_ceilings(frame)}{_slices(frame)} "
+                f"{ERRORBAR_NOTE['ci']}.")
     page = Page(TITLE, subtitle, results, notes=notes)
     axes = page.axes(len(threads), 2)
     palette = Palette(results)
