@@ -60,13 +60,12 @@ def _print_estimate(plan: Plan, counters, machine, out=sys.stdout) -> None:
     import os
 
     from harness.execute.calibrate import calibrate
-    from harness.execute.estimate import estimate_plan, machine_rates
+    from harness.execute.estimate import Counting, estimate_plan, machine_rates
 
     torch = any(p.params.get("backend") == "torch" for p in plan.runnable)
     may = os.environ.get("HARNESS_CALIBRATION", "on") != "off"
     rates = machine_rates(machine.hostname, (lambda: calibrate(torch)) if may else None)
-    estimate = estimate_plan(plan, rates, tuple(counters.backends or ()),
-                             (counters.simulated_batches, counters.simulated_warmups))
+    estimate = estimate_plan(plan, rates, Counting.of(counters))
     print("\n".join(estimate.lines()), file=out)
 
 

@@ -61,6 +61,8 @@ def parse_calibration(text: str, wall_s: float) -> Rates:
                       gather_ns_per_byte=data["gather_ns"] / (data["ids"] * data["row_bytes"]))
         if data["torch_s"] is not None:
             rates.torch_import_s = float(data["torch_s"])
+        else:
+            rates.assumed = rates.assumed | {"torch_import_s"}
     except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise ValueError(f"calibration output not understood ({exc}): {text[-300:]!r}") \
             from None

@@ -29,6 +29,25 @@ from harness.execute.plan import Plan, Point
 CACHEGRIND_SLOWDOWN = 50.0
 
 
+@dataclass(frozen=True)
+class Counting:
+    """What the scenario counts, as far as it costs time: the backends, the batches the
+    cachegrind pass simulates and the most the model counter replays."""
+
+    backends: tuple = ()
+    simulated_batches: int = 10
+    simulated_warmups: int = 5
+    model_batches: int = 200
+
+    @classmethod
+    def of(cls, config) -> "Counting":
+        """From a scenario's counters configuration (None: no counting)."""
+        if config is None:
+            return cls()
+        return cls(tuple(config.backends or ()), config.simulated_batches,
+                    config.simulated_warmups, config.model_batches)
+
+
 @dataclass
 class Rates:
     """This machine's rates as the cost model uses them, and where they came from."""
@@ -45,23 +64,32 @@ class Rates:
     cachegrind_slowdown: float = CACHEGRIND_SLOWDOWN
     # ns per batch of points measured before (by point id): better than any rate.
     known_batch_ns: dict[str, float] = field(default_factory=dict)
+    # The rates above that are nominal figures, not measured on this machine.
+    assumed: frozenset = frozenset({"call_ns", "point_overhead_s", "model_ns_per_lookup",
+                                    "cachegrind_slowdown"})
 
     def lines(self) -> list[str]:
-        """The rates, one per line, for ``run --dry-run``."""
-        return [f"worker start + imports  {self.worker_start_s:.2f} s "
-                f"(+ torch {self.torch_import_s:.2f} s)",
-                f"table build             {self.build_bytes_per_s / 1e9:.2f} GB/s",
-                f"index generation        {self.index_ns_per_id:.1f} ns/id",
-                f"lookups (unseen points) {self.gather_ns_per_byte:.3f} ns/byte/thread "
-                f"+ {self.call_ns / 1000:.1f} us/call",
-                f"per point               {self.point_overhead_s * 1000:.0f} ms "
-                f"(verify, prepare, write)",
-                f"model counter replay    {self.model_ns_per_lookup:.0f} ns/lookup",
-                f"cachegrind slowdown     {self.cachegrind_slowdown:.0f}x (assumed)"]
+        """The rates, one per line, for ``run --dry-run``; nominal ones say so."""
+        rows = [("worker_start_s", f"worker start + imports  {self.worker_start_s:.2f} s"),
+                ("torch_import_s", f"+ import torch         {self.torch_import_s:.2f} s"),
+                ("build_bytes_per_s",
+                 f"table build             {self.build_bytes_per_s / 1e9:.2f} GB/s"),
+                ("index_ns_per_id", f"index generation        {self.index_ns_per_id:.1f} ns/id"),
+                ("gather_ns_per_byte", f"lookups (unseen points) "
+                 f"{self.gather_ns_per_byte:.3f} ns/byte/thread"),
+                ("call_ns", f"kernel call             {self.call_ns / 1000:.1f} us"),
+                ("point_overhead_s", f"per point               "
+                 f"{self.point_overhead_s * 1000:.0f} ms (verify, prepare, write)"),
+                ("model_ns_per_lookup",
+                 f"model counter replay    {self.model_ns_per_lookup:.0f} ns/lookup"),
+                ("cachegrind_slowdown",
+                 f"cachegrind slowdown     {self.cachegrind_slowdown:.0f}x")]
+        return [text + ("  (assumed)" if name in self.assumed else "") for name, text in rows]
 
 
 def nominal_rates() -> Rates:
-    return Rates(source="nominal rates (no run of this machine stored, not calibrated)")
+    return Rates(source="nominal figures (no run of this machine stored, not calibrated)",
+                 assumed=frozenset(Rates.__dataclass_fields__) - {"source", "known_batch_ns", "assumed"})
 
 
 # -- the model ------------------------------------------------------------------------
@@ -85,26 +113,28 @@ def worker_s(point: Point, rates: Rates) -> float:
     return rates.worker_start_s + torch + point.kernel_bytes / rates.build_bytes_per_s
 
 
-def point_s(point: Point, rates: Rates, backends=()) -> float:
-    """One point's share of a worker: indices, overhead, batches, in-process counting."""
+def point_s(point: Point, rates: Rates, counting: Counting = Counting()) -> float:
+    """One point's share of a worker: indices, overhead, batches, in-process counting
+    (perf counts the timed batches as they run: no time of its own is modelled)."""
     calls = point.warmups + point.batches
     seconds = (_ids(point) * rates.index_ns_per_id + calls * batch_ns(point, rates)) / 1e9
     seconds += rates.point_overhead_s
-    if "model" in backends:
-        seconds += calls * point.lookups_per_batch * rates.model_ns_per_lookup / 1e9
+    if "model" in counting.backends:
+        replayed = point.warmups + min(point.batches, counting.model_batches)
+        seconds += replayed * point.lookups_per_batch * rates.model_ns_per_lookup / 1e9
     return seconds
 
 
-def cachegrind_s(point: Point, rates: Rates, batches: int = 10, warmups: int = 5) -> float:
+def cachegrind_s(point: Point, rates: Rates, counting: Counting = Counting()) -> float:
     """The cachegrind pass of one point (repeat 0): a worker of its own, one thread,
     fewer batches, everything ``cachegrind_slowdown`` times slower."""
-    one = replace(point, threads=1, batches=min(point.batches, batches),
-                  warmups=min(point.warmups, warmups))
+    one = replace(point, threads=1, batches=min(point.batches, counting.simulated_batches),
+                  warmups=min(point.warmups, counting.simulated_warmups))
     native = worker_s(one, rates) + point_s(one, rates)
     return rates.cachegrind_slowdown * native
 
 
-def run_costs(plan: Plan, rates: Rates, backends=(), simulated=(10, 5)
+def run_costs(plan: Plan, rates: Rates, counting: Counting = Counting()
               ) -> dict[tuple[str, int], float]:
     """Modelled seconds of every (point id, repeat) run of the plan: its own cost plus
     an equal share of its worker's (the points of one group at one repeat share one)."""
@@ -114,9 +144,9 @@ def run_costs(plan: Plan, rates: Rates, backends=(), simulated=(10, 5)
             members = [p for p in group if repeat < p.repeats]
             share = worker_s(members[0], rates) / len(members)
             for p in members:
-                cost = share + point_s(p, rates, backends)
-                if "cachegrind" in backends and repeat == 0:
-                    cost += cachegrind_s(p, rates, *simulated)
+                cost = share + point_s(p, rates, counting)
+                if "cachegrind" in counting.backends and repeat == 0:
+                    cost += cachegrind_s(p, rates, counting)
                 costs[(p.point_id, repeat)] = cost
     return costs
 
@@ -146,8 +176,8 @@ class Estimate:
         return out
 
 
-def estimate_plan(plan: Plan, rates: Rates, backends=(), simulated=(10, 5)) -> Estimate:
-    costs = run_costs(plan, rates, backends, simulated)
+def estimate_plan(plan: Plan, rates: Rates, counting: Counting = Counting()) -> Estimate:
+    costs = run_costs(plan, rates, counting)
     label_of = {p.point_id: p.label for p in plan.runnable}
     by_kernel: dict[str, list] = defaultdict(lambda: [0.0, 0])
     for (point_id, _), seconds in costs.items():
@@ -196,13 +226,13 @@ class EtaModel:
         return max(left - (self.clock() - self.last_finish), 0.0)
 
 
-def session_eta(plan: Plan, done: dict[str, set], backends=(), simulated=(10, 5),
+def session_eta(plan: Plan, done: dict[str, set], counting: Counting = Counting(),
                 hostname: str | None = None, root: Path = Path("results")) -> EtaModel:
     """The ETA of a session: the model's cost of each side's runs not yet ``done``
     (side name -> {(point id, repeat)}). Rates from this machine's last stored run,
     else nominal ones (no calibration: the scaling by the runs done sets the pace)."""
     rates = (rates_from_results(root, hostname) if hostname else None) or nominal_rates()
-    costs = run_costs(plan, rates, backends, simulated)
+    costs = run_costs(plan, rates, counting)
     return EtaModel({(side, *key): cost for side, finished in done.items()
                      for key, cost in costs.items() if key not in finished})
 
@@ -219,7 +249,7 @@ def machine_rates(hostname: str, calibrate=None, root: Path = Path("results")) -
         return calibrate()
     except (RuntimeError, ValueError, OSError) as exc:
         rates = nominal_rates()
-        rates.source = f"nominal rates (no run of this machine stored; {exc})"
+        rates.source = f"nominal figures (no run of this machine stored; {exc})"
         return rates
 
 
@@ -267,7 +297,9 @@ def rates_from_results(root: Path, hostname: str) -> Rates | None:
 def rates_from_records(pairs: list[tuple[Point, dict]], source: str) -> Rates:
     """Rates from finished run records and their points (pure): what the workers spent
     outside their batches is their start (verification and writing included)."""
-    rates = Rates(source=source)
+    rates = nominal_rates()
+    rates.source = source
+    measured = set()
     rest = {False: [], True: []}
     built = build_ns = ids = indices_ns = model_ns = model_lookups = 0
     per_byte, known = [], defaultdict(list)
@@ -295,15 +327,26 @@ def rates_from_records(pairs: list[tuple[Point, dict]], source: str) -> Rates:
     if rest[False]:
         rates.worker_start_s = max(statistics.median(rest[False]), 0.0)
         rates.point_overhead_s = 0.0  # inside the start figure above
+        measured |= {"worker_start_s", "point_overhead_s"}
     if rest[True] and rest[False]:
         rates.torch_import_s = max(statistics.median(rest[True]) - rates.worker_start_s, 0.0)
+        measured.add("torch_import_s")
+    elif rest[True]:  # torch workers only: their start less the nominal torch import
+        rates.worker_start_s = max(statistics.median(rest[True]) - rates.torch_import_s, 0.0)
+        rates.point_overhead_s = 0.0
+        measured |= {"worker_start_s", "point_overhead_s"}
     if build_ns:
         rates.build_bytes_per_s = built / (build_ns / 1e9)
+        measured.add("build_bytes_per_s")
     if indices_ns and ids:
         rates.index_ns_per_id = indices_ns / ids
+        measured.add("index_ns_per_id")
     if model_lookups:
         rates.model_ns_per_lookup = model_ns / model_lookups
+        measured.add("model_ns_per_lookup")
     if per_byte:
         rates.gather_ns_per_byte = statistics.median(per_byte)
+        measured.add("gather_ns_per_byte")
     rates.known_batch_ns = {pid: statistics.median(v) for pid, v in known.items()}
+    rates.assumed = rates.assumed - measured
     return rates

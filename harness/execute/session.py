@@ -25,7 +25,7 @@ from harness.store.resultdir import check_still_free
 from harness.machine.detect import available_memory_bytes
 from harness.execute.plan import Plan, memory_refusal
 from harness.store.results import ResultStore, ResultWriteError
-from harness.execute.estimate import format_duration, session_eta
+from harness.execute.estimate import Counting, format_duration, session_eta
 from harness.execute.runner import Side, WorkerLauncher, run_sides
 from harness.execute.signals import Interrupted, SignalGuard
 from harness.scenario.sizes import format_bytes
@@ -147,13 +147,6 @@ def execute_sides(plan: Plan, specs: list[SideSpec], resume: bool, resume_hint: 
         return _execute_locked(plan, specs, resume, resume_hint, machine, counters, guard)
 
 
-def _model_counters(config) -> tuple[tuple, tuple]:
-    """The counter backends and simulated (batches, warmups) the cost model needs."""
-    if config is None:
-        return (), (10, 5)
-    return tuple(config.backends or ()), (config.simulated_batches, config.simulated_warmups)
-
-
 def _counter_setup(config, machine, work: Path):
     """Probe perf's events and build the callgrind helper, once per run."""
     if config is None or not config.backends or machine is None:
@@ -223,7 +216,7 @@ def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
     progress = Progress(runs_total - resumed, eta=session_eta(
         plan, {spec.name: {(pid, r) for pid, runs in store.runs.items() for r in runs}
                for spec, store in zip(specs, stores)},
-        *_model_counters(counter_config), hostname=getattr(machine, "hostname", None)))
+        Counting.of(counter_config), hostname=getattr(machine, "hostname", None)))
     try:
         with guard.installed() if own_guard else contextlib.nullcontext():
             try:
