@@ -30,7 +30,7 @@ measure: {warmups: 2, batches: 10, repeats: 2}
 
 RATES = dict(worker_start_s=1.0, torch_import_s=1.5, build_bytes_per_s=1e6,
              index_ns_per_id=10.0, gather_ns_per_byte=1.0, call_ns=1000.0,
-             point_overhead_s=0.1, model_ns_per_lookup=100.0, cachegrind_slowdown=50.0)
+             point_overhead_s=0.1, model_point_s=0.5, cachegrind_slowdown=50.0)
 
 
 @pytest.fixture
@@ -52,8 +52,7 @@ def by_hand(point, counting=E.Counting()) -> tuple[float, float]:
     ids = point.lookups_per_batch * point.distinct_batches
     seconds = (ids * 10.0 + (point.warmups + point.batches) * batch) / 1e9 + 0.1
     if "model" in counting.backends:
-        replayed = point.warmups + min(point.batches, counting.model_batches)
-        seconds += replayed * point.lookups_per_batch * 100.0 / 1e9
+        seconds += 0.5
     return worker, seconds
 
 
@@ -91,7 +90,7 @@ def test_threads_torch_and_known_timings(plan):
 def test_counting_costs(plan):
     point = replace(plan.runnable[0], batches=500)
     counting = E.Counting(("model", "cachegrind"), simulated_batches=10,
-                          simulated_warmups=1, model_batches=200)
+                          simulated_warmups=1)
     r = rates()
     assert E.point_s(point, r, counting) == pytest.approx(by_hand(point, counting)[1])
     one = replace(point, batches=10, warmups=1)
@@ -160,7 +159,9 @@ def _store_run(directory, plan, machine_dict, elapsed_s=2.0, torch_extra_s=0.0):
             "effective_threads": 1, "table_alignment_bytes": 4096,
             "memory": {"anonhugepages_bytes": 0}, "versions": {"python": "3.11.7"},
             "build_ns": 2_000_000, "indices_ns": 1_000_000, "kernel_nbytes": 4_000_000,
-            "elapsed_s": elapsed_s})
+            "elapsed_s": elapsed_s,
+            "counters": {"cachegrind": {"elapsed_s": 30.0, "batches": 2, "warmups": 1},
+                         "model": {"model_ns": 100_000_000}}})
     store.write("complete")
 
 
@@ -177,13 +178,18 @@ def test_rates_from_this_machines_newest_run(tmp_path, plan, skylake):
         os.utime(path, (old, old))
     r = E.rates_from_results(tmp_path / "results", skylake.hostname)
     assert "results/est/new" in r.source and "8 run records" in r.source
-    inside = (2e6 + 1e6) / 1e9  # build and indices; the batches are microseconds
+    inside = (2e6 + 1e6 + 1e8) / 1e9  # build, indices, model; the batches are microseconds
     assert 1.99 - inside < r.worker_start_s < 2.0 - inside  # memrec's workers (no torch)
     assert r.torch_import_s == pytest.approx(0.0, abs=0.01)  # baseline's: torch, same time
     assert r.build_bytes_per_s == pytest.approx(2e9)
     assert r.known_batch_ns[plan.runnable[0].point_id] == 50_000 + \
         plan.runnable[0].lookups_per_batch
-    assert "worker_start_s" not in r.assumed and "cachegrind_slowdown" in r.assumed
+    assert "worker_start_s" not in r.assumed and "call_ns" in r.assumed
+    assert "cachegrind_slowdown" not in r.assumed
+    assert r.model_point_s == pytest.approx(0.1)
+    one = replace(plan.runnable[0], batches=2, warmups=1, threads=1)
+    native = E.worker_s(one, r) + E.point_s(one, r)
+    assert r.cachegrind_slowdown == pytest.approx(30.0 / native, rel=0.5)  # the median point
     assert E.rates_from_results(tmp_path / "results", "nobody") is None
     assert E.machine_rates("nobody", root=tmp_path / "results").source.startswith("nominal")
 

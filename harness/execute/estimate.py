@@ -31,13 +31,12 @@ CACHEGRIND_SLOWDOWN = 50.0
 
 @dataclass(frozen=True)
 class Counting:
-    """What the scenario counts, as far as it costs time: the backends, the batches the
-    cachegrind pass simulates and the most the model counter replays."""
+    """What the scenario counts, as far as it costs time: the backends and the batches
+    the cachegrind pass simulates."""
 
     backends: tuple = ()
     simulated_batches: int = 10
     simulated_warmups: int = 5
-    model_batches: int = 200
 
     @classmethod
     def of(cls, config) -> "Counting":
@@ -45,7 +44,7 @@ class Counting:
         if config is None:
             return cls()
         return cls(tuple(config.backends or ()), config.simulated_batches,
-                    config.simulated_warmups, config.model_batches)
+                   config.simulated_warmups)
 
 
 @dataclass
@@ -60,12 +59,14 @@ class Rates:
     gather_ns_per_byte: float = 0.2    # one thread reading looked-up rows, unseen points
     call_ns: float = 3000.0            # fixed cost of one kernel call
     point_overhead_s: float = 0.05     # verification, preparation, result writing
-    model_ns_per_lookup: float = 50.0  # the model counter's replay
+    # The model counter per point: its replay, but mostly its cache fill and numba's
+    # compile or cache load (2.2 s mean on the busy 2-vCPU VM's quick run, 2026-12-04).
+    model_point_s: float = 2.0
     cachegrind_slowdown: float = CACHEGRIND_SLOWDOWN
     # ns per batch of points measured before (by point id): better than any rate.
     known_batch_ns: dict[str, float] = field(default_factory=dict)
     # The rates above that are nominal figures, not measured on this machine.
-    assumed: frozenset = frozenset({"call_ns", "point_overhead_s", "model_ns_per_lookup",
+    assumed: frozenset = frozenset({"call_ns", "point_overhead_s", "model_point_s",
                                     "cachegrind_slowdown"})
 
     def lines(self) -> list[str]:
@@ -80,8 +81,8 @@ class Rates:
                 ("call_ns", f"kernel call             {self.call_ns / 1000:.1f} us"),
                 ("point_overhead_s", f"per point               "
                  f"{self.point_overhead_s * 1000:.0f} ms (verify, prepare, write)"),
-                ("model_ns_per_lookup",
-                 f"model counter replay    {self.model_ns_per_lookup:.0f} ns/lookup"),
+                ("model_point_s",
+                 f"model counter           {self.model_point_s:.2f} s/point"),
                 ("cachegrind_slowdown",
                  f"cachegrind slowdown     {self.cachegrind_slowdown:.0f}x")]
         return [text + ("  (assumed)" if name in self.assumed else "") for name, text in rows]
@@ -120,8 +121,7 @@ def point_s(point: Point, rates: Rates, counting: Counting = Counting()) -> floa
     seconds = (_ids(point) * rates.index_ns_per_id + calls * batch_ns(point, rates)) / 1e9
     seconds += rates.point_overhead_s
     if "model" in counting.backends:
-        replayed = point.warmups + min(point.batches, counting.model_batches)
-        seconds += replayed * point.lookups_per_batch * rates.model_ns_per_lookup / 1e9
+        seconds += rates.model_point_s
     return seconds
 
 
@@ -301,7 +301,8 @@ def rates_from_records(pairs: list[tuple[Point, dict]], source: str) -> Rates:
     rates.source = source
     measured = set()
     rest = {False: [], True: []}
-    built = build_ns = ids = indices_ns = model_ns = model_lookups = 0
+    built = build_ns = ids = indices_ns = 0
+    model_s = []
     per_byte, known = [], defaultdict(list)
     for point, rec in pairs:
         model = (rec.get("counters") or {}).get("model") or {}
@@ -315,10 +316,8 @@ def rates_from_records(pairs: list[tuple[Point, dict]], source: str) -> Rates:
         if rec.get("indices_ns"):
             ids += _ids(point)
             indices_ns += rec["indices_ns"]
-        if model.get("model_ns") and model.get("lookups") and model.get("batches"):
-            calls = model["batches"] + (model.get("warmup_batches") or 0)
-            model_ns += model["model_ns"]
-            model_lookups += model["lookups"] * calls / model["batches"]
+        if model.get("model_ns"):
+            model_s.append(model["model_ns"] / 1e9)
         median = statistics.median(rec["values_ns"])
         known[point.point_id].append(median)
         read = point.lookups_per_batch * point.bytes_per_lookup
@@ -341,12 +340,24 @@ def rates_from_records(pairs: list[tuple[Point, dict]], source: str) -> Rates:
     if indices_ns and ids:
         rates.index_ns_per_id = indices_ns / ids
         measured.add("index_ns_per_id")
-    if model_lookups:
-        rates.model_ns_per_lookup = model_ns / model_lookups
-        measured.add("model_ns_per_lookup")
+    if model_s:  # the mean: a few workers pay numba's compile, and the total matters
+        rates.model_point_s = statistics.fmean(model_s)
+        measured.add("model_point_s")
     if per_byte:
         rates.gather_ns_per_byte = statistics.median(per_byte)
         measured.add("gather_ns_per_byte")
     rates.known_batch_ns = {pid: statistics.median(v) for pid, v in known.items()}
+    # The cachegrind pass's slowdown: its time over what the same pass costs natively.
+    native = replace(rates, cachegrind_slowdown=1.0)
+    slowdowns = []
+    for point, rec in pairs:
+        cg = (rec.get("counters") or {}).get("cachegrind") or {}
+        if cg.get("elapsed_s") and cg.get("batches"):
+            simulated = Counting(simulated_batches=cg["batches"],
+                                 simulated_warmups=cg.get("warmups") or 0)
+            slowdowns.append(cg["elapsed_s"] / cachegrind_s(point, native, simulated))
+    if slowdowns:
+        rates.cachegrind_slowdown = statistics.median(slowdowns)
+        measured.add("cachegrind_slowdown")
     rates.assumed = rates.assumed - measured
     return rates
