@@ -255,21 +255,24 @@ def machine_rates(hostname: str, calibrate=None, root: Path = Path("results")) -
 
 # -- rates from the last run ----------------------------------------------------------
 def _newest_run_dir(root: Path, hostname: str) -> Path | None:
-    """This machine's result directory (run or limits) whose raw records are newest."""
-    best, best_mtime = None, 0.0
-    for manifest_path in root.glob("*/*/manifest.json"):
+    """This machine's most recent result directory (run or limits) with run records:
+    manifests are read newest first (by when they were last written) until one is."""
+    def written(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for manifest_path in sorted(root.glob("*/*/manifest.json"), key=written, reverse=True):
         try:
             manifest = json.loads(manifest_path.read_text())
-            records = list((manifest_path.parent / "raw").glob("*/r*.json"))
         except (OSError, ValueError):
             continue
-        if not isinstance(manifest, dict) or not records or \
-                (manifest.get("machine") or {}).get("hostname") != hostname:
-            continue
-        mtime = max(r.stat().st_mtime for r in records)
-        if mtime > best_mtime:
-            best, best_mtime = manifest_path.parent, mtime
-    return best
+        if isinstance(manifest, dict) and isinstance(manifest.get("machine"), dict) and \
+                manifest["machine"].get("hostname") == hostname and \
+                next((manifest_path.parent / "raw").glob("*/r*.json"), None) is not None:
+            return manifest_path.parent
+    return None
 
 
 def rates_from_results(root: Path, hostname: str) -> Rates | None:
