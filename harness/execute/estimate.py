@@ -4,8 +4,8 @@ A model, not a measurement: each worker (one per table group and repeat, see
 ``harness.execute.groups``) costs its process start and imports (+ torch when a torch
 backend runs), and its table build (bytes / build rate); each point in it costs its
 index generation, verification and result writing, its warm-up and timed batches
-(batches x predicted batch time) and its counting (the model counter's replay; the
-cachegrind pass re-runs the point under valgrind at repeat 0). The rates come from this
+(batches x predicted batch time) and its counting (the model counter; the cachegrind
+pass re-runs the point under valgrind at repeat 0). The rates come from this
 machine's most recent stored run (``rates_from_results``), else a short calibration
 (``harness.execute.calibrate``), else nominal figures; ``Rates.source`` says which.
 ``run --dry-run`` prints the estimate; the progress bar's ETA (``EtaModel``) uses the
@@ -25,7 +25,7 @@ from harness.execute.groups import group_points
 from harness.execute.plan import Plan, Point
 
 # valgrind's manual: programs run 20-100x slower under callgrind/cachegrind. Assumed
-# (no run records the pass's own time yet); the worker's start under valgrind included.
+# until a stored run has recorded its pass's elapsed_s (the worker's start included).
 CACHEGRIND_SLOWDOWN = 50.0
 
 

@@ -50,7 +50,7 @@ class Progress:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
 
-            remaining = (_ModelEtaColumn(eta),) if eta is not None else \
+            remaining = (_model_eta_column(eta),) if eta is not None else \
                 (TextColumn("eta"), TimeRemainingColumn())
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
                                 MofNCompleteColumn(), TimeElapsedColumn(), *remaining,
@@ -85,7 +85,7 @@ class Progress:
             self.bar = None
 
 
-def _ModelEtaColumn(eta):
+def _model_eta_column(eta):
     """A rich column showing the cost model's remaining time (made on a terminal only,
     where rich is imported)."""
     from rich.progress import ProgressColumn
