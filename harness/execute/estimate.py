@@ -79,8 +79,9 @@ class Rates:
                 ("gather_ns_per_byte", f"lookups (unseen points) "
                  f"{self.gather_ns_per_byte:.3f} ns/byte/thread"),
                 ("call_ns", f"kernel call             {self.call_ns / 1000:.1f} us"),
-                ("point_overhead_s", f"per point               "
-                 f"{self.point_overhead_s * 1000:.0f} ms (verify, prepare, write)"),
+                ("point_overhead_s", "per point               " + (
+                    f"{self.point_overhead_s * 1000:.0f} ms (verify, prepare, write)"
+                    if self.point_overhead_s else "verify, prepare, write: in the start")),
                 ("model_point_s",
                  f"model counter           {self.model_point_s:.2f} s/point"),
                 ("cachegrind_slowdown",
