@@ -1,8 +1,9 @@
 """A short calibration of the cost model's rates, for a machine with no stored run.
 
 One python is spawned that imports what a worker imports (numpy, numba, the kernels'
-modules; torch too when the plan measures a torch backend), fills a 256 MiB table from
-a seeded generator, draws ids and gathers rows at random: a few seconds in all. Its
+modules; torch too when the plan measures a torch backend), builds a 256 MiB table as
+the kernels do (``kernels.memory.random_table``: page-aligned, seeded fill), draws ids
+and gathers rows at random: a few seconds in all. Its
 wall time less its own work is the worker's start. The subprocess is here, its output
 parsed by the pure ``parse_calibration``.
 """
@@ -27,16 +28,15 @@ import numpy as np
 import numba
 from harness.execute import indices, layout
 from harness.scenario import kernelspec
+from kernels.memory import random_table
 imported = time.perf_counter()
 torch_s = None
 if sys.argv[1] == "torch":
     import torch
     torch_s = time.perf_counter() - imported
 rng = np.random.default_rng(0)
-table = np.empty(%(table)d // 4, dtype=np.float32)
-t = time.perf_counter_ns(); rng.random(out=table, dtype=np.float32)
+t = time.perf_counter_ns(); rows = random_table((%(table)d // %(row)d, %(row)d // 4), 0)
 build_ns = time.perf_counter_ns() - t
-rows = table.reshape(-1, %(row)d // 4)
 t = time.perf_counter_ns(); ids = rng.integers(0, rows.shape[0], %(n)d)
 index_ns = time.perf_counter_ns() - t
 t = time.perf_counter_ns(); np.take(rows, ids, axis=0).sum(axis=0)
