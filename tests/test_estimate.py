@@ -220,3 +220,13 @@ def test_dry_run_prints_an_estimate_and_its_source(repo, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "most recent run" in proc.stdout and "results/est/host-1" in proc.stdout
     assert "batch times of 8 points from their own earlier timings" in proc.stdout
+
+
+@pytest.mark.slow
+def test_calibration_runs_here():
+    from harness.execute.calibrate import calibrate
+
+    r = calibrate()
+    assert r.source.startswith("a calibration just now")
+    assert r.worker_start_s > 0 and r.build_bytes_per_s > 0 and r.gather_ns_per_byte > 0
+    assert "torch_import_s" in r.assumed and "build_bytes_per_s" not in r.assumed
