@@ -60,6 +60,22 @@ def _print_plan(plan: Plan, out=sys.stdout) -> None:
         print(f"{state} {p.point_id}{extra}", file=out)
 
 
+def _print_estimate(plan: Plan, counters, machine, out=sys.stdout) -> None:
+    """The cost model's duration of the plan, by kernel, with its rates and their source:
+    this machine's last stored run, else a calibration of a few seconds (not when
+    HARNESS_CALIBRATION=off, as in the tests: nominal rates then)."""
+    import os
+
+    from harness.execute.calibrate import calibrate
+    from harness.execute.estimate import Counting, estimate_plan, machine_rates
+
+    torch = any(p.params.get("backend") == "torch" for p in plan.runnable)
+    may = os.environ.get("HARNESS_CALIBRATION", "on") != "off"
+    rates = machine_rates(machine.hostname, (lambda: calibrate(torch)) if may else None)
+    estimate = estimate_plan(plan, rates, Counting.of(counters))
+    print("\n".join(estimate.lines()), file=out)
+
+
 def _resume_command(args, out: Path) -> str:
     parts = ["python -m harness run", str(args.scenario)]
     if args.quick:
@@ -137,7 +153,9 @@ def run(args) -> int:
     counter_config = _counter_config(args, loaded)
     machine = describe_machine()
     if args.dry_run:
-        _print_plan(_plan(args, loaded, machine))
+        plan = _plan(args, loaded, machine)
+        _print_plan(plan)
+        _print_estimate(plan, counter_config, machine)
         return 0
     from harness.machine.check import check_before_run, record_check
 
