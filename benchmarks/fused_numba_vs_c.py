@@ -84,7 +84,7 @@ def worker(impl: str, lib: str, table_bytes: int, threads: int, pf: int) -> None
 
         def call(prepared):
             out = np.empty((batch, dim), dtype=np.float32)
-            c.memrec_k2(prepared[0].ctypes.data, batch, m.token_table.ctypes.data,
+            c.memrec_k2(prepared.args[0].ctypes.data, batch, m.token_table.ctypes.data,
                         m.token_rows, dim, m.weight_table.ctypes.data, m.weight_rows,
                         m._seeds.ctypes.data, out.ctypes.data, pf)
             return out

@@ -28,6 +28,7 @@ COMMANDS = {
     "ab": "Run a scenario at the working tree and at a git revision, interleaved; compare.",
     "run": "Run a scenario's points in pinned worker processes and store the results.",
     "merge": "Join the shards of a sweep (run --shard I/N) into one result.",
+    "submit": "Run a scenario as a Slurm job array of shards plus a merge job (sbatch).",
     "limits": "Measure the machine's limits: gather cost, load latency, bandwidth, effective LLC.",
     "report": "Draw the figures and a multi-page PDF report from stored results.",
     "footprint": "Bytes of each kernel's tables against the baseline, and the ratio.",

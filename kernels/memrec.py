@@ -28,7 +28,8 @@ the calling thread for small batches, else parallel over bags on numba's pool).
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import partial
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field, NonNegativeInt
@@ -36,6 +37,7 @@ from pydantic import Field, NonNegativeInt
 from kernels import hashing as hashfn
 from kernels.backend import BackendInfo
 from kernels.bags import as_ids, bag_sum, check_offsets, torch_bags
+from kernels.direct import EntryPoints, plain
 from kernels.memory import PAGE_BYTES, aligned_empty, alignment_of, random_table
 from kernels.params import (PREFETCH_HELP, HashCount, KernelParams, TableFloats, TableRows,
                             WeightHashCount)
@@ -48,6 +50,21 @@ HASHINGS = ("in_kernel", "precomputed")
 # (more when a sleeping thread must wake), which two threads cannot win back under
 # ~256 ids at 10-30 ns per id (see kernels/fused.py). One thread always runs serial.
 SERIAL_MAX_IDS = 256
+
+
+class FusedBatch(NamedTuple):
+    """A prepared batch of the fused backend: ``call()`` runs it (kernels/direct.py).
+
+    ``out`` is the kernel's output buffer for this shape (batches of at most
+    SERIAL_MAX_IDS ids and bags; each run overwrites it, so one kernel is not for
+    runs from several threads at once), or None where each call allocates one and returns it.
+    """
+
+    entry: object  # the numba dispatcher chosen (serial or parallel, bags or ids)
+    args: tuple  # its arguments up to ``out``
+    shape: tuple  # the output's shape
+    call: object
+    out: np.ndarray | None
 
 
 class MemRec(BackendInfo):
@@ -124,6 +141,8 @@ class MemRec(BackendInfo):
         self.prefetch = fused.DEFAULT_PREFETCH if prefetch is None else int(prefetch)
         if self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0 ids ahead, got {self.prefetch}")
+        self._entry_points = EntryPoints()
+        self._outputs: dict[tuple, np.ndarray] = {}  # small batches' output, per shape
         self._seeds = fused.padded_seeds(hashfn.hash_seeds(self.seed, max(self.k, self.k_weight)))
         self._threads = fused.threads_now()
         # Compile (or load from numba's cache) and start the pool now, not in a timed
@@ -179,7 +198,10 @@ class MemRec(BackendInfo):
 
     def info(self) -> dict:
         # Without weights (Bloom, the hashing trick) there is no rule to choose.
-        serial = {"serial_max_ids": SERIAL_MAX_IDS} if self.backend == "fused" else {}
+        # Batches up to SERIAL_MAX_IDS ids also write the kernel's reused output buffer:
+        # no allocation in their timed call (torch's backends allocate theirs).
+        serial = ({"serial_max_ids": SERIAL_MAX_IDS, "output_reused_max_ids": SERIAL_MAX_IDS}
+                  if self.backend == "fused" else {})
         return super().info() | serial | {"combine": self.combine if self.k_weight else None,
                                           "hashing": self.hashing}
 
@@ -220,10 +242,20 @@ class MemRec(BackendInfo):
         return (self.hash_ids(ids) if self.hashing == "precomputed" else ids), offsets
 
     def _prepare_fused(self, ids, offsets):
-        """The numba entry point and its arguments up to ``out``; run adds out, threads.
+        """The numba entry point, its arguments, and the call a timed batch makes.
 
         Chosen here, outside the timed call: serial for one thread or small batches
-        (no pool launch), the kernel without bag bookkeeping for one id per bag.
+        (no pool launch), the kernel without bag bookkeeping for one id per bag. The
+        call goes to the compiled entry point, not the dispatcher (kernels/direct.py). A
+        batch of at most SERIAL_MAX_IDS ids and bags writes into this kernel's output
+        buffer for its shape, bound with the arguments here, so the timed call is one C
+        call: ``run`` returns that buffer, which the next run of this kernel at the same
+        shape overwrites (as a server reuses its output buffer); ``lookup`` returns a
+        copy. One buffer per shape and not one per prepared batch: the worker cycles
+        through up to 2,200 prepared batches, whose own outputs were cold in cache
+        (batch 16, 2,200 batches: 1.66-1.71 us against 1.36-1.37 us with one buffer on
+        the busy 2-vCPU VM; benchmarks/small_batch.py --paths).
+        Larger batches allocate a fresh output per call, as before.
         """
         fused, n = self._fused, ids.shape[0]
         one_per_bag = offsets is None or (
@@ -231,6 +263,7 @@ class MemRec(BackendInfo):
         serial = self.threads_for(n) == 1
         n_bags = n if offsets is None else offsets.shape[0]
         per_bag = self.combine == "per_bag"
+        ids = plain(ids)
         if self.hashing == "precomputed":
             tok, wix = self.hash_ids(ids)
             if one_per_bag:
@@ -238,7 +271,7 @@ class MemRec(BackendInfo):
                 args = (tok, wix, self.token_table, self.weight_table, self.prefetch)
             else:
                 entry = fused.indexed_serial if serial else fused.indexed_parallel
-                args = (tok, wix, np.ascontiguousarray(offsets), self.token_table,
+                args = (tok, wix, plain(offsets), self.token_table,
                         self.weight_table, self.prefetch, per_bag)
         else:
             tables = (self.token_table, self.weight_table, self._seeds, self.k,
@@ -248,13 +281,29 @@ class MemRec(BackendInfo):
                 args = (ids,) + tables
             else:
                 entry = fused.memrec_serial if serial else fused.memrec_parallel
-                args = (ids, np.ascontiguousarray(offsets)) + tables + (per_bag,)
-        return entry, args, (n_bags, self.dim)
+                args = (ids, plain(offsets)) + tables + (per_bag,)
+        shape, threads = (n_bags, self.dim), self._threads
+        if max(n, n_bags) <= SERIAL_MAX_IDS:  # bounds the buffers: <= 257 shapes, small
+            out = self._outputs.get(shape)
+            if out is None:
+                out = self._outputs[shape] = np.empty(shape, dtype=np.float32)
+            call = partial(self._entry_points(entry, args + (out, threads)), *args, out, threads)
+            return FusedBatch(entry, args, shape, call, out)
+        entry_point = self._entry_points(entry, args + (np.empty((0, self.dim), np.float32),
+                                                        threads))
+
+        def call():  # a large batch: a fresh output per call, as before
+            out = np.empty(shape, dtype=np.float32)
+            entry_point(*args, out, threads)
+            return out
+
+        return FusedBatch(entry, args, shape, call, None)
 
     def _run_fused(self, prepared):
-        entry, args, shape = prepared
-        out = np.empty(shape, dtype=np.float32)
-        entry(*args, out, self._threads)
+        _, _, _, call, out = prepared
+        if out is None:
+            return call()
+        call()
         return out
 
     def _prepare_torch(self, ids, offsets):
@@ -313,7 +362,11 @@ class MemRec(BackendInfo):
         return bag_sum(rows, offsets) * bag_sum(alpha[:, None], offsets)
 
     def lookup(self, ids, offsets=None) -> np.ndarray:
-        out = self.run(self.prepare(ids, offsets))
+        """The batch's embeddings in an array of the caller's own."""
+        prepared = self.prepare(ids, offsets)
+        out = self.run(prepared)
+        if isinstance(prepared, FusedBatch) and prepared.out is not None:
+            return out.copy()  # the kernel's reused buffer: the next run overwrites it
         return out.numpy() if hasattr(out, "numpy") else out
 
     def reference(self, ids, offsets=None) -> np.ndarray:

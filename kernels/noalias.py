@@ -12,8 +12,9 @@ builds the dispatcher with it. Everything else (typing, target context, caching)
 is numba's CPU target unchanged.
 
 The promise is the caller's: no two array arguments of such a function may overlap.
-The fused kernels keep it because ``out`` is always a fresh ``np.empty`` and every
-other array is only read. ``tests/test_combine.py`` checks the IR has no memcheck.
+The fused kernels keep it because ``out`` is a fresh ``np.empty`` or the kernel's
+own output buffer (kernels/memrec.py), never a table, and every other array is only
+read. ``tests/test_combine.py`` checks the IR has no memcheck.
 """
 
 from __future__ import annotations

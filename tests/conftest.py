@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from fakes import SKYLAKE_SP_2S, ZEN3_VM_2CPU, ZEN4_1S, make_machine_tree  # noq
 from harness.machine.detect import describe_machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# `run --dry-run` calibrates this machine's rates when it has no stored run (a few
+# seconds); the tests' dry runs use nominal rates instead (test_estimate tests both).
+os.environ.setdefault("HARNESS_CALIBRATION", "off")
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ def runs_around(level_ns: float, runs: int = 3, batches: int = 40, seed: int = 0
                 spread: float = 0.02) -> list[list[int]]:
     """Per-run per-batch latencies near ``level_ns``: fixed, seeded, a few % of jitter."""
     rng = np.random.default_rng(seed)
-    return [list((level_ns * (1 + spread * rng.standard_normal(batches))).astype(int))
-            for _ in range(runs)]
+    return [list((level_ns * (1 + spread * rng.standard_normal(batches))).clip(min=1)
+                 .astype(int)) for _ in range(runs)]
 
 
 def outcome(point, repeat: int, values_ns: list[int]) -> dict:
@@ -47,9 +47,11 @@ def outcome(point, repeat: int, values_ns: list[int]) -> dict:
 def write_result_dir(directory: Path, machine, levels: dict[str, float] | None = None,
                      failed: dict[str, str] | None = None, scenario_text: str = SCENARIO,
                      seed: int = 0, extra_columns: dict | None = None,
-                     manifest_extra: dict | None = None) -> list:
+                     manifest_extra: dict | None = None,
+                     spreads: dict[str, float] | None = None) -> list:
     """Store a complete run: ``levels`` maps a kernel name (or a point id) to its ns per
-    batch (default 100 us baseline, 50 us memrec); ``failed`` maps point ids to reasons.
+    batch (default 100 us baseline, 50 us memrec); ``spreads`` a kernel or point id to its
+    jitter (default 2%); ``failed`` maps point ids to reasons.
     Returns the plan's points."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory.parent / f"{directory.name}.yaml"
@@ -62,7 +64,9 @@ def write_result_dir(directory: Path, machine, levels: dict[str, float] | None =
     store = ResultStore(directory, plan, manifest)
     for i, point in enumerate(plan.runnable):
         level = levels.get(point.point_id, levels[point.kernel])
-        runs = runs_around(level, point.repeats, point.batches, seed=seed * 1000 + i)
+        spread = (spreads or {}).get(point.point_id, (spreads or {}).get(point.kernel, 0.02))
+        runs = runs_around(level, point.repeats, point.batches, seed=seed * 1000 + i,
+                           spread=spread)
         for repeat, values in enumerate(runs):
             if point.point_id in (failed or {}):
                 store.record(point, repeat, {"status": "failed",

@@ -88,6 +88,7 @@ def test_nothing_runnable_exits_2(tmp_path):
 def test_dry_run_and_existing_dir(repo, tmp_path):
     proc = harness("run", repo / "scenarios/skylake.yaml", "--quick", "--dry-run")
     assert proc.returncode == 0 and "skip" in proc.stdout and "run " in proc.stdout
+    assert "estimate: " in proc.stdout and "rates from nominal figures" in proc.stdout
     out = tmp_path / "res"
     out.mkdir()
     (out / "manifest.json").write_text("{}")

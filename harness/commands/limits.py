@@ -51,7 +51,10 @@ def summary(limits: dict) -> str:
     lines = [f"sysfs LLC      {format_bytes(limits['sysfs_llc_bytes'])}"]
     eff = limits.get("effective_llc_bytes")
     lines.append(f"effective LLC  {format_bytes(eff) if eff else 'not found'}"
-                 + (f" ({eff / limits['sysfs_llc_bytes']:.2f}x sysfs)" if eff else ""))
+                 + (f" ({eff / limits['sysfs_llc_bytes']:.2f}x sysfs)" if eff else "")
+                 + (" DOUBTFUL: not used to size tables unless asked" if limits.get("doubtful")
+                    else ""))
+    lines += [f"  doubtful: {reason}" for reason in limits.get("doubtful_reasons") or []]
     for row, k in limits["knees_by_row_bytes"].items():
         desc = (f"{format_bytes(k['effective_llc_bytes'])}" if k.get("effective_llc_bytes")
                 else k.get("reason", "?"))

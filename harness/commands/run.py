@@ -15,6 +15,7 @@ from harness.execute.plan import Plan, make_plan, needs_effective_llc, parse_mem
 from harness.execute.resume import resume_problems
 from harness.execute.session import execute_plan, skipped_summary
 from harness.limits.measure import effective_llc
+from harness.limits.stored import doubtful_reasons_of
 from harness.machine.detect import describe_machine
 from harness.scenario.schema import load_scenario
 from harness.store.results import default_result_dir, new_result_dir, utc_now
@@ -44,6 +45,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--counters", metavar="BACKENDS",
                         help="override the scenario's counters.backends: a comma-separated "
                              "list of perf, cachegrind, model; 'all' or 'none'")
+    parser.add_argument("--use-doubtful-limits", action="store_true",
+                        help="size 'effective-LLC' tables even from a limits result marked "
+                             "doubtful (as tables.trust_doubtful_limits: true does)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse to start (exit 2) when the machine check before the "
+                             "first point warns (busy pinned CPUs, load, governor)")
 
 
 def _print_plan(plan: Plan, out=sys.stdout) -> None:
@@ -51,6 +58,22 @@ def _print_plan(plan: Plan, out=sys.stdout) -> None:
         state = "run " if p.status == "planned" else "skip"
         extra = f"  ({p.reason or p.note})" if p.reason or p.note else ""
         print(f"{state} {p.point_id}{extra}", file=out)
+
+
+def _print_estimate(plan: Plan, counters, machine, out=sys.stdout) -> None:
+    """The cost model's duration of the plan, by kernel, with its rates and their source:
+    this machine's last stored run, else a calibration of a few seconds (not when
+    HARNESS_CALIBRATION=off, as in the tests: nominal rates then)."""
+    import os
+
+    from harness.execute.calibrate import calibrate
+    from harness.execute.estimate import Counting, estimate_plan, machine_rates
+
+    torch = any(p.params.get("backend") == "torch" for p in plan.runnable)
+    may = os.environ.get("HARNESS_CALIBRATION", "on") != "off"
+    rates = machine_rates(machine.hostname, (lambda: calibrate(torch)) if may else None)
+    estimate = estimate_plan(plan, rates, Counting.of(counters))
+    print("\n".join(estimate.lines()), file=out)
 
 
 def _resume_command(args, out: Path) -> str:
@@ -71,7 +94,8 @@ def _plan(args, loaded, machine) -> Plan:
         print(f"note: --limits {args.limits} is not used: no size of {loaded.path} is "
               f"written relative to the effective LLC", file=sys.stderr)
     effective, source = effective_llc(args.limits, loaded, machine,
-                                      may_measure=not args.dry_run)
+                                      may_measure=not args.dry_run,
+                                      trust_doubtful=args.use_doubtful_limits)
     plan = make_plan(loaded, machine, budget, effective)
     plan.effective_llc_source = source  # recorded in the manifest with the plan
     if args.shard:
@@ -93,6 +117,8 @@ def _prepare_new(args, loaded, machine) -> tuple[Plan, Path, dict]:
         out = out.with_name(out.name + f"-shard{plan.shard['index']}of{plan.shard['count']}")
     new_result_dir(out, f"choose another --out, or continue it with --resume {out}")
     manifest = run_manifest(args, loaded, machine, plan)
+    manifest["effective"]["effective_llc_doubtful"] = doubtful_reasons_of(
+        plan.effective_llc_source, machine)
     manifest["started"] = utc_now()
     return plan, out, manifest
 
@@ -127,13 +153,19 @@ def run(args) -> int:
     counter_config = _counter_config(args, loaded)
     machine = describe_machine()
     if args.dry_run:
-        _print_plan(_plan(args, loaded, machine))
+        plan = _plan(args, loaded, machine)
+        _print_plan(plan)
+        _print_estimate(plan, counter_config, machine)
         return 0
+    from harness.machine.check import check_before_run, record_check
+
+    check = check_before_run(loaded, machine, strict=args.strict)
     if args.resume:
         plan, out, manifest = _prepare_resume(args, loaded, machine,
                                               list(counter_config.backends or []))
     else:
         plan, out, manifest = _prepare_new(args, loaded, machine)
+    record_check(manifest, check)
     return execute_plan(plan, out, manifest, resume=bool(args.resume),
                         resume_hint=_resume_command(args, out), machine=machine,
                         counters=counter_config)

@@ -33,6 +33,10 @@ def add_compare_arguments(parser) -> None:
     parser.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
                         help="write the comparison as Markdown, for CI comments, to FILE "
                              "(or stdout)")
+    parser.add_argument("--include-noisy", action="store_true",
+                        help="judge points flagged noisy or unstable (points.csv quality) "
+                             "too; by default they are 'incomparable (noisy)' and neither "
+                             "pass nor fail")
     parser.add_argument("--allow-machine-mismatch", action="store_true",
                         help="compare results from different machines (CPU, LLC, CPUs)")
 
@@ -72,7 +76,7 @@ def compare_results(base: ResultSet, new: ResultSet, args) -> int:
             refuse_result_file(destination, option)  # before any output, not after
     notes = check_machines(base, new, args.allow_machine_mismatch)
     report = compare_runs(base.points, new.points, metric_named(args.metric), args.factor,
-                          args.alpha)
+                          args.alpha, include_noisy=getattr(args, "include_noisy", False))
     report.notes += notes + base.notes + new.notes
     sides = base.summary(), new.summary()
     text = render_text(report, *sides)
@@ -83,5 +87,7 @@ def compare_results(base: ResultSet, new: ResultSet, args) -> int:
     emit(render_json(report, *sides), args.json)
     emit(render_markdown(report, *sides), args.markdown)
     if report.exit_status == 2:
-        print("error: not one point could be compared; see why above", file=sys.stderr)
+        why = (f" ({len(report.noisy)} noisy or unstable: rerun on a quieter machine, or "
+               f"--include-noisy)" if report.noisy else "")
+        print(f"error: not one point could be compared{why}; see why above", file=sys.stderr)
     return report.exit_status

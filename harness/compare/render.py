@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+from harness.compare.noisy import INCOMPARABLE_NOISY
 from harness.compare.verdict import VERDICTS, Change, Report
 
 
@@ -33,6 +34,18 @@ def format_change(c: Change) -> str:
     return text
 
 
+def verdict_text(c: Change) -> str:
+    return INCOMPARABLE_NOISY if c.noisy else c.verdict
+
+
+def noisy_line(report: Report) -> str:
+    """The points the gate neither passes nor fails, or '' when there are none."""
+    if not report.noisy:
+        return ""
+    return (f"{len(report.noisy)} point(s) {INCOMPARABLE_NOISY}, neither passed nor failed "
+            f"(--include-noisy judges them): {', '.join(c.point_id for c in report.noisy)}")
+
+
 def format_p(c: Change) -> str:
     return "-" if c.p_value is None else f"{c.p_value:.2g}"
 
@@ -47,7 +60,9 @@ def summary_line(report: Report) -> str:
         verdict = "NOTHING COMPARED: no point could be compared (see why)"
     else:
         verdict = "no regression"
-    return f"{verdict} ({counts})"
+    noisy = f"; {len(report.noisy)} of the incomparable noisy or unstable" \
+        if report.noisy else ""
+    return f"{verdict} ({counts}{noisy})"
 
 
 def _header(report: Report, base: dict, new: dict) -> list[str]:
@@ -70,6 +85,8 @@ def _footer(report: Report) -> list[str]:
     if report.only_in_new:
         lines.append(f"only in NEW (not compared): {', '.join(report.only_in_new)}")
     lines += [f"note: {n}" for n in report.notes]
+    if report.noisy:
+        lines.append(noisy_line(report))
     return lines
 
 
@@ -92,7 +109,7 @@ def render_text(report: Report, base: dict, new: dict) -> str:
              + (("NEW ceiling", "of ceiling") if speedup else ()) + ("point", "why")]
     for c in report.changes:
         extra = (format_ceiling(c), format_value(c.ceiling_fraction, "")) if speedup else ()
-        table.append((c.verdict, format_change(c), format_p(c), format_value(c.base, unit),
+        table.append((verdict_text(c), format_change(c), format_p(c), format_value(c.base, unit),
                       format_value(c.new, unit)) + extra + (c.point_id, _why(c, speedup)))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     lines = _header(report, base, new) + [""]
@@ -105,10 +122,16 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+MARKS = {"slower": ":red_circle: slower", "faster": ":green_circle: faster",
+         "same": "same", "incomparable": ":grey_question: incomparable"}
+
+
+def _md_verdict(c: Change) -> str:
+    return f":grey_question: {INCOMPARABLE_NOISY}" if c.noisy else MARKS[c.verdict]
+
+
 def render_markdown(report: Report, base: dict, new: dict) -> str:
     unit = report.metric.unit
-    mark = {"slower": ":red_circle: slower", "faster": ":green_circle: faster",
-            "same": "same", "incomparable": ":grey_question: incomparable"}
     lines = [f"### Performance: {summary_line(report)}", ""]
     lines += [f"- {_md_cell(line)}" for line in _header(report, base, new)]
     speedup = report.metric.kind == "speedup"
@@ -117,7 +140,7 @@ def render_markdown(report: Report, base: dict, new: dict) -> str:
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in report.changes:
         extra = (format_ceiling(c), format_value(c.ceiling_fraction, "")) if speedup else ()
-        cells = (mark[c.verdict] + (" (now failing)" if c.new_failure else ""),
+        cells = (_md_verdict(c) + (" (now failing)" if c.new_failure else ""),
                  format_change(c), format_p(c), format_value(c.base, unit),
                  format_value(c.new, unit)) + extra + (f"`{c.point_id}`", _why(c, speedup))
         lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
@@ -135,7 +158,9 @@ def report_dict(report: Report, base: dict, new: dict) -> dict:
         "factor": report.factor, "alpha": report.alpha,
         "base": base, "new": new,
         "summary": {v: report.count(v) for v in VERDICTS}
-        | {"new_failures": sum(c.new_failure for c in report.changes)},
+        | {"new_failures": sum(c.new_failure for c in report.changes),
+           "noisy": len(report.noisy)},
+        "noisy": [c.point_id for c in report.noisy],
         "exit_status": report.exit_status,
         "changes": [c.to_dict() for c in report.changes],
         "only_in_base": report.only_in_base, "only_in_new": report.only_in_new,

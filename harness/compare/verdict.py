@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from harness.compare.noisy import judged_anyway, noisy_problems
 from harness.errors import UsageError
 from harness.limits.ceiling import ceiling_of
 
@@ -125,6 +126,7 @@ class Change:
     ceiling: float | None = None
     ceiling_fraction: float | None = None
     ceiling_note: str | None = None
+    noisy: bool = False                 # incomparable: flagged noisy/unstable (compare.noisy)
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -143,6 +145,11 @@ class Report:
 
     def count(self, verdict: str) -> int:
         return sum(c.verdict == verdict for c in self.changes)
+
+    @property
+    def noisy(self) -> list[Change]:
+        """Points not judged because a side is noisy or unstable: neither pass nor fail."""
+        return [c for c in self.changes if c.noisy]
 
     @property
     def regressions(self) -> list[Change]:
@@ -420,8 +427,10 @@ def check_options(metric: Metric, factor: float, alpha: float) -> None:
 
 
 def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
-                 factor: float, alpha: float, new_limits: dict | None = None) -> Report:
-    """Compare every point of NEW with its match in BASE on ``metric``.
+                 factor: float, alpha: float, new_limits: dict | None = None,
+                 include_noisy: bool = False) -> Report:
+    """Compare every point of NEW with its match in BASE on ``metric``; a point flagged
+    noisy or unstable on a side is not judged unless ``include_noisy``.
 
     ``new_limits``: a limits result of NEW's machine; with ``--metric speedup`` each
     change then carries the ceiling computed from it (else the one NEW stored).
@@ -447,6 +456,14 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
         if problem:
             report.changes.append(problem)
             continue
+        sides = [("BASE", b), ("NEW", n)]
+        if metric.kind == "speedup":  # the baselines it divides by count too
+            sides += [("BASE", baseline_partner(b, base)), ("NEW", baseline_partner(n, new))]
+        noisy = noisy_problems(sides)
+        if noisy and not include_noisy:
+            report.changes.append(Change(n.point_id, n.label, "incomparable",
+                                         "; ".join(noisy), noisy=True))
+            continue
         if metric.kind == "samples":
             fields = compare_samples(b.run_values(metric.per_lookup),
                                      n.run_values(metric.per_lookup), factor, alpha,
@@ -469,6 +486,8 @@ def compare_runs(base: list[PointData], new: list[PointData], metric: Metric,
         if partial:  # compared on the ok runs; a run failing now that did not before counts
             fields["why"] = f"{fields.get('why', '')} (ok runs only; {partial})".strip()
             fields["new_failure"] = n.status == "failed" and b.status == "ok"
+        if noisy:
+            fields["why"] = fields.get("why", "") + judged_anyway(noisy)
         report.changes.append(Change(n.point_id, n.label, **fields))
     if metric.kind == "speedup" and not report.changes:
         raise UsageError("--metric speedup: no MEM-REC point is in both runs")

@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,11 +141,13 @@ class CachegrindSetup:
         cmd = self.command(worker_command, out)
         record = {"command": cmd, "geometry": self.llc.to_dict(), "geometry_note": self.note,
                   "valgrind_version": self.version}
+        started = time.monotonic()  # the pass's own time, for the run's cost model
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr,
                                     start_new_session=True, preexec_fn=die_with_parent)
             try:
                 returncode = proc.wait(timeout=timeout_s)
+                record["elapsed_s"] = time.monotonic() - started
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()

@@ -26,6 +26,7 @@ from harness.machine.detect import available_memory_bytes
 from harness.execute.plan import Plan, memory_refusal
 from harness.store.results import ResultStore, ResultWriteError
 from harness.execute.duty import DutyCycle
+from harness.execute.estimate import Counting, format_duration, session_eta
 from harness.execute.runner import Side, WorkerLauncher, run_sides
 from harness.execute.signals import Interrupted, SignalGuard
 from harness.scenario.sizes import format_bytes
@@ -41,16 +42,20 @@ def skipped_summary(plan: Plan) -> list[str]:
 class Progress:
     """A progress bar with ETA on a terminal; one line per run otherwise (CI logs)."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, eta=None):
+        """``eta``: a harness.execute.estimate.EtaModel (the cost model's remaining time),
+        else rich's own estimate from the recent speed."""
         self.total, self.done, self.start = total, 0, time.monotonic()
-        self.bar = None
+        self.bar, self.eta = None, eta
         if sys.stderr.isatty():
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
 
+            remaining = (_model_eta_column(eta),) if eta is not None else \
+                (TextColumn("eta"), TimeRemainingColumn())
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("eta"), TimeRemainingColumn(), transient=False)
+                                MofNCompleteColumn(), TimeElapsedColumn(), *remaining,
+                                transient=False)
             self.task = self.bar.add_task("running", total=total)
             self.bar.start()
 
@@ -65,6 +70,10 @@ class Progress:
             what = f"FAILED: {outcome.get('reason')}"
         name = f"{side.name:4s} " if side.name else ""
         line = f"[{self.done}/{self.total}] {name}{point.point_id} r{repeat}: {what}"
+        if self.eta is not None:
+            self.eta.finished((side.name, point.point_id, repeat))
+            if not self.bar and self.done < self.total:
+                line += f"  (eta {format_duration(self.eta.remaining_s())})"
         if self.bar:
             self.bar.console.print(line, highlight=False)
             self.bar.update(self.task, advance=1)
@@ -75,6 +84,19 @@ class Progress:
         if self.bar:
             self.bar.stop()
             self.bar = None
+
+
+def _model_eta_column(eta):
+    """A rich column showing the cost model's remaining time (made on a terminal only,
+    where rich is imported)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Column(ProgressColumn):
+        def render(self, task):
+            return Text(f"eta {format_duration(eta.remaining_s())}")
+
+    return Column()
 
 
 @dataclass
@@ -192,7 +214,10 @@ def _run_stores(plan: Plan, specs: list[SideSpec], stores: list[ResultStore],
              for spec, store in zip(specs, stores)]
     own_guard = guard is None
     guard = guard or SignalGuard()
-    progress = Progress(runs_total - resumed)
+    progress = Progress(runs_total - resumed, eta=session_eta(
+        plan, {spec.name: {(pid, r) for pid, runs in store.runs.items() for r in runs}
+               for spec, store in zip(specs, stores)},
+        Counting.of(counter_config), hostname=getattr(machine, "hostname", None)))
     duty = DutyCycle()
 
     def on_run(side, point, repeat, outcome):

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import yaml
 
+from harness.limits.doubt import doubts
 from harness.scenario.schema import LoadedScenario, Scenario
 
 ROW_BYTES = (64, 256, 512)
@@ -181,7 +182,8 @@ def _level_ranges(caches: list[dict], llc_bytes: int) -> dict[str, tuple[float, 
 
 
 def analyse(rows: list[dict], machine: dict) -> dict:
-    """limits.json: effective LLC, gather curves, latency per level, bandwidths."""
+    """limits.json: effective LLC, gather curves, latency per level, bandwidths, and
+    whether the effective LLC is doubtful (with the reasons)."""
     llc = machine["llc_bytes"]
     caches = machine.get("caches", [])
     l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
@@ -204,8 +206,9 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         dram_bw = [gb for ws, _, gb in curve if ws >= 8 * llc]
         stream[str(threads)] = {"llc_gbytes_per_s": max(llc_bw) if llc_bw else None,
                                 "dram_gbytes_per_s": max(dram_bw) if dram_bw else None}
-    return {
+    limits = {
         "sysfs_llc_bytes": llc,
+        "l2_bytes": l2,
         "effective_llc_bytes": int(statistics.median(found)) if found else None,
         "method": METHOD,
         "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
@@ -219,6 +222,10 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         "chase": [{"working_set_bytes": ws, "ns_per_load": ns} for ws, ns, _ in chase],
         "stream_by_threads": stream,
     }
+    # Why not to believe the effective LLC (harness.limits.doubt), stored with it.
+    limits["doubtful_reasons"] = doubts(limits)
+    limits["doubtful"] = bool(limits["doubtful_reasons"])
+    return limits
 
 
 def gather_cost_at(limits: dict, row_bytes: int, threads: int, working_set: int) -> float | None:

@@ -16,7 +16,8 @@ from harness.execute.plan import Plan, make_plan, needs_effective_llc
 from harness.execute.session import execute_plan
 from harness.execute.signals import Interrupted
 from harness.limits.analysis import limits_scenarios, loaded_limits
-from harness.limits.stored import DEFAULT_ROOT, load_limits, stored_effective_llc, write_analysis
+from harness.limits.stored import (DEFAULT_ROOT, load_limits, stored_effective_llc,
+                                   trusts_doubtful, write_analysis)
 from harness.machine.cpulist import parse_cpulist
 from harness.machine.detect import Machine
 from harness.machine.provenance import git_state, library_versions
@@ -92,14 +93,15 @@ def resume(out: Path, machine: Machine, stored: dict) -> int:
                         resume=True, resume_hint=resume_hint(out))
 
 
-def effective_llc(limits_dir, loaded, machine: Machine,
-                  may_measure: bool) -> tuple[int | None, str | None]:
+def effective_llc(limits_dir, loaded, machine: Machine, may_measure: bool,
+                  trust_doubtful: bool = False) -> tuple[int | None, str | None]:
     """The effective LLC the scenario's sizes need (None when they need none) and where
     it came from: ``limits_dir``, this machine's newest stored limits result, or, when
     none is stored and ``may_measure``, a quick limits run made now."""
     if not needs_effective_llc(loaded):
         return None, None
-    effective, source = stored_effective_llc(limits_dir, loaded, machine)
+    effective, source = stored_effective_llc(limits_dir, loaded, machine,
+                                             trust_doubtful=trust_doubtful)
     if source is not None:
         return effective, source
     if not may_measure:
@@ -113,4 +115,5 @@ def effective_llc(limits_dir, loaded, machine: Machine,
     if status not in (0, 1):  # interrupted: the session has said how to resume it
         raise Interrupted(status - 128)
     write_analysis(directory)
-    return load_limits(directory, machine)["effective_llc_bytes"], str(directory)
+    trust = trusts_doubtful(loaded, trust_doubtful)
+    return load_limits(directory, machine, trust)["effective_llc_bytes"], str(directory)

@@ -201,6 +201,8 @@ def load_results(directories: list[Path]) -> Results:
     points = pd.concat(frames, ignore_index=True)
     for column in sourced:
         points[column] = points[column].fillna("")
+    for column in ("quality", "quality_reason"):  # empty: not assessed (older results)
+        points[column] = points[column].fillna("") if column in points else ""
     dup = points.duplicated(["machine", "point_id"], keep="last")
     for src in sources:
         src.superseded = sorted(points.loc[dup & (points["source"] == str(src.path)),

@@ -122,7 +122,8 @@ def match_baseline(points: pd.DataFrame) -> pd.DataFrame:
     distribution, page size, layout and scaling.
 
     Returns one row per pair with the compressed point's columns and the baseline's
-    latencies as ``base_p50_ns``, ``base_p25_ns``, ``base_p75_ns``, ``base_point_id``.
+    latencies as ``base_p50_ns``, ``base_p25_ns``, ``base_p75_ns``, ``base_point_id``
+    (and its ``quality`` as ``base_quality`` where points.csv has one).
     Where a machine has several baseline variants (backends), each pairs separately
     and ``base_label`` says which.
     """
@@ -130,9 +131,10 @@ def match_baseline(points: pd.DataFrame) -> pd.DataFrame:
     base = ok[ok["kernel"] == BASELINE]
     comp = ok[ok["kernel"] != BASELINE]
     keys = ["machine", *(c for c in ("source", *MATCH_COLUMNS) if c in points)]
+    quality = ["quality"] if "quality" in points else []
     base = base[keys + ["point_id", "label", "latency_p50_ns", "latency_p25_ns",
-                        "latency_p75_ns"]].rename(columns={
+                        "latency_p75_ns", *quality]].rename(columns={
                             "point_id": "base_point_id", "label": "base_label",
                             "latency_p50_ns": "base_p50_ns", "latency_p25_ns": "base_p25_ns",
-                            "latency_p75_ns": "base_p75_ns"})
+                            "latency_p75_ns": "base_p75_ns", "quality": "base_quality"})
     return comp.merge(base, on=keys, how="inner")

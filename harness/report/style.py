@@ -39,6 +39,10 @@ ERRORBAR_NOTE = {
     "iqr": "Error bars: interquartile range (p25-p75) of per-batch latency",
     "ci": "Error bars: 95% bootstrap confidence interval of the ratio of medians",
 }
+# Noisy or unstable points (harness.report.quality): drawn, but open, and never a headline.
+HOLLOW_NOTE = "hollow marker: noisy or unstable point (title page: why); no headline"
+HOLLOW_STYLE = {"color": "#444444", "linestyle": "none", "marker": "o",
+                "markerfacecolor": "white"}
 MAX_NOTE_LINES = 7
 NOTE_WIDTH = 180  # characters of 7.5 pt text across the page
 LEGEND_WRAP = 31
@@ -91,6 +95,24 @@ def band(ax, x, y, lower, upper, style: dict) -> None:
     interquartile range or an interval); a missing bound draws no bar there."""
     ax.errorbar(x, y, yerr=[(y - lower).clip(lower=0), (upper - y).clip(lower=0)],
                 capsize=2.5, elinewidth=0.9, **style)
+
+
+def hollow(ax, x, y, style: dict) -> None:
+    """Redraw the markers at ``x``, ``y`` open (white inside, the series' colour and
+    marker around): the points whose numbers the harness cannot vouch for."""
+    ax.plot(x, y, linestyle="none", marker=style["marker"], color=style["color"],
+            markerfacecolor="white", markeredgewidth=1.3,
+            markersize=style.get("markersize", 4.5) + 1, zorder=style.get("zorder", 2) + 1)
+
+
+def hollow_flagged(ax, page, s, x: str, y: str, style: dict) -> None:
+    """Open markers over the rows of series ``s`` whose ``hollow`` column is true, and
+    the legend line that says what they mean."""
+    mask = s["hollow"].fillna(False).astype(bool) if "hollow" in s else None
+    if mask is None or not mask.any():
+        return
+    hollow(ax, s.loc[mask, x], s.loc[mask, y], style)
+    page.reference(HOLLOW_NOTE, HOLLOW_STYLE)
 
 
 def wrap(text: str, width: int) -> str:

@@ -1,6 +1,7 @@
 """Title pages: one per result directory, saying where the numbers came from (machine,
 LLC, cores pinned, SMT, perf and counter status, scenario, commit, dates) and what was
-skipped or failed and why. The first also lists the report's figures."""
+skipped or failed and why, and which measured points are noisy or unstable and why
+(drawn hollow, never a headline). The first also lists the report's figures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.report.load import Results, Source
+from harness.report.quality import flagged_lines
 from harness.report.style import PAGE_SIZE, footer_lines, pinning_text, wrap
 from harness.scenario.sizes import format_bytes
 
@@ -131,6 +133,17 @@ def problem_lines(points: pd.DataFrame, superseded: list[str]) -> list[str]:
     return lines
 
 
+def quality_lines(points: pd.DataFrame) -> list[str]:
+    """The measured points a headline may not use, with their reasons (or that none)."""
+    lines = flagged_lines(points) or ["every measured point ok: no interference or spread "
+                                      "above the thresholds"]
+    if len(lines) > MAX_PROBLEM_LINES:
+        extra = len(lines) - MAX_PROBLEM_LINES + 1
+        lines = lines[:MAX_PROBLEM_LINES - 1] + [f"... and {extra} more: see the quality "
+                                                 f"and quality_reason columns of points.csv"]
+    return lines
+
+
 def _block(fig: Figure, x: float, y: float, title: str, rows, width: int) -> float:
     """A heading and key/value lines from ``y`` down; returns where the next block goes."""
     fig.text(x, y, title, fontsize=11.5, fontweight="bold", va="top")
@@ -164,6 +177,8 @@ def title_page(results: Results, src: Source, contents: list[tuple[str, str]] | 
     y = _block(fig, 0.52, 0.84, "Run", run_lines(src), 56)
     y = _block(fig, 0.52, y, "Points: what ran, what was skipped or failed, and why",
                [("", line) for line in problem_lines(points, src.superseded)], 56)
+    y = _block(fig, 0.52, y, "Quality: noisy or unstable points (drawn hollow) and why",
+               [("", line) for line in quality_lines(points)], 56)
     if contents:
         rows = [(f"page {i}", f"{title}: {summary}") for i, (title, summary) in
                 enumerate(contents, start=total + 1)]

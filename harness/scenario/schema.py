@@ -92,6 +92,11 @@ class Tables(Strict):
                      BeforeValidator(_as_list), Field(min_length=1)] = ["default"]
     layout: Literal["per-feature", "shared"] = "per-feature"
     scale_to_fit: bool = False
+    # Size "effective-LLC" tables even from a limits result marked doubtful
+    # (harness.limits.doubt); without it `run` refuses such a result. A permission, not
+    # a setting of what is measured: left out of the dump that resume and merge compare
+    # (the manifest lists the doubts it was given), so older results still resume.
+    trust_doubtful_limits: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="after")
     def _one_way_to_size(self):

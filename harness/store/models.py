@@ -127,7 +127,11 @@ _COUNTER_KINDS = [(c, "text" if c.endswith(("_source", "_status")) else "number"
 # The speedup this machine allows (harness/limits/ceiling.py), or why none.
 _CEILING_KINDS = [("speedup_ceiling", "number"), ("ceiling_fraction", "number"),
                   ("ceiling_note", "text")]
-COLUMN_KINDS: dict[str, str] = dict(_BASE_COLUMNS + _COUNTER_KINDS + _CEILING_KINDS)
+# Whether the point's numbers can be believed: ok, noisy or unstable, and why in words
+# with the numbers (empty: not assessed, as in older results).
+_QUALITY_KINDS = [("quality", "text"), ("quality_reason", "text")]
+COLUMN_KINDS: dict[str, str] = dict(_BASE_COLUMNS + _COUNTER_KINDS + _CEILING_KINDS
+                                    + _QUALITY_KINDS)
 POINT_COLUMNS: list[str] = list(COLUMN_KINDS)
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(c for c, k in COLUMN_KINDS.items() if k == "number")
 REQUIRED_COLUMNS: tuple[str, ...] = (

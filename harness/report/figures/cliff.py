@@ -11,14 +11,15 @@ from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import (MEMREC, failed_notes, largest_batch, missing_notes,
                                    thread_panels)
-from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data,
-                                  ratio_formatter)
+from harness.report.quality import flagged, quality_of
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, hollow_flagged, log_axis,
+                                  no_data, ratio_formatter)
 from harness.scenario.sizes import format_bytes
 
 TITLE = "The cache cliff: time per lookup vs table size"
 COLUMNS = ["what", "machine", "threads", "kernel", "label", "batch_size", "table_size",
            "llc_ratio", "table_bytes", "ns_per_lookup", "ns_per_lookup_p25",
-           "ns_per_lookup_p75", "point_id"]
+           "ns_per_lookup_p75", "point_id", "quality", "hollow"]
 
 
 def token_table_bytes(params: dict, dim: int) -> float | None:
@@ -37,7 +38,8 @@ def data(results: Results) -> pd.DataFrame:
         "table_size": sel["table_size"], "llc_ratio": sel["llc_ratio"],
         "table_bytes": sel["table_bytes"], "ns_per_lookup": sel["ns_per_lookup"],
         "ns_per_lookup_p25": sel["latency_p25_ns"] / lookups,
-        "ns_per_lookup_p75": sel["latency_p75_ns"] / lookups, "point_id": sel["point_id"]},
+        "ns_per_lookup_p75": sel["latency_p75_ns"] / lookups, "point_id": sel["point_id"],
+        "quality": quality_of(sel), "hollow": flagged(sel)},
         columns=COLUMNS)
     markers = {}  # one mark per distinct token-table size (several series may share one)
     mem = sel[sel["kernel"] == MEMREC].drop_duplicates(["machine", "label"])
@@ -82,6 +84,7 @@ def draw(frame: pd.DataFrame, results: Results):
         for kernel, label, s, style in palette.each_series(panel):
             band(ax, s["llc_ratio"], s["ns_per_lookup"], s["ns_per_lookup_p25"],
                  s["ns_per_lookup_p75"], style)
+            hollow_flagged(ax, page, s, "llc_ratio", "ns_per_lookup", style)
             page.series(kernel, label, style)
         llc_style = {"color": "#555555", "linestyle": ":", "linewidth": 1.6}
         ax.axvline(1.0, **llc_style)

@@ -1,6 +1,6 @@
 """The paper's latency figure: embedding latency per batch vs batch size, baseline vs
 MEM-REC and peers, one panel per thread count, at the largest table measured (the
-DRAM-resident case the paper is about)."""
+DRAM-resident case the paper is about). Noisy or unstable points are drawn hollow."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import pandas as pd
 
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
+from harness.report.quality import flagged, quality_of
 from harness.report.select import failed_notes, largest_table, missing_notes
-from harness.report.style import ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, hollow_flagged,
+                                  log_axis, no_data)
 from harness.scenario.sizes import format_bytes
 
 TITLE = "Embedding latency per batch vs batch size"
 COLUMNS = ["machine", "threads", "kernel", "label", "table_size", "llc_ratio", "table_bytes",
-           "batch_size", "latency_p50_us", "latency_p25_us", "latency_p75_us", "point_id"]
+           "batch_size", "latency_p50_us", "latency_p25_us", "latency_p75_us", "point_id",
+           "quality", "hollow"]
 
 
 def data(results: Results) -> pd.DataFrame:
@@ -28,7 +31,8 @@ def data(results: Results) -> pd.DataFrame:
         "batch_size": sel["batch_size"].astype(int),
         "latency_p50_us": sel["latency_p50_ns"] / 1e3,
         "latency_p25_us": sel["latency_p25_ns"] / 1e3,
-        "latency_p75_us": sel["latency_p75_ns"] / 1e3, "point_id": sel["point_id"]},
+        "latency_p75_us": sel["latency_p75_ns"] / 1e3, "point_id": sel["point_id"],
+        "quality": quality_of(sel), "hollow": flagged(sel)},
         columns=COLUMNS)
     return out.sort_values(["machine", "threads", "kernel", "label", "batch_size"],
                            ignore_index=True)
@@ -63,6 +67,7 @@ def draw(frame: pd.DataFrame, results: Results):
             band(ax, s["batch_size"], s["latency_p50_us"], s["latency_p25_us"],
                  s["latency_p75_us"], style)
             page.series(kernel, label, style)
+            hollow_flagged(ax, page, s, "batch_size", "latency_p50_us", style)
         log_axis(ax, "x", 2, panel["batch_size"])
         log_axis(ax, "y", 10)
         ax.set_title(f"{t} thread{'s' if t != 1 else ''}")

@@ -10,12 +10,13 @@ import pandas as pd
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import failed_notes, largest_batch, missing_notes, scenario_llc_ratio
-from harness.report.style import Page, Palette, band, log_axis, no_data
+from harness.report.quality import flagged, quality_of
+from harness.report.style import Page, Palette, band, hollow_flagged, log_axis, no_data
 
 TITLE = "Throughput vs threads (scaling)"
 COLUMNS = ["panel", "machine", "kernel", "label", "table_size", "llc_ratio", "batch_size",
            "threads", "lookups_per_s", "lookups_per_s_at_p75", "lookups_per_s_at_p25",
-           "linear_scaling", "point_id"]
+           "linear_scaling", "point_id", "quality", "hollow"]
 
 
 def data(results: Results) -> pd.DataFrame:
@@ -32,7 +33,8 @@ def data(results: Results) -> pd.DataFrame:
             "threads": part["threads"].astype(int), "lookups_per_s": part["lookups_per_s"],
             "lookups_per_s_at_p75": lookups / part["latency_p75_ns"] * 1e9,
             "lookups_per_s_at_p25": lookups / part["latency_p25_ns"] * 1e9,
-            "point_id": part["point_id"]})
+            "point_id": part["point_id"], "quality": quality_of(part),
+            "hollow": flagged(part)})
         first = frame.sort_values("threads").groupby(["machine", "kernel", "label"])
         base = first["lookups_per_s"].transform("first") / first["threads"].transform("first")
         frame["linear_scaling"] = base * frame["threads"]
@@ -66,6 +68,7 @@ def draw(frame: pd.DataFrame, results: Results):
         for kernel, label, s, style in palette.each_series(sel):
             band(ax, s["threads"], s["lookups_per_s"], s["lookups_per_s_at_p75"],
                  s["lookups_per_s_at_p25"], style)
+            hollow_flagged(ax, page, s, "threads", "lookups_per_s", style)
             ax.plot(s["threads"], s["linear_scaling"], color=style["color"],
                     linestyle=(0, (4, 3)), linewidth=0.8, alpha=0.7)
             page.series(kernel, label, style)

@@ -12,8 +12,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import BASELINE, MEMREC, largest_batch, largest_table
-from harness.report.style import (ERRORBAR_NOTE, MACHINE_STYLES, Page, band, log_axis,
-                                  no_data, wrap)
+from harness.report.quality import FLAGGED, quality_of
+from harness.report.style import (ERRORBAR_NOTE, MACHINE_STYLES, Page, band, hollow_flagged,
+                                  log_axis, no_data, wrap)
 from harness.scenario.sizes import format_bytes
 
 TITLE = "MEM-REC sensitivity: k, k' and token-table size"
@@ -29,7 +30,7 @@ SHORT = {"k": "k", "k_weight": "k'", "token_rows": "d", "weight_rows": "d'",
          "backend": "backend"}
 COLUMNS = ["what", "panel", "machine", "held_fixed", "x", "token_table_bytes", "threads",
            "batch_size", "table_size", "ns_per_lookup", "ns_per_lookup_p25",
-           "ns_per_lookup_p75", "point_id"]
+           "ns_per_lookup_p75", "point_id", "quality", "hollow"]
 
 
 def _slice(results: Results) -> pd.DataFrame:
@@ -40,6 +41,7 @@ def _slice(results: Results) -> pd.DataFrame:
 
 def data(results: Results) -> pd.DataFrame:
     sel = _slice(results)
+    sel = sel.assign(quality=quality_of(sel))
     mem = sel[sel["kernel"] == MEMREC]
     one_backend = len({p.get("backend") for p in mem["params_obj"]}) <= 1
     rows = []
@@ -62,7 +64,8 @@ def data(results: Results) -> pd.DataFrame:
                          "ns_per_lookup": p["ns_per_lookup"],
                          "ns_per_lookup_p25": p["latency_p25_ns"] / lookups,
                          "ns_per_lookup_p75": p["latency_p75_ns"] / lookups,
-                         "point_id": p["point_id"]})
+                         "point_id": p["point_id"], "quality": p["quality"],
+                         "hollow": p["quality"] in FLAGGED})
     for _, p in sel[sel["kernel"] == BASELINE].iterrows():
         rows.append({"what": "baseline", "machine": p["machine"], "held_fixed": p["label"],
                      "threads": int(p["threads"]), "batch_size": int(p["batch_size"]),
@@ -120,6 +123,7 @@ def draw(frame: pd.DataFrame, results: Results):
                      "markersize": 6}
             band(ax, s["x"], s["ns_per_lookup"], s["ns_per_lookup_p25"],
                  s["ns_per_lookup_p75"], style)
+            hollow_flagged(ax, page, s, "x", "ns_per_lookup", style)
         for _, b in base.iterrows():
             ax.axhline(b["ns_per_lookup"], **base_style)
         if panel == "token_rows":

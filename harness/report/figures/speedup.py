@@ -4,7 +4,11 @@ vs batch size (at the largest table) and vs table size in LLC multiples (at the
 batch nearest 128, the reference inference benchmark's), with the paper's "up to
 3.4x" drawn for comparison, and, where a `harness limits` result of the machine is known,
 the speedup the machine allows each pair (harness/limits/ceiling.py: the baseline's gather
-floor over k token rows + k' weight reads + the output write) drawn dotted beside it."""
+floor over k token rows + k' weight reads + the output write) drawn dotted beside it.
+
+A pair with a noisy or unstable point is drawn hollow; the page's headline is the
+robust figure of harness.report.quality (the best 95% lower bound over pairs of ok
+points), never the largest ratio."""
 
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ from harness.limits.ceiling import ceiling_fraction, speedup_ceiling
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.paper import PAPER_SPEEDUP
-from harness.report.select import (display_label, largest_table, match_baseline,
+from harness.report.quality import CLEAN, FLAGGED, headline, quality_of
+from harness.report.select import (largest_table, match_baseline,
                                    missing_notes, nearest_batch, thread_panels)
 from harness.report.spread import ratio_of_medians_ci
-from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, log_axis, no_data,
-                                  ratio_axis, ratio_formatter)
+from harness.report.style import (ERRORBAR_NOTE, Page, Palette, band, hollow_flagged,
+                                  log_axis, no_data, ratio_axis, ratio_formatter)
 
 TITLE = "Speedup of compressed embeddings over the baseline"
 PAPER_BATCH = 128  # the reference code's inference benchmark batch
@@ -26,7 +31,8 @@ PANELS = ("vs batch size", "vs table size")
 COLUMNS = ["panel", "machine", "threads", "kernel", "label", "x", "table_size", "llc_ratio",
            "batch_size", "speedup", "ci95_lo", "ci95_hi", "baseline_p50_ns",
            "compressed_p50_ns", "point_id", "baseline_point_id", "speedup_ceiling",
-           "ceiling_fraction", "ceiling_note"]
+           "ceiling_fraction", "ceiling_note", "quality", "baseline_quality", "clean",
+           "hollow"]
 
 
 def _ceiling(results: Results, p) -> dict:
@@ -46,6 +52,8 @@ def data(results: Results) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     threads = thread_panels(pairs)
     pairs = pairs[pairs["threads"].isin(threads)].copy()
+    pairs["quality"], pairs["baseline_quality"] = quality_of(pairs), quality_of(
+        pairs, "base_quality")
     # Several baselines in one run (backends): each pairing is its own series.
     several = pairs.groupby(["source", "point_id"])["base_label"].transform("nunique") > 1 \
         if "source" in pairs else pd.Series(False, index=pairs.index)
@@ -64,18 +72,14 @@ def data(results: Results) -> pd.DataFrame:
                          "speedup": p["base_p50_ns"] / p["latency_p50_ns"],
                          "ci95_lo": lo, "ci95_hi": hi, "baseline_p50_ns": p["base_p50_ns"],
                          "compressed_p50_ns": p["latency_p50_ns"], "point_id": p["point_id"],
-                         "baseline_point_id": p["base_point_id"]} | _ceiling(results, p))
+                         "baseline_point_id": p["base_point_id"], "quality": p["quality"],
+                         "baseline_quality": p["baseline_quality"],
+                         # a headline needs both sides ok; either side flagged: hollow
+                         "clean": p["quality"] == CLEAN and p["baseline_quality"] == CLEAN,
+                         "hollow": p["quality"] in FLAGGED or p["baseline_quality"] in FLAGGED,
+                         } | _ceiling(results, p))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(
         ["panel", "threads", "machine", "kernel", "label", "x"], ignore_index=True)
-
-
-def _best(frame: pd.DataFrame) -> str:
-    best = frame.loc[frame["speedup"].idxmax()]
-    return (f"Best measured here: {best['speedup']:.2f}x "
-            f"({display_label(best['label'], best['kernel'])}, {best['table_size']}, "
-            f"batch {best['batch_size']}, {best['threads']} "
-            f"thread{'s' if best['threads'] != 1 else ''}); "
-            f"the paper: up to {PAPER_SPEEDUP}x.")
 
 
 def _slices(frame: pd.DataFrame) -> str:
@@ -121,7 +125,8 @@ def draw(frame: pd.DataFrame, results: Results):
             "Run baseline and MEM-REC in one scenario to compare them."])
         return page.finish()
     threads = sorted(frame["threads"].unique())
-    subtitle = f"{_best(frame)} {_ceilings(frame)}{_slices(frame)} {ERRORBAR_NOTE['ci']}."
+    subtitle = (f"{headline(frame, PAPER_SPEEDUP)} {_ceilings(frame)}{_slices(frame)} "
+                f"{ERRORBAR_NOTE['ci']}.")
     page = Page(TITLE, subtitle, results, notes=notes)
     axes = page.axes(len(threads), 2)
     palette = Palette(results)
@@ -138,6 +143,7 @@ def draw(frame: pd.DataFrame, results: Results):
                 # A point without an interval (no samples in pyperf.json) gets no bar,
                 # not a zero-width one that would claim a tight interval.
                 band(ax, s["x"], s["speedup"], s["ci95_lo"], s["ci95_hi"], style)
+                hollow_flagged(ax, page, s, "x", "speedup", style)
                 page.series(kernel, label, style)
                 ceiling = s[s["speedup_ceiling"].notna()]
                 if not ceiling.empty:
