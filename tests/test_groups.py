@@ -169,10 +169,10 @@ def test_partial_points_are_drawn_and_marked():
     assert marked["reason"][0] == "partial: 1 of 3 runs done"
 
 
-@pytest.mark.slow
 def test_grouped_run_end_to_end_and_report_of_a_stopped_run(tmp_path):
-    """Real workers (numpy kernels, no torch): records per point, phases, duty cycle in
-    the manifest and on stderr; then a directory with repeats missing still reports."""
+    """Real workers (numpy kernels, no torch; ~2 s): records per point, phases, duty
+    cycle in the manifest and on stderr; then a directory with repeats missing still
+    reports."""
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SCENARIO.replace('threads: [1, 2]', 'threads: [1]')
                         .replace('["0.25x LLC", "2x LLC"]', '["0.25x LLC"]')
