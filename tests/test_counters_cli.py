@@ -169,3 +169,32 @@ def test_hardware_counts_when_the_machine_has_them(tmp_path):
         assert p[f"{metric}_source"] == "perf" and float(p[metric]) >= 0
         assert 0 < float(p["ipc"]) < 10 and p["ipc_source"] == "perf"
         assert float(p["llc_misses_per_lookup_model"]) >= 0  # the model runs alongside
+
+
+@pytest.mark.slow
+def test_no_counting_runs_where_no_hardware_event_counts(tmp_path):
+    """Grouped timing workers run without perf; a counting run per point is spent only
+    where a hardware event counts. Here none does: software events say why, never 0."""
+    hw = ["cycles", "instructions", "l1d_fills_beyond_l2", "l1d_fills_beyond_l3", "dram_loads",
+          "dtlb_walks"]
+    fake = {name: "not-supported" for name in hw} | {"task-clock": 3.5, "page-faults": 0}
+    fake |= {f"dram_channel_{i}": "unknown" for i in range(8)}
+    env = {"HARNESS_PERF": FAKE_PERF, "FAKE_PERF_EVENTS": json.dumps(fake)}
+    out = tmp_path / "res"
+    proc = harness("run", write(tmp_path, BASE + "counters: {event_set: zen3}\n"), "--out", out,
+                   env=env)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    probed = manifest["counters"]["perf"]["events"]
+    if any(p["status"] == "counted" and name not in ("task_clock", "page_faults")
+           and p["scope"] == "task" for name, p in probed.items()):
+        pytest.skip(f"the fake perf counted a hardware event: {probed}")
+    for p in rows(out).values():
+        assert p["status"] == "ok"
+        assert p["task_clock_ms"] == "" and p["task_clock_ms_source"] == "not-counted"
+        assert p["llc_misses_per_lookup_source"] == "model"
+    raw = json.loads(next((out / "raw").glob("baseline*/r0.json")).read_text())
+    assert "counting_run" not in raw
+    assert "no hardware event counts" in raw["counters"]["perf"]["problem"]
+    assert raw["counters"]["perf"]["events"]["cycles"]["status"] == "not-supported"
+    assert manifest["time_breakdown"]["seconds"]["counting_runs"] == 0
