@@ -146,8 +146,10 @@ def test_duty_cycle_sums_phases_over_workers():
     now = [100.0]
     duty = DutyCycle(clock=lambda: now[0])
     duty.add({"phases_ns": {"timed": 2e9, "warmups": 1e9, "indices": 1e9},
+              "build_ns": 1e9, "kernel_nbytes": 2e9, "group": {"position": 0},
               "group_run": {"phases_ns": {"imports": 3e9, "table_build": 1e9}}})
-    duty.add({"phases_ns": {"timed": 1e9, "warmups": 1e9}, "group": {"position": 1}})
+    duty.add({"phases_ns": {"timed": 1e9, "warmups": 1e9}, "group": {"position": 1},
+              "build_ns": 1e9, "kernel_nbytes": 2e9})  # the same worker's build: once
     duty.add({"status": "failed"})
     now[0] = 120.0
     summary = duty.summary()
@@ -156,6 +158,7 @@ def test_duty_cycle_sums_phases_over_workers():
     assert seconds["imports"] == 3 and seconds["table_build"] == 1
     assert seconds["other"] == pytest.approx(20 - 10)
     assert summary["time_breakdown"]["workers"] == 1
+    assert summary["time_breakdown"]["table_build_gbytes_per_s"] == 2.0
     assert "duty cycle 25.0%" in DutyCycle.lines(summary)[0]
 
 

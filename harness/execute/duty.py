@@ -24,6 +24,7 @@ class DutyCycle:
         self.clock, self.started = clock, clock()
         self.ns: Counter = Counter()
         self.workers = 0
+        self.built_bytes = self.build_ns = 0  # tables built, once per worker
 
     def add(self, outcome: dict) -> None:
         """Account one run record (a point's outcome from a grouped or single worker)."""
@@ -36,6 +37,10 @@ class DutyCycle:
                 self.ns[name] += ns
         elif outcome.get("phases_ns") is not None and "group" not in outcome:  # one point
             self.workers += 1
+        if (group is not None or "group" not in outcome) and outcome.get("build_ns") \
+                and outcome.get("kernel_nbytes"):
+            self.built_bytes += outcome["kernel_nbytes"]
+            self.build_ns += outcome["build_ns"]
         counting = outcome.get("counting_run") or {}
         if counting.get("elapsed_s"):
             self.ns["counting_runs"] += int(counting["elapsed_s"] * 1e9)
@@ -48,6 +53,8 @@ class DutyCycle:
         measuring = seconds["warmups"] + seconds["timed"]
         return {"duty_cycle": measuring / wall if wall > 0 else None,
                 "time_breakdown": {"wall_s": wall, "workers": self.workers,
+                                   "table_build_gbytes_per_s": self.built_bytes / self.build_ns
+                                   if self.build_ns else None,
                                    "seconds": seconds,
                                    "note": "summed over this session's workers; "
                                            "duty_cycle = (warmups + timed) / wall_s"}}
@@ -61,4 +68,6 @@ class DutyCycle:
         parts = sorted(((s, n) for n, s in b["seconds"].items() if s >= 0.05), reverse=True)
         return [f"duty cycle {summary['duty_cycle']:.1%}: {b['seconds']['warmups'] + b['seconds']['timed']:.1f} s "
                 f"in warm-up and timed batches of {b['wall_s']:.1f} s ({b['workers']} workers)",
-                "  where the time went: " + ", ".join(f"{n} {s:.1f} s" for s, n in parts)]
+                "  where the time went: " + ", ".join(f"{n} {s:.1f} s" for s, n in parts)
+                + (f"; tables built at {b['table_build_gbytes_per_s']:.2f} GB/s"
+                   if b.get("table_build_gbytes_per_s") else "")]

@@ -74,7 +74,7 @@ def run_group(launcher, points: list[Point], repeat: int) -> list[dict]:
     elapsed = worker.get("elapsed_s", 0.0)
     outcomes = [_point_outcome(_read(path), worker, elapsed) for path in results]
     phases = dict(worker.get("phases_ns") or {})
-    if phases:  # what no phase covers: interpreter start-up to main, and exit
+    if phases:  # what no phase covers: the process's exit, untimed setup steps
         tracked = sum(phases.values()) + sum(sum((o.get("phases_ns") or {}).values())
                                              for o in outcomes)
         phases["untracked"] = max(0, int(elapsed * 1e9) - tracked)
