@@ -211,3 +211,15 @@ def test_grouped_run_end_to_end_and_report_of_a_stopped_run(tmp_path):
     (out / "manifest.json").write_text(json.dumps(manifest))
     results = load_results([out])
     assert len(results.ok) == 6 and results.ok["partial"].all()
+
+
+def test_shards_keep_a_table_s_points_together(plan):
+    groups = group_points(plan.points)
+    shards = [plan.sharded(i, 3) for i in range(3)]
+    assert sorted(p.point_id for s in shards for p in s.points) == \
+        sorted(p.point_id for p in plan.points)
+    for group in groups:  # each group's points all in one shard
+        owners = {i for i, s in enumerate(shards) for p in s.points if p in group}
+        assert len(owners) == 1
+    few = plan.sharded(0, len(groups) + 1)  # more shards than groups: by point
+    assert len(few.points) == len(plan.points[::len(groups) + 1])

@@ -124,9 +124,20 @@ class Plan:
         return [p for p in self.points if p.status == "planned"]
 
     def sharded(self, index: int, count: int) -> "Plan":
-        """Every ``count``-th point starting at ``index`` (for job arrays)."""
-        return replace(self, points=[p for k, p in enumerate(self.points) if k % count == index],
-                       shard={"index": index, "count": count}, unsharded=list(self.points))
+        """Every ``count``-th group of points starting at ``index`` (for job arrays): the
+        points of one table stay in one shard, which builds that table once per repeat
+        (``harness.execute.groups``). With fewer groups than shards, every ``count``-th
+        point, so that no shard is left empty."""
+        from harness.execute.groups import group_points
+
+        groups = group_points(self.points)
+        if len(groups) >= count:
+            mine = {id(p) for k, g in enumerate(groups) if k % count == index for p in g}
+            points = [p for p in self.points if id(p) in mine]
+        else:
+            points = [p for k, p in enumerate(self.points) if k % count == index]
+        return replace(self, points=points, shard={"index": index, "count": count},
+                       unsharded=list(self.points))
 
     def meta(self) -> dict:
         """Everything but the points (which the manifest keeps as its "plan" list)."""
