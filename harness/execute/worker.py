@@ -11,8 +11,6 @@ errors) goes to RESULT.json; the manager never measures.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import resource
@@ -89,34 +87,12 @@ def timer_overhead_ns(clock=time.perf_counter_ns, samples: int = 2000) -> int:
 
 def time_batches(calls: list, warmups: int, batches: int, clock=time.perf_counter_ns,
                  region=None) -> tuple[list[int], list[int]]:
-    """Run ``warmups`` then ``batches`` calls (cycling through ``calls``), timing each.
+    """Run ``warmups`` then exactly ``batches`` timed calls: (warmup_ns, values_ns).
+    See ``harness.execute.sampling.sample_batches``, which also takes batches by precision."""
+    from harness.execute.sampling import sample_batches
 
-    Returns (warmup_ns, values_ns). The garbage collector is off while timing, as
-    in pyperf and timeit: a collection inside a sample is not the kernel's cost.
-    ``region`` (a context manager) wraps the timed batches only, not the warmups:
-    it is where hardware counters are enabled and disabled.
-    """
-    n = len(calls)
-    warm = []
-    for i in range(warmups):
-        fn = calls[i % n]
-        t0 = clock()
-        fn()
-        warm.append(clock() - t0)
-    values = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with region if region is not None else contextlib.nullcontext():
-            for i in range(warmups, warmups + batches):
-                fn = calls[i % n]
-                t0 = clock()
-                fn()
-                values.append(clock() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return warm, values
+    out = sample_batches(calls, warmups, batches, clock=clock, region=region)
+    return out["warmups_ns"], out["values_ns"]
 
 
 def _index_seed(point: dict, repeat: int) -> list[int]:
@@ -181,7 +157,16 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     memory_before = memory_status()
     overhead = timer_overhead_ns(clock)
-    warm, values = time_batches(calls, point["warmups"], point["batches"], clock, region=region)
+    from harness.execute.interference import InterferenceProbe
+    from harness.execute.sampling import sample_batches
+
+    sampling = point.get("sampling") or {}  # empty: a fixed count of batches
+    with InterferenceProbe(point["cpus"]) as probe:
+        sampled = sample_batches(
+            calls, point["warmups"], point["batches"], sampling.get("min_batches"),
+            sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
+            clock, region=region)
+    warm, values = sampled.pop("warmups_ns"), sampled.pop("values_ns")
     placement = thread_placement()
     affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))
     affinity["threads"] = placement
@@ -215,6 +200,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
         "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
+        "sampling": sampled,  # batches_taken, ci_half_width, why it stopped
+        "interference": probe.result,
     }
 
 

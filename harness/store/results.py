@@ -38,6 +38,7 @@ from harness.store.resultdir import claim_result_dir
 from harness.store.fileio import atomic_write_json, atomic_write_text
 from harness.execute.plan import Plan, Point
 from harness.store.latency import point_figures
+from harness.store.quality import quality_columns
 from harness.store.manifest import utc_now
 from harness.store.models import (  # noqa: F401  (the file names, for callers)
     LIMITS_FILE, MANIFEST_FILE, POINT_COLUMNS, POINTS_FILE, PYPERF_FILE, RAW_DIR,
@@ -100,6 +101,15 @@ class ResultStore:
         self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
                       path)
         self.runs.setdefault(point.point_id, {})[repeat] = outcome
+
+    def record_set_aside(self, point: Point, repeat: int, attempt: int, outcome: dict,
+                         reason: str) -> None:
+        """Store an attempt the repeat does not use (harness.execute.reruns), with why."""
+        folder = self.dir / RAW_DIR / point.point_id
+        path = folder / f"r{repeat}.a{attempt}.json"
+        stored = {"format_version": RESULT_FORMAT_VERSION} | outcome | {"set_aside_reason": reason}
+        self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
+                      path)
 
     def load_recorded(self, source: Path | None = None) -> int:
         """Read runs already stored under ``source``/raw (default: this directory).
@@ -176,6 +186,7 @@ class ResultStore:
             row["numa_pages_local"] = numa.get("pages_local")
             row["numa_pages_remote"] = numa.get("pages_remote")
         row.update(point_counter_columns(ok_runs))
+        row.update(quality_columns(ok_runs, point.quality_limits))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
     def _limits(self) -> tuple[dict | None, str]:
@@ -302,6 +313,10 @@ def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
         "timer_overhead_ns": run["timer_overhead_ns"],
         "table_alignment_bytes": run["table_alignment_bytes"],
         "verified": "yes" if run.get("verified") else "no",
+        "quality": run.get("run_quality", ""),
+        "runs_set_aside": len(run.get("set_aside") or []),
+        "interference_fraction": (run.get("interference") or {}).get("interference_fraction"),
+        "batches_taken": len(run["values_ns"]),
     }
     for key, value in run.get("versions", {}).items():
         md[f"{key}_version"] = value

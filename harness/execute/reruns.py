@@ -1,0 +1,68 @@
+"""Run again what interference or instability spoiled, keeping every attempt.
+
+After a worker run finishes ok, the manager classifies it (harness.store.quality). A
+``noisy`` or ``unstable`` run is repeated in a fresh worker, up to ``retries`` times
+(``measure.retries``). Every attempt stays on disk: the kept one as the repeat's record,
+each other one beside it as ``r<repeat>.a<attempt>.json`` with why it was set aside,
+and the kept record lists them under ``set_aside``. The kept attempt is the first
+``ok`` one; when none is, the best of the rest (unstable before noisy, then the latest),
+which keeps its quality: a point still noisy after its retries says so.
+
+Choosing among attempts by quality, never by speed, keeps the selection from favouring
+the fast runs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from harness.store.quality import classify_run
+
+DEFAULT_RETRIES = 2
+_RANK = {"ok": 0, "unstable": 1, "noisy": 2}
+
+
+def run_with_retries(first: dict, limits: dict | None, run_again: Callable[[], dict],
+                     set_aside: Callable[[int, dict, str], None],
+                     before_each: Callable[[], None] = lambda: None) -> dict:
+    """The run to keep for one repeat, given its ``first`` attempt (ok).
+
+    ``run_again()`` launches a fresh worker; ``set_aside(attempt, record, reason)``
+    stores an attempt that is not kept; ``before_each()`` runs before each retry (the
+    signal guard's check). An interruption during a retry carries the best attempt so
+    far as ``exc.outcome``, so it is kept.
+    """
+    retries = (limits or {}).get("retries", DEFAULT_RETRIES)
+    attempts = [first]
+    verdicts = [classify_run(first, limits)]
+    while verdicts[-1][0] != "ok" and len(attempts) <= retries:
+        try:
+            before_each()
+            again = run_again()
+        except BaseException as exc:  # interrupted: the best finished attempt survives
+            if not hasattr(exc, "outcome") or exc.outcome is None \
+                    or exc.outcome.get("status") != "ok":
+                exc.outcome = _best(attempts, verdicts)[1]
+            raise
+        attempts.append(again)
+        verdicts.append(classify_run(again, limits) if again.get("status") == "ok"
+                        else ("failed", again.get("reason") or again.get("error") or "failed"))
+    keep, kept = _best(attempts, verdicts)
+    set_aside_list = []
+    for index, (attempt, (quality, why)) in enumerate(zip(attempts, verdicts)):
+        if index == keep:
+            continue
+        reason = f"{quality}: {why}" if why else quality
+        set_aside(index, attempt, reason)
+        set_aside_list.append({"attempt": index, "quality": quality, "reason": reason})
+    if set_aside_list:
+        kept = kept | {"set_aside": set_aside_list, "attempt": keep}
+    kept["run_quality"], kept["run_quality_reason"] = verdicts[keep]
+    return kept
+
+
+def _best(attempts: list[dict], verdicts: list[tuple[str, str]]) -> tuple[int, dict]:
+    """(index, record) of the attempt to keep: best quality, then the latest."""
+    ok = [i for i, a in enumerate(attempts) if a.get("status") == "ok"]
+    index = min(ok, key=lambda i: (_RANK.get(verdicts[i][0], 3), -i))
+    return index, attempts[index]
