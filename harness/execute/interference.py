@@ -7,18 +7,25 @@ why. This probe reads, at the start and the end of the timed region:
 - each pinned CPU's counters in ``/proc/stat`` (busy, idle and steal ticks);
 - this process's own CPU time, per thread, from ``/proc/self/task/*/stat``;
 - each thread's ``nonvoluntary_ctxt_switches`` from ``/proc/self/task/*/status`` and
-  the CPU it last ran on.
+  the CPU it last ran on;
+- each thread's time spent runnable but waiting for a CPU, in ns, from
+  ``/proc/self/task/*/schedstat`` (where the kernel has schedstats).
 
 The busy ticks of the pinned CPUs minus this process's own ticks minus steal is the
 CPU time other tasks got there (``interference_fraction`` of the region's ticks);
 steal is time the hypervisor gave to another guest (``steal_fraction``). Both are
 tick-sampled by the kernel (USER_HZ, usually 100 per second), so a region of a few
-ticks cannot be assessed: ``assessed`` says so and the fractions are then None.
-Every path is injectable so tests hand in fake trees.
+ticks cannot be assessed: ``assessed`` says so and those fractions are then None.
+The run-queue wait has nanosecond resolution, so it judges short regions too:
+``runqueue_wait_fraction`` is the longest wait of any thread over the region's wall
+time (an OpenMP kernel is as slow as its most delayed thread).
+Every path and the clock are injectable so tests hand in fake trees.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
 
 # Fewer ticks than this over the pinned CPUs (USER_HZ=100: 0.1 s on one CPU) and one
@@ -69,8 +76,14 @@ def parse_involuntary(text: str) -> int:
     return 0
 
 
+def parse_schedstat(text: str) -> int:
+    """Run-queue wait in ns (the second of ``schedstat``'s three numbers; pure)."""
+    return int(text.split()[1])
+
+
 def read_threads(task_dir: Path) -> dict[int, dict]:
-    """{tid: {ticks, cpu, involuntary}} of every thread now under ``task_dir``."""
+    """{tid: {ticks, cpu, involuntary, wait_ns}} of every thread now under ``task_dir``
+    (``wait_ns`` None where the kernel keeps no schedstat)."""
     threads = {}
     for task in task_dir.iterdir():
         if not task.name.isdigit():
@@ -80,7 +93,12 @@ def read_threads(task_dir: Path) -> dict[int, dict]:
             involuntary = parse_involuntary((task / "status").read_text())
         except OSError:
             continue  # the thread exited between listing and reading
-        threads[int(task.name)] = {"ticks": ticks, "cpu": cpu, "involuntary": involuntary}
+        try:
+            wait_ns = parse_schedstat((task / "schedstat").read_text())
+        except (OSError, ValueError, IndexError):
+            wait_ns = None
+        threads[int(task.name)] = {"ticks": ticks, "cpu": cpu, "involuntary": involuntary,
+                                   "wait_ns": wait_ns}
     return threads
 
 
@@ -93,15 +111,16 @@ class InterferenceProbe:
     """
 
     def __init__(self, cpus: list[int], proc_stat: Path = Path("/proc/stat"),
-                 task_dir: Path = Path("/proc/self/task")):
+                 task_dir: Path = Path("/proc/self/task"), clock=time.perf_counter_ns):
         self.cpus = sorted(cpus)
+        self.clock = clock
         self.proc_stat, self.task_dir = Path(proc_stat), Path(task_dir)
         self.result: dict = {}
         self._start = None
 
     def _snapshot(self):
         return (parse_cpu_ticks(self.proc_stat.read_text(), self.cpus),
-                read_threads(self.task_dir))
+                read_threads(self.task_dir), self.clock())
 
     def __enter__(self) -> "InterferenceProbe":
         try:
@@ -123,7 +142,16 @@ class InterferenceProbe:
 
 def not_assessed(reason: str) -> dict:
     return {"assessed": False, "reason": reason, "interference_fraction": None,
-            "steal_fraction": None, "involuntary_switches": None, "threads_migrated": None}
+            "steal_fraction": None, "involuntary_switches": None, "threads_migrated": None,
+            "runqueue_wait_fraction": None}
+
+
+@contextlib.contextmanager
+def around(probe, region=None):
+    """The probe around the counters' region (which may be None): /proc is read
+    outside what the counters count."""
+    with probe, region if region is not None else contextlib.nullcontext():
+        yield
 
 
 def interference_between(start, end) -> dict:
@@ -133,7 +161,7 @@ def interference_between(start, end) -> dict:
     reading; a thread that moved CPU is one whose last CPU differs at the two ends
     (a lower bound: a thread that moved and came back is not seen).
     """
-    (cpu0, th0), (cpu1, th1) = start, end
+    (cpu0, th0, t0), (cpu1, th1, t1) = start, end
     total = sum(cpu1[c][0] - cpu0[c][0] for c in cpu1)
     busy = sum((cpu1[c][0] - cpu1[c][1]) - (cpu0[c][0] - cpu0[c][1]) for c in cpu1)
     steal = sum(cpu1[c][2] - cpu0[c][2] for c in cpu1)
@@ -142,9 +170,14 @@ def interference_between(start, end) -> dict:
                       for tid, t in th1.items())
     migrated = sum(1 for tid, t in th1.items() if tid in th0 and th0[tid]["cpu"] != t["cpu"])
     others = max(0, busy - steal - own)  # both are tick samples: own may exceed busy a little
+    waits = [t["wait_ns"] - th0[tid]["wait_ns"] for tid, t in th1.items()
+             if t["wait_ns"] is not None and th0.get(tid, {}).get("wait_ns") is not None]
+    region_ns = t1 - t0
+    wait_fraction = max(waits) / region_ns if waits and region_ns > 0 else None
     out = {"assessed": total >= MIN_TICKS, "reason": "", "ticks": total, "busy_ticks": busy,
            "own_ticks": own, "steal_ticks": steal, "other_ticks": others,
            "involuntary_switches": involuntary, "threads_migrated": migrated,
+           "region_ns": region_ns, "runqueue_wait_fraction": wait_fraction,
            "interference_fraction": others / total if total >= MIN_TICKS else None,
            "steal_fraction": steal / total if total >= MIN_TICKS else None}
     if total < MIN_TICKS:

@@ -5,8 +5,8 @@ After a worker run finishes ok, the manager classifies it (harness.store.quality
 (``measure.retries``). Every attempt stays on disk: the kept one as the repeat's record,
 each other one beside it as ``r<repeat>.a<attempt>.json`` with why it was set aside,
 and the kept record lists them under ``set_aside``. The kept attempt is the first
-``ok`` one; when none is, the best of the rest (unstable before noisy, then the latest),
-which keeps its quality: a point still noisy after its retries says so.
+``ok`` one; when none is, the best of the rest (unstable before noisy, then the one
+that lost least CPU to others, then the latest), which keeps its quality: a point still noisy after its retries says so.
 
 Choosing among attempts by quality, never by speed, keeps the selection from favouring
 the fast runs.
@@ -61,8 +61,15 @@ def run_with_retries(first: dict, limits: dict | None, run_again: Callable[[], d
     return kept
 
 
+def _sharing(run: dict) -> float:
+    """How much of the CPUs the run lost to others (its worst figure; 0 if unknown)."""
+    probe = run.get("interference") or {}
+    return max(probe.get("interference_fraction") or 0, probe.get("steal_fraction") or 0,
+               probe.get("runqueue_wait_fraction") or 0)
+
+
 def _best(attempts: list[dict], verdicts: list[tuple[str, str]]) -> tuple[int, dict]:
-    """(index, record) of the attempt to keep: best quality, then the latest."""
+    """(index, record) of the attempt to keep: best quality, least shared, latest."""
     ok = [i for i, a in enumerate(attempts) if a.get("status") == "ok"]
-    index = min(ok, key=lambda i: (_RANK.get(verdicts[i][0], 3), -i))
+    index = min(ok, key=lambda i: (_RANK.get(verdicts[i][0], 3), _sharing(attempts[i]), -i))
     return index, attempts[index]

@@ -20,6 +20,8 @@ import gc
 import math
 import time
 
+from scipy.stats import binom  # loaded with this module, never inside a timed region
+
 CONFIDENCE = 0.95
 
 
@@ -27,8 +29,6 @@ def median_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[floa
     """The distribution-free ``confidence`` interval of the median of ``values`` (pure):
     (low, high) order statistics, or None when there are too few samples for one
     (fewer than 6 at 95 %)."""
-    from scipy.stats import binom
-
     n = len(values)
     if n == 0:
         return None
@@ -74,8 +74,6 @@ def sample_batches(calls: list, warmups: int, max_batches: int, min_batches: int
         fn()
         warm.append(clock() - t0)
     auto = min_batches is not None
-    if auto:
-        import scipy.stats  # noqa: F401  (loaded here, not inside the timed region)
     lowest = min(min_batches, max_batches) if auto else max_batches
     values: list[int] = []
     stopped = "fixed" if not auto else "max_batches"

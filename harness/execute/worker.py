@@ -157,15 +157,15 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     memory_before = memory_status()
     overhead = timer_overhead_ns(clock)
-    from harness.execute.interference import InterferenceProbe
+    from harness.execute.interference import InterferenceProbe, around
     from harness.execute.sampling import sample_batches
 
     sampling = point.get("sampling") or {}  # empty: a fixed count of batches
-    with InterferenceProbe(point["cpus"]) as probe:
-        sampled = sample_batches(
-            calls, point["warmups"], point["batches"], sampling.get("min_batches"),
-            sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
-            clock, region=region)
+    probe = InterferenceProbe(point["cpus"])  # over the timed batches, like the counters
+    sampled = sample_batches(
+        calls, point["warmups"], point["batches"], sampling.get("min_batches"),
+        sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
+        clock, region=around(probe, region))
     warm, values = sampled.pop("warmups_ns"), sampled.pop("values_ns")
     placement = thread_placement()
     affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))

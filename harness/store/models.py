@@ -126,7 +126,8 @@ _CEILING_KINDS = [("speedup_ceiling", "number"), ("ceiling_fraction", "number"),
                   ("ceiling_note", "text")]
 # Whether the numbers can be believed (harness.store.quality); empty: not assessed.
 _QUALITY_KINDS = [("quality", "text"), ("quality_reason", "text"),
-                  ("interference_fraction", "number"), ("steal_fraction", "number"),
+                  ("interference_fraction", "number"), ("runqueue_wait_fraction", "number"),
+                  ("steal_fraction", "number"),
                   ("involuntary_switches", "number"), ("threads_migrated", "number"),
                   ("batch_iqr_ratio", "number"), ("repeat_spread", "number"),
                   ("batches_taken", "number"), ("ci_half_width", "number"),

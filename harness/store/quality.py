@@ -1,8 +1,10 @@
 """Whether a run's and a point's numbers can be believed: ``ok``, ``noisy`` or ``unstable``.
 
 - ``noisy``: something else had the pinned CPUs while the batches were timed: the CPU
-  time other tasks got there (``interference_fraction``) or the hypervisor's steal
-  (``steal_fraction``) exceeded its limit (harness.execute.interference).
+  time other tasks got there (``interference_fraction``), the longest time a worker
+  thread waited for its CPU (``runqueue_wait_fraction``), both against
+  ``max_interference``, or the hypervisor's steal (``steal_fraction``) against
+  ``max_steal`` (harness.execute.interference).
 - ``unstable``: the latencies themselves spread: a run's per-batch IQR over its median
   (``batch_iqr_ratio``), or, with two or more runs, the range of the runs' medians over
   their median (``repeat_spread``), exceeded ``max_spread``.
@@ -52,6 +54,10 @@ def classify_run(run: dict, limits: dict | None = None) -> tuple[str, str]:
     if share is not None and share > lim["max_interference"]:
         noisy.append(f"other tasks had {share:.0%} of the pinned CPUs "
                      f"(limit {lim['max_interference']:.0%})")
+    wait = probe.get("runqueue_wait_fraction")
+    if wait is not None and wait > lim["max_interference"]:
+        noisy.append(f"a worker thread waited {wait:.0%} of the timed region for its CPU "
+                     f"(limit {lim['max_interference']:.0%})")
     if steal is not None and steal > lim["max_steal"]:
         noisy.append(f"steal {steal:.0%} (limit {lim['max_steal']:.0%})")
     spread = iqr_ratio(run.get("values_ns") or [])
@@ -76,7 +82,8 @@ def point_quality(runs: list[dict], limits: dict | None = None) -> dict:
     its worst run); switches and migrations are summed. Runs that carry no probe (older
     results) leave the interference columns and ``quality`` empty: not assessed.
     """
-    empty = {"interference_fraction": None, "steal_fraction": None,
+    empty = {"interference_fraction": None, "runqueue_wait_fraction": None,
+             "steal_fraction": None,
              "involuntary_switches": None, "threads_migrated": None,
              "batch_iqr_ratio": None, "repeat_spread": None, "quality": None,
              "quality_reason": None}
@@ -91,6 +98,7 @@ def point_quality(runs: list[dict], limits: dict | None = None) -> dict:
     if not any(probes):
         return out  # measured before interference was probed: not assessed
     out["interference_fraction"] = _worst(p.get("interference_fraction") for p in probes if p)
+    out["runqueue_wait_fraction"] = _worst(p.get("runqueue_wait_fraction") for p in probes if p)
     out["steal_fraction"] = _worst(p.get("steal_fraction") for p in probes if p)
     out["involuntary_switches"] = sum(p.get("involuntary_switches") or 0 for p in probes if p)
     out["threads_migrated"] = sum(p.get("threads_migrated") or 0 for p in probes if p)
