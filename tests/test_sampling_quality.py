@@ -31,6 +31,16 @@ def test_median_ci_is_the_order_statistics_interval():
     assert math.isinf(relative_half_width([1.0, 2.0]))
 
 
+def test_the_approximate_rank_agrees_with_the_binomial():
+    from scipy.stats import binom
+
+    from harness.execute.sampling import median_ci_rank
+
+    for n in (6, 20, 99, 100, 101, 250, 1000, 4321):
+        exact = sum(1 for j in range(n + 1) if binom.cdf(j, n, 0.5) <= 0.025)
+        assert abs(median_ci_rank(n) - exact) <= (0 if n <= 100 else 1), n
+
+
 def test_fixed_count_takes_exactly_that_many():
     out = sample_batches([lambda: None], 2, 7, clock=itertools.count().__next__)
     assert out["batches_taken"] == 7 and len(out["warmups_ns"]) == 2
@@ -166,6 +176,10 @@ def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_p
     assert rows[first]["quality"] == "ok" and rows[first]["runs_set_aside"] == "1"
     other = plan.runnable[1].point_id
     assert rows[other]["runs_set_aside"] == "0" and rows[other]["quality"] == "ok"
+    # a merge copies the set-aside attempts too
+    merged = ResultStore(tmp_path / "merged", plan, {"machine": zen3_vm.to_dict()})
+    assert merged.copy_set_aside(tmp_path / "out") == 1
+    assert (tmp_path / "merged/raw" / first / "r0.a0.json").exists()
     # a resumed store reads the kept record only, not the set-aside attempt
     again = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
     again.load_recorded()

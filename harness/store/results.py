@@ -111,6 +111,19 @@ class ResultStore:
         self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
                       path)
 
+    def copy_set_aside(self, source: Path) -> int:
+        """Copy the set-aside attempts under ``source``/raw of this plan's points (a
+        merge keeps every attempt, not only the used ones); how many were copied."""
+        wanted = {p.point_id for p in self.plan.points}
+        copied = 0
+        for path in sorted((Path(source) / RAW_DIR).glob("*/r*.a*.json")):
+            if path.parent.name in wanted:
+                target = self.dir / RAW_DIR / path.parent.name / path.name
+                self._guarded(lambda: (target.parent.mkdir(exist_ok=True),
+                                       atomic_write_text(target, path.read_text())), target)
+                copied += 1
+        return copied
+
     def load_recorded(self, source: Path | None = None) -> int:
         """Read runs already stored under ``source``/raw (default: this directory).
 
