@@ -16,7 +16,6 @@ Run it on a machine nobody else is using: the "quiet" case must be quiet.
 from __future__ import annotations
 
 import argparse
-import csv
 import multiprocessing
 import os
 import subprocess
@@ -56,14 +55,17 @@ def run_case(scenario: Path, out: Path, quick: bool, competitor_cpu: int | None)
 def widest_points_last_cpu(result: Path) -> int:
     """The last CPU of the point pinned to most CPUs in a result's points.csv."""
     from harness.machine.cpulist import parse_cpulist
+    from harness.store.reader import read_points
 
-    cores = [parse_cpulist(r["cores"]) for r in csv.DictReader(open(result / "points.csv"))
+    cores = [parse_cpulist(r["cores"]) for r in read_points(result / "points.csv")[1]
              if r["cores"]]
     return max(max(cores, key=len))
 
 
 def table(cases: dict[str, Path]) -> str:
-    rows = {name: {r["point_id"]: r for r in csv.DictReader(open(d / "points.csv"))}
+    from harness.store.reader import read_points
+
+    rows = {name: {r["point_id"]: r for r in read_points(d / "points.csv")[1]}
             for name, d in cases.items()}
     lines = ["| point | case | " + " | ".join(COLUMNS) + " | reason |",
              "|" + "---|" * (len(COLUMNS) + 3)]

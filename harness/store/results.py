@@ -38,7 +38,7 @@ from harness.store.resultdir import claim_result_dir
 from harness.store.fileio import atomic_write_json, atomic_write_text
 from harness.execute.plan import Plan, Point
 from harness.store.latency import point_figures
-from harness.store.quality import quality_columns
+from harness.store.quality import QUALITIES, point_quality, quality_columns
 from harness.store.manifest import utc_now
 from harness.store.models import (  # noqa: F401  (the file names, for callers)
     LIMITS_FILE, MANIFEST_FILE, POINT_COLUMNS, POINTS_FILE, PYPERF_FILE, RAW_DIR,
@@ -254,9 +254,14 @@ class ResultStore:
         points = []
         for point in self.plan.points:
             status, reason = self.point_status(point)
+            ok_runs = [r for _, r in sorted(self.runs.get(point.point_id, {}).items())
+                       if r.get("status") == "ok"]
+            quality = point_quality(ok_runs, point.quality_limits)
             points.append({"point_id": point.point_id, "status": status, "reason": reason,
                            "runs_done": len(self.runs.get(point.point_id, {})),
-                           "runs_planned": 0 if point.status == "skipped" else point.repeats})
+                           "runs_planned": 0 if point.status == "skipped" else point.repeats,
+                           "quality": quality["quality"],
+                           "quality_reason": quality["quality_reason"]})
         pending = sum(p["status"] == "pending" for p in points)
         if state == "complete" and pending:
             state = "incomplete"  # e.g. a merge of shards that lacks some
@@ -265,6 +270,9 @@ class ResultStore:
             "state": state,
             "complete": state == "complete",
             "points_pending": pending,
+            # how many points' numbers are not to be believed (harness.store.quality)
+            "points_by_quality": {q: sum(p["quality"] == q for p in points)
+                                  for q in QUALITIES},
             "updated": utc_now(),
             "point_status": points,
         })
