@@ -184,3 +184,43 @@ def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_p
     again = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
     again.load_recorded()
     assert again.runs[first][0]["run_quality"] == "ok"
+
+
+def test_auto_is_the_default_and_quick_caps_its_maximum(tmp_path, zen3_vm):
+    from harness.execute.plan import make_plan
+    from harness.scenario.schema import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nthreads: [1]\ntables: {sizes: ['1 MiB'], dim: 16}\n"
+                    "batch_sizes: [64]\nkernels: [{kernel: baseline}]\n"
+                    "measure: {precision: 0.05, retries: 1, max_spread: 0.5}\n")
+    point = make_plan(load_scenario(path), zen3_vm).points[0]
+    assert point.sampling == {"min_batches": 20, "precision": 0.05, "budget_s": 3.0}
+    assert point.batches == 1000 and point.quality_limits["retries"] == 1
+    assert point.quality_limits["max_spread"] == 0.5
+    quick = make_plan(load_scenario(path, quick=True), zen3_vm).points[0]
+    assert quick.sampling is not None and quick.batches == 50
+    path.write_text(path.read_text().replace("precision: 0.05", "batches: 30"))
+    fixed = make_plan(load_scenario(path), zen3_vm).points[0]
+    assert fixed.sampling is None and fixed.batches == 30
+
+
+@pytest.mark.slow
+def test_a_real_worker_samples_by_precision_and_probes(tmp_path):
+    from cli import run_harness
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nthreads: [1]\ntables: {sizes: ['256 KiB'], dim: 16}\n"
+                    "batch_sizes: [64]\nkernels: [{kernel: baseline}]\n"
+                    "measure: {warmups: 2, repeats: 1, retries: 0, min_batches: 10,"
+                    " max_batches: 400, budget_s: 1}\n")
+    proc = run_harness("run", path, "--out", tmp_path / "res")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(next((tmp_path / "res/raw").glob("*/r0.json")).read_text())
+    sampling, probe = record["sampling"], record["interference"]
+    assert sampling["stopped"] in ("precision", "budget", "max_batches")
+    assert 10 <= sampling["batches_taken"] == len(record["values_ns"]) <= 400
+    assert {"interference_fraction", "runqueue_wait_fraction", "involuntary_switches",
+            "threads_migrated", "steal_fraction"} <= set(probe)
+    row = next(csv.DictReader(open(tmp_path / "res/points.csv")))
+    assert row["quality"] in ("ok", "noisy", "unstable") and row["runs_set_aside"] == "0"
