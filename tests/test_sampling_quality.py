@@ -142,8 +142,20 @@ def test_an_interrupted_retry_carries_the_finished_attempt():
 
     first = _run(share=0.9)
     with pytest.raises(Interrupted) as info:
-        run_with_retries(first, None, interrupted, lambda *a: None)
-    assert info.value.outcome is first
+        run_with_retries(first, None, interrupted, lambda *a: pytest.fail("nothing to set aside"))
+    assert info.value.outcome["run_quality"] == "noisy" and info.value.outcome["values_ns"]
+    # a retry that finished before the interruption is kept, the first set aside
+    attempts = iter([_run()])
+    aside = []
+
+    def second_then_stop():
+        exc = Interrupted()
+        exc.outcome = next(attempts)
+        raise exc
+
+    with pytest.raises(Interrupted) as info:
+        run_with_retries(first, None, second_then_stop, lambda i, r, why: aside.append(i))
+    assert info.value.outcome["run_quality"] == "ok" and aside == [0]
 
 
 def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_path):

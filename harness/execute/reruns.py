@@ -29,8 +29,9 @@ def run_with_retries(first: dict, limits: dict | None, run_again: Callable[[], d
 
     ``run_again()`` launches a fresh worker; ``set_aside(attempt, record, reason)``
     stores an attempt that is not kept; ``before_each()`` runs before each retry (the
-    signal guard's check). An interruption during a retry carries the best attempt so
-    far as ``exc.outcome``, so it is kept.
+    signal guard's check). An interruption during a retry settles the attempts that
+    finished (the others set aside) and carries the best as ``exc.outcome``, for the
+    caller to record.
     """
     retries = (limits or {}).get("retries", DEFAULT_RETRIES)
     attempts = [first]
@@ -39,14 +40,21 @@ def run_with_retries(first: dict, limits: dict | None, run_again: Callable[[], d
         try:
             before_each()
             again = run_again()
-        except BaseException as exc:  # interrupted: the best finished attempt survives
-            if not hasattr(exc, "outcome") or exc.outcome is None \
-                    or exc.outcome.get("status") != "ok":
-                exc.outcome = _best(attempts, verdicts)[1]
+        except BaseException as exc:  # interrupted: the finished attempts survive
+            if getattr(exc, "outcome", None) and exc.outcome.get("status") == "ok":
+                attempts.append(exc.outcome)  # it finished before its counting pass stopped
+                verdicts.append(classify_run(exc.outcome, limits))
+            exc.outcome = _settle(attempts, verdicts, set_aside)
             raise
         attempts.append(again)
         verdicts.append(classify_run(again, limits) if again.get("status") == "ok"
                         else ("failed", again.get("reason") or again.get("error") or "failed"))
+    return _settle(attempts, verdicts, set_aside)
+
+
+def _settle(attempts: list[dict], verdicts: list[tuple[str, str]],
+            set_aside: Callable[[int, dict, str], None]) -> dict:
+    """Store every attempt but the best as set aside; the best, saying what was."""
     keep, kept = _best(attempts, verdicts)
     set_aside_list = []
     for index, (attempt, (quality, why)) in enumerate(zip(attempts, verdicts)):

@@ -262,7 +262,7 @@ def _run_one(point: Point, repeat: int, side: Side, guard: SignalGuard,
     except Interrupted as exc:
         # A run that finished before the signal (during its counting pass, or just
         # before its record was written) is kept, not measured again.
-        finished = outcome or getattr(exc, "outcome", None)
+        finished = getattr(exc, "outcome", None) or outcome  # reruns: the best attempt
         if not recorded and finished and finished.get("status") == "ok":
             with guard.critical(deliver=False):
                 side.store.record(point, repeat, finished)
