@@ -67,6 +67,7 @@ def test_other_tasks_on_the_pinned_cpus_are_measured(tmp_path):
     assert r["involuntary_switches"] == 7 + 1
     assert r["threads_migrated"] == 0
     assert r["runqueue_wait_fraction"] == pytest.approx(0.2)  # the most delayed thread
+    assert r["runqueue_wait_ns"] == 200_000_000
 
 
 def test_a_quiet_region_is_clean_and_a_moved_thread_is_seen(tmp_path):

@@ -86,6 +86,12 @@ def test_classify_run():
     assert quality == "noisy" and "30%" in why and "limit 5%" in why
     assert classify_run(_run(steal=0.1))[0] == "noisy"
     assert "waited 40%" in classify_run(_run(wait=0.4))[1]
+    # a sub-millisecond wait is a wakeup, not a competitor, whatever its share
+    brief = _run(wait=0.4)
+    brief["interference"]["runqueue_wait_ns"] = 400_000
+    assert classify_run(brief) == ("ok", "")
+    brief["interference"]["runqueue_wait_ns"] = 4_000_000
+    assert classify_run(brief)[0] == "noisy"
     wide = [1000, 1000, 2000, 3000] * 5
     assert iqr_ratio(wide) > 0.25
     quality, why = classify_run(_run(values=wide))

@@ -174,10 +174,12 @@ def interference_between(start, end) -> dict:
              if t["wait_ns"] is not None and th0.get(tid, {}).get("wait_ns") is not None]
     region_ns = t1 - t0
     wait_fraction = max(waits) / region_ns if waits and region_ns > 0 else None
+    longest_wait = max(waits) if waits else None
     out = {"assessed": total >= MIN_TICKS, "reason": "", "ticks": total, "busy_ticks": busy,
            "own_ticks": own, "steal_ticks": steal, "other_ticks": others,
            "involuntary_switches": involuntary, "threads_migrated": migrated,
            "region_ns": region_ns, "runqueue_wait_fraction": wait_fraction,
+           "runqueue_wait_ns": longest_wait,
            "interference_fraction": others / total if total >= MIN_TICKS else None,
            "steal_fraction": steal / total if total >= MIN_TICKS else None}
     if total < MIN_TICKS:

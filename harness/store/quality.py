@@ -20,6 +20,11 @@ from __future__ import annotations
 import statistics
 
 QUALITIES = ("ok", "noisy", "unstable")
+# A thread's run-queue wait shorter than this is not called interference, whatever its
+# share of a short region: another CPU-bound task takes a CPU in scheduler slices of
+# milliseconds, while sub-millisecond waits (a wakeup, a kworker) delay a batch or two,
+# which the median does not see.
+MIN_WAIT_NS = 1_000_000
 # The defaults of schema.Measure: see benchmarks/results/interference.md for how they
 # were chosen.
 DEFAULT_LIMITS = {"max_interference": 0.05, "max_steal": 0.02, "max_spread": 0.25}
@@ -54,8 +59,9 @@ def classify_run(run: dict, limits: dict | None = None) -> tuple[str, str]:
     if share is not None and share > lim["max_interference"]:
         noisy.append(f"other tasks had {share:.0%} of the pinned CPUs "
                      f"(limit {lim['max_interference']:.0%})")
-    wait = probe.get("runqueue_wait_fraction")
-    if wait is not None and wait > lim["max_interference"]:
+    wait, wait_ns = probe.get("runqueue_wait_fraction"), probe.get("runqueue_wait_ns")
+    if wait is not None and wait > lim["max_interference"] \
+            and (wait_ns is None or wait_ns >= MIN_WAIT_NS):
         noisy.append(f"a worker thread waited {wait:.0%} of the timed region for its CPU "
                      f"(limit {lim['max_interference']:.0%})")
     if steal is not None and steal > lim["max_steal"]:
