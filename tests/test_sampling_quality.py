@@ -187,8 +187,10 @@ def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_p
     run_plan(plan, store, NoisyOnce())
     store.write("complete")
     raw = tmp_path / "out/raw" / first
-    assert sorted(p.name for p in raw.iterdir()) == ["r0.a0.json", "r0.json"]
-    aside = json.loads((raw / "r0.a0.json").read_text())
+    assert sorted(p.name for p in raw.iterdir()) == ["r0.json", "set-aside"]
+    assert list((tmp_path / "out/raw").glob("*/r*.json")) == list(
+        (tmp_path / "out/raw").glob("*/r0.json"))  # a listing of runs sees the used ones
+    aside = json.loads((raw / "set-aside/r0.a0.json").read_text())
     assert "50%" in aside["set_aside_reason"]
     rows = {r["point_id"]: r for r in csv.DictReader(open(tmp_path / "out/points.csv"))}
     assert rows[first]["quality"] == "ok" and rows[first]["runs_set_aside"] == "1"
@@ -197,7 +199,7 @@ def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_p
     # a merge copies the set-aside attempts too
     merged = ResultStore(tmp_path / "merged", plan, {"machine": zen3_vm.to_dict()})
     assert merged.copy_set_aside(tmp_path / "out") == 1
-    assert (tmp_path / "merged/raw" / first / "r0.a0.json").exists()
+    assert (tmp_path / "merged/raw" / first / "set-aside/r0.a0.json").exists()
     # a resumed store reads the kept record only, not the set-aside attempt
     again = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
     again.load_recorded()

@@ -3,7 +3,8 @@
 After a worker run finishes ok, the manager classifies it (harness.store.quality). A
 ``noisy`` or ``unstable`` run is repeated in a fresh worker, up to ``retries`` times
 (``measure.retries``). Every attempt stays on disk: the kept one as the repeat's record,
-each other one beside it as ``r<repeat>.a<attempt>.json`` with why it was set aside,
+each other one in ``set-aside/r<repeat>.a<attempt>.json`` beside it with why it was set aside
+(a folder, so that whatever lists ``raw/*/r*.json`` sees the used runs only),
 and the kept record lists them under ``set_aside``. The kept attempt is the first
 ``ok`` one; when none is, the best of the rest (unstable before noisy, then the one
 that lost least CPU to others, then the latest), which keeps its quality: a point still noisy after its retries says so.

@@ -49,6 +49,8 @@ from harness.store.reader import read_limits, read_run_records
 # that a look at a long run is recent, rarely enough that a sweep of small points does
 # not spend its time rewriting a large manifest.
 CHECKPOINT_S = 30
+# raw/<point>/set-aside/: attempts a rerun replaced (harness.execute.reruns)
+SET_ASIDE_DIR = "set-aside"
 
 
 def _fmt(value):
@@ -105,21 +107,21 @@ class ResultStore:
     def record_set_aside(self, point: Point, repeat: int, attempt: int, outcome: dict,
                          reason: str) -> None:
         """Store an attempt the repeat does not use (harness.execute.reruns), with why."""
-        folder = self.dir / RAW_DIR / point.point_id
+        folder = self.dir / RAW_DIR / point.point_id / SET_ASIDE_DIR
         path = folder / f"r{repeat}.a{attempt}.json"
         stored = {"format_version": RESULT_FORMAT_VERSION} | outcome | {"set_aside_reason": reason}
-        self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
-                      path)
+        self._guarded(lambda: (folder.mkdir(parents=True, exist_ok=True),
+                               atomic_write_json(path, stored)), path)
 
     def copy_set_aside(self, source: Path) -> int:
         """Copy the set-aside attempts under ``source``/raw of this plan's points (a
         merge keeps every attempt, not only the used ones); how many were copied."""
         wanted = {p.point_id for p in self.plan.points}
         copied = 0
-        for path in sorted((Path(source) / RAW_DIR).glob("*/r*.a*.json")):
-            if path.parent.name in wanted:
-                target = self.dir / RAW_DIR / path.parent.name / path.name
-                self._guarded(lambda: (target.parent.mkdir(exist_ok=True),
+        for path in sorted((Path(source) / RAW_DIR).glob(f"*/{SET_ASIDE_DIR}/r*.json")):
+            if path.parent.parent.name in wanted:
+                target = self.dir / RAW_DIR / path.parent.parent.name / SET_ASIDE_DIR / path.name
+                self._guarded(lambda: (target.parent.mkdir(parents=True, exist_ok=True),
                                        atomic_write_text(target, path.read_text())), target)
                 copied += 1
         return copied
