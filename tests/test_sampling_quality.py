@@ -108,8 +108,10 @@ def test_point_quality_spread_of_repeats_and_not_assessed():
     assert cols["quality"] == "unstable" and cols["repeat_spread"] == pytest.approx(0.4)
     assert "run medians differ by 40%" in cols["quality_reason"]
     assert point_quality([_run(), _run()])["quality"] == "ok"
-    short = point_quality([_run(share=None, assessed=False)])
-    assert short["quality"] == "ok" and "not assessed" in short["quality_reason"]
+    short = point_quality([_run(share=None, assessed=False)])  # the wait judged it
+    assert short["quality"] == "ok" and short["quality_reason"] == ""
+    blind = point_quality([_run(share=None, wait=None, assessed=False)])
+    assert blind["quality"] == "ok" and "not assessed" in blind["quality_reason"]
     old = point_quality([{"status": "ok", "values_ns": [1, 2, 3, 4]}])  # before the probe
     assert old["quality"] is None and old["interference_fraction"] is None
     cols = quality_columns([_run() | {"sampling": {"batches_taken": 20, "ci_half_width": 0.01},
