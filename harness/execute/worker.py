@@ -181,7 +181,16 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
 
     memory_before = memory_status()
     overhead = timer_overhead_ns(clock)
-    warm, values = time_batches(calls, point["warmups"], point["batches"], clock, region=region)
+    from harness.execute.interference import InterferenceProbe, around
+    from harness.execute.sampling import sample_batches
+
+    sampling = point.get("sampling") or {}  # empty: a fixed count of batches
+    probe = InterferenceProbe(point["cpus"])  # over the timed batches, like the counters
+    sampled = sample_batches(
+        calls, point["warmups"], point["batches"], sampling.get("min_batches"),
+        sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
+        clock, region=around(probe, region))
+    warm, values = sampled.pop("warmups_ns"), sampled.pop("values_ns")
     placement = thread_placement()
     affinity["after_measure"] = format_cpulist(sorted(os.sched_getaffinity(0)))
     affinity["threads"] = placement
@@ -215,6 +224,8 @@ def measure(spec: dict, clock=time.perf_counter_ns) -> dict:
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
         "counters": worker_counters(spec.get("counters"), region, kernels, batches, point),
+        "sampling": sampled,  # batches_taken, ci_half_width, why it stopped
+        "interference": probe.result,
     }
 
 
