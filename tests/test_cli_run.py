@@ -27,6 +27,10 @@ def test_ci_quick_end_to_end(repo, tmp_path):
         assert float(p["ns_per_lookup"]) > 0 and float(p["gbytes_per_s"]) > 0
         assert p["cores"] == p["cpus_run_on"]  # the worker ran where it was pinned
         assert p["table_alignment_bytes"] == "4096"
+        # whether to believe it: judged for every point (a busy machine may say noisy)
+        assert p["quality"] in ("ok", "noisy", "unstable") and p["batches_taken"] == "20"
+        assert (p["quality"] == "ok") == (p["quality_reason"] == "") or "not assessed" in \
+            p["quality_reason"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["scenario"]["quick"] is True
     assert manifest["machine"]["llc_bytes"] > 0 and manifest["versions"]["torch"].startswith("2.13.0")

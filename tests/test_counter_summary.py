@@ -140,7 +140,7 @@ def test_cachegrind_command_and_spec():
     spec = cg.worker_spec({"point": {"batches": 200, "warmups": 20, "threads": 2,
                                      "cpus": [0, 1], "verify": True}, "repeat": 0})
     assert spec["point"] == {"batches": 7, "warmups": 2, "threads": 1, "cpus": [0],
-                             "verify": False}
+                             "verify": False, "sampling": None}  # a fixed count
     assert spec["counters"] == {"cachegrind": {"helper": "/x/lib.so"}}
     assert not math.isnan(llc.sets)
 

@@ -223,3 +223,30 @@ def test_shards_keep_a_table_s_points_together(plan):
         assert len(owners) == 1
     few = plan.sharded(0, len(groups) + 1)  # more shards than groups: by point
     assert len(few.points) == len(plan.points[::len(groups) + 1])
+
+
+def test_a_noisy_point_of_a_group_runs_again_alone(plan, tmp_path, zen3_vm):
+    """Reruns (issue 15) stay per point: the group's worker ran it once, a fresh worker
+    of its own runs it again; every attempt is kept, the clean one used."""
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    group = group_points(plan.runnable)[0]
+    noisy = group[1].point_id
+
+    class Noisy(FakeSpawnLauncher):
+        def run_group(self, points, repeat):
+            outcomes = run_group(self, points, repeat)
+            for point, outcome in zip(points, outcomes):
+                share = 0.5 if point.point_id == noisy and len(points) > 1 else 0.0
+                outcome["interference"] = {"assessed": True, "interference_fraction": share,
+                                           "steal_fraction": 0.0,
+                                           "runqueue_wait_fraction": 0.0}
+            return outcomes
+
+    launcher = Noisy(tmp_path)
+    run_groups(plan, [Side("", launcher, store)], lambda *a: None, SignalGuard(),
+               lambda p: None, repeats=1)
+    assert launcher.requested[1] == [noisy]  # right after its group, alone
+    kept = store.runs[noisy][0]
+    assert kept["interference"]["interference_fraction"] == 0.0
+    assert [s["attempt"] for s in kept["set_aside"]] == [0]
+    assert list((tmp_path / "out/raw" / noisy / "set-aside").glob("r0.a0.json"))

@@ -108,6 +108,7 @@ def merge_group(manifests: list[tuple[Path, dict]], out: Path) -> str:
             by_id = {p.point_id: p for p in plan.points}
             for d, _ in manifests:
                 store.load_recorded(d)
+                store.copy_set_aside(d)  # reruns' set-aside attempts are kept too
             for point_id, runs in list(store.runs.items()):
                 for repeat, outcome in runs.items():
                     store.record(by_id[point_id], repeat, outcome)

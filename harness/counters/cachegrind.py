@@ -126,7 +126,8 @@ class CachegrindSetup:
         point = dict(spec["point"])
         point.update(batches=min(point["batches"], self.batches),
                      warmups=min(point["warmups"], self.warmups),
-                     threads=1, cpus=point["cpus"][:1], verify=False)
+                     threads=1, cpus=point["cpus"][:1], verify=False,
+                     sampling=None)  # a fixed count: simulation is slow
         return {**spec, "point": point,
                 "counters": {"cachegrind": {"helper": str(self.helper)}}}
 

@@ -118,7 +118,8 @@ class CounterSetup:
         point = spec["point"]
         from_worker = outcome.get("counters") or {}
         counters = {"event_set": self.event_set.name, "backends": list(self.config.backends),
-                    "batches": point["batches"],
+                    # the timed batches the region counted (batches: auto takes fewer)
+                    "batches": len(outcome.get("values_ns") or []) or point["batches"],
                     "formulas": {m: d.formula for m, d in self.event_set.metrics.items()},
                     "unavailable": dict(self.event_set.unavailable),
                     "region": from_worker.get("region"), "model": from_worker.get("model")}

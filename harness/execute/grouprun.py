@@ -172,7 +172,11 @@ def run_groups(plan, sides, on_run, guard, memory_check, repeats: int) -> None:
 
 
 def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> None:
-    """One group's worker (after each point's memory check), every outcome recorded."""
+    """One group's worker (after each point's memory check), every outcome recorded at
+    once; then a noisy or unstable point runs again alone, in a fresh worker of its own
+    (``harness.execute.reruns``), and the attempt kept replaces its record."""
+    from harness.execute.reruns import run_with_retries
+
     guard.check()
     done = []
     ready = []
@@ -182,7 +186,7 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
             done.append((point, {"status": "skipped", "reason": refusal}))
         else:
             ready.append(point)
-    recorded = 0
+    recorded, retrying = 0, None
     try:
         if ready:
             done += list(zip(ready, side.launcher.run_group(ready, repeat)))
@@ -191,9 +195,27 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
                 side.store.record(point, repeat, outcome)
                 recorded += 1
             side.store.write("running")
+        for i, (point, outcome) in enumerate(done):
+            if outcome.get("status") != "ok":
+                continue
+            retrying = point
+            kept = run_with_retries(
+                outcome, point.quality_limits,
+                lambda p=point: side.launcher.run_group([p], repeat)[0],
+                lambda attempt, record, why, p=point: side.store.record_set_aside(
+                    p, repeat, attempt, record, why), guard.check)
+            retrying = None
+            if kept is not outcome:
+                with guard.critical():
+                    side.store.record(point, repeat, kept)
+                    side.store.write("running")
+                done[i] = (point, kept)
     except Interrupted as exc:
-        # Points the worker finished before the signal are kept, not measured again.
+        # Points the worker finished before the signal are kept, not measured again;
+        # a point interrupted in its retries keeps the best attempt that finished.
         finished = done[recorded:] + getattr(exc, "outcomes", [])
+        if retrying is not None and getattr(exc, "outcome", None):
+            finished.append((retrying, exc.outcome))
         with guard.critical(deliver=False):
             for point, outcome in finished:
                 if outcome.get("status") == "ok":

@@ -67,6 +67,10 @@ class Point:
     table_scale: float = 1.0     # < 1: the scenario's cardinalities scaled down to fit
     note: str = ""               # said about a point that runs, e.g. why it was scaled
     placement: str = "local"     # NUMA placement of the tables (harness.machine.numa)
+    # batches: auto (harness.execute.sampling): min_batches, precision, budget_s; None:
+    # exactly ``batches``. Then the limits of harness.store.quality and ``retries``.
+    sampling: dict | None = None
+    quality_limits: dict | None = None
 
     @property
     def lookups_per_batch(self) -> int:
@@ -305,6 +309,13 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
     pinning = resolve_pinning(sc.pinning, machine)
     dist = _distribution(loaded)
     m = sc.measure
+    most_batches, sampling = m.batches, None
+    if m.batches == "auto":
+        most_batches = m.max_batches
+        sampling = {"min_batches": min(m.min_batches, m.max_batches),
+                    "precision": m.precision, "budget_s": m.budget_s}
+    quality_limits = {"max_interference": m.max_interference, "max_steal": m.max_steal,
+                      "max_spread": m.max_spread, "retries": m.retries}
     dim, features = sc.tables.dim, sc.tables.features
     row_bytes = dim * 4
     cardinalities = sc.tables.cardinalities is not None
@@ -331,7 +342,7 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                 # ids and offsets, and the indices hashed before timing if asked for
                 batch_index_bytes = (lookups * (8 + precomputed_index_bytes(params))
                                      + batch * features * 8)
-                distinct = max(1, min(m.warmups + m.batches,
+                distinct = max(1, min(m.warmups + most_batches,
                                       INDEX_POOL_BYTES // max(1, batch_index_bytes)))
 
                 def memory_for(kernel_bytes):
@@ -376,12 +387,12 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                     bytes_per_lookup=spec.bytes_per_lookup(params, geometry(rows)),
                     dim=dim, batch_size=batch, pooling=pooling, features=features,
                     threads=threads, cpus=pinning.cpus[:threads], distribution=dist,
-                    warmups=m.warmups, batches=m.batches, repeats=m.repeats, seed=m.seed,
+                    warmups=m.warmups, batches=most_batches, repeats=m.repeats, seed=m.seed,
                     timeout_s=m.timeout_s, verify=m.verify, distinct_batches=distinct,
                     memory_bytes=memory_for(kernel_bytes), pages=pages,
                     feature_rows=list(feature_rows) if cardinalities else None,
                     layout=sc.tables.layout, table_scale=scale, note=note,
-                    placement=placement)
+                    placement=placement, sampling=sampling, quality_limits=quality_limits)
                 _check_feasible(point, pinning, memory_budget, source, machine)
                 points.append(point)
                 seen[point_id] = (index, point)

@@ -24,6 +24,7 @@ from typing import Callable, Protocol, Sequence
 
 from harness.machine.cgroup import read_cgroup_memory
 from harness.execute.plan import Plan, Point
+from harness.execute.reruns import run_with_retries
 from harness.store.results import ResultStore
 from harness.execute.signals import (Interrupted, SignalGuard, die_with_parent, signals_held,
                                      stop_process_group)
@@ -274,6 +275,11 @@ def _run_one(point: Point, repeat: int, side: Side, guard: SignalGuard,
             outcome = {"status": "skipped", "reason": refusal}
         else:
             outcome = side.launcher.run(point, repeat)
+            if outcome.get("status") == "ok":  # noisy or unstable: run again, keep all
+                outcome = run_with_retries(
+                    outcome, point.quality_limits, lambda: side.launcher.run(point, repeat),
+                    lambda attempt, record, why: side.store.record_set_aside(
+                        point, repeat, attempt, record, why), guard.check)
         with guard.critical():
             side.store.record(point, repeat, outcome)
             recorded = True
@@ -281,7 +287,7 @@ def _run_one(point: Point, repeat: int, side: Side, guard: SignalGuard,
     except Interrupted as exc:
         # A run that finished before the signal (during its counting pass, or just
         # before its record was written) is kept, not measured again.
-        finished = outcome or getattr(exc, "outcome", None)
+        finished = getattr(exc, "outcome", None) or outcome  # reruns: the best attempt
         if not recorded and finished and finished.get("status") == "ok":
             with guard.critical(deliver=False):
                 side.store.record(point, repeat, finished)

@@ -64,6 +64,10 @@ class Progress:
         if outcome.get("status") == "ok":
             p50 = statistics.median(outcome["values_ns"])
             what = f"ok  {p50 / point.lookups_per_batch:9.1f} ns/lookup"
+            if outcome.get("run_quality") not in (None, "ok"):  # after its retries
+                what += f"  {outcome['run_quality'].upper()}: {outcome['run_quality_reason']}"
+            if outcome.get("set_aside"):
+                what += f" ({len(outcome['set_aside'])} attempts set aside)"
         elif outcome.get("status") == "skipped":
             what = f"skipped: {outcome.get('reason')}"
         else:
@@ -280,6 +284,11 @@ def _summarise(store: ResultStore, plan: Plan, out: Path) -> int:
                if statuses["pending"] else "")
     print(f"\n{statuses['ok']} points ok, {statuses['failed']} failed, "
           f"{statuses['skipped']} skipped{pending}.", file=sys.stderr)
+    by_quality = (store.manifest.get("points_by_quality") or {})
+    if by_quality.get("noisy") or by_quality.get("unstable"):
+        print(f"not to be believed: {by_quality.get('noisy', 0)} noisy, "
+              f"{by_quality.get('unstable', 0)} unstable (points.csv quality_reason says why)",
+              file=sys.stderr)
     reasons = Counter(store.point_status(p)[1] for p in plan.points
                       if store.point_status(p)[0] == "skipped")
     if reasons:

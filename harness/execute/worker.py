@@ -240,7 +240,7 @@ def measure_point(ctx: dict, point: dict, repeat: int, counters: dict | None,
                      for ps in prepared]
         memory_before = memory_status()
         overhead = timer_overhead_ns(clock)
-    warm, values = timed_part(calls, point, clock, region)
+    warm, values, quality = timed_part(calls, point, clock, region)
     phases.add("warmups", sum(warm))
     phases.add("timed", sum(values))
     placement = thread_placement()
@@ -281,12 +281,25 @@ def measure_point(ctx: dict, point: dict, repeat: int, counters: dict | None,
         "trace_folded": bool(trace is not None and int(trace.max()) >= point["table_rows"]),
         "versions": _versions(),
         "counters": counted,
+        **quality,  # sampling (batches_taken, ci_half_width, why it stopped), interference
     }
 
 
-def timed_part(calls: list, point: dict, clock, region) -> tuple[list[int], list[int]]:
-    """The timed part of one point, in one place: warm-ups then timed batches."""
-    return time_batches(calls, point["warmups"], point["batches"], clock, region=region)
+def timed_part(calls: list, point: dict, clock, region) -> tuple[list[int], list[int], dict]:
+    """The timed part of one point, in one place: warm-ups then timed batches (a fixed
+    count, or sampled until precise enough), watched by the interference probe.
+    Returns (warmups_ns, values_ns, the record's ``sampling`` and ``interference``)."""
+    from harness.execute.interference import InterferenceProbe, around
+    from harness.execute.sampling import sample_batches
+
+    sampling = point.get("sampling") or {}  # empty: a fixed count of batches
+    probe = InterferenceProbe(point["cpus"])  # over the timed batches, like the counters
+    sampled = sample_batches(
+        calls, point["warmups"], point["batches"], sampling.get("min_batches"),
+        sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
+        clock, region=around(probe, region))
+    warm, values = sampled.pop("warmups_ns"), sampled.pop("values_ns")
+    return warm, values, {"sampling": sampled, "interference": probe.result}
 
 
 def verify(kernel, ids, offsets) -> dict:

@@ -19,6 +19,9 @@ schema has both or is a kernel parameter listed there.
     ttrec rank                1..1024           k 1..64, k_weight 0..64
     counters: simulated_batches/model_batches 1..1,000,000, simulated_warmups
     0..1,000,000, ack_timeout_s (0, 3600], simulated LLC ways 1..1024, line 1..4096
+    measure (batches: auto): min/max_batches 1..10,000,000, precision (0, 1],
+    budget_s (0, 604800]; retries 0..100; max_interference, max_steal [0, 1],
+    max_spread [0, 100]
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ Pooling = Annotated[int, Field(ge=1, le=MAX_POOLING)]
 Cardinality = Annotated[int, Field(ge=1, le=MAX_ROWS)]
 Warmups = Annotated[int, Field(ge=0, le=1_000_000)]
 Batches = Annotated[int, Field(ge=1, le=10_000_000)]
+Precision = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Retries = Annotated[int, Field(ge=0, le=100)]
+Fraction01 = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+SpreadLimit = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Repeats = Annotated[int, Field(ge=1, le=10_000)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 TimeoutS = Annotated[float, Field(gt=0, le=WEEK_S, allow_inf_nan=False)]

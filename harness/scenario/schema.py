@@ -23,6 +23,7 @@ from harness.machine.numa import PLACEMENT_PATTERN
 from harness.errors import UsageError
 from harness.scenario.inputfile import check_trace, read_scenario_text
 from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches,
+                                     Fraction01, Precision, Retries, SpreadLimit,
                                      Cardinality, CpuCount, CpuNumber, Pooling, Repeats,
                                      Seed, TimeoutS, Warmups, ZipfAlpha)
 from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
@@ -133,8 +134,25 @@ class Indices(Strict):
 
 
 class Measure(Strict):
+    """How each point is measured, and when its numbers are not to be believed
+    (harness.execute.sampling, harness.store.quality)."""
+
     warmups: Warmups = 20       # batches run untimed-for-results before timing
-    batches: Batches = 200      # timed batches per worker process
+    # timed batches per worker process: a count, or "auto": until the 95 % interval of
+    # the median is within ``precision`` (relative half-width) or ``budget_s`` of timed
+    # batches is spent, between min_batches and max_batches
+    batches: Batches | Literal["auto"] = "auto"
+    min_batches: Batches = 20
+    max_batches: Batches = 1000
+    precision: Precision = 0.02
+    budget_s: TimeoutS = 3.0
+    # a noisy or unstable run is run again in a fresh worker up to this many times
+    retries: Retries = 2
+    # noisy: other tasks' share of the pinned CPUs, or steal, above these (fractions)
+    max_interference: Fraction01 = 0.05
+    max_steal: Fraction01 = 0.02
+    # unstable: a run's batch IQR / median, or the runs' medians' range / median, above
+    max_spread: SpreadLimit = 0.25
     repeats: Repeats = 3        # worker processes per point (pyperf runs)
     seed: Seed = 0
     timeout_s: TimeoutS = 1800.0  # per worker process
@@ -399,6 +417,8 @@ def load_scenario(path: str | Path, quick: bool = False) -> LoadedScenario:
         set_measure = (quick_block or {}).get("measure") or {}
         for key, cap in QUICK_CAPS.items():
             if key not in set_measure:
+                if key == "batches" and chosen.measure.batches == "auto":
+                    key = "max_batches"  # still auto, over fewer batches at most
                 setattr(chosen.measure, key, min(getattr(chosen.measure, key), cap))
 
     trace_problems = []

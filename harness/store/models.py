@@ -127,9 +127,14 @@ _COUNTER_KINDS = [(c, "text" if c.endswith(("_source", "_status")) else "number"
 # The speedup this machine allows (harness/limits/ceiling.py), or why none.
 _CEILING_KINDS = [("speedup_ceiling", "number"), ("ceiling_fraction", "number"),
                   ("ceiling_note", "text")]
-# Whether the point's numbers can be believed: ok, noisy or unstable, and why in words
-# with the numbers (empty: not assessed, as in older results).
-_QUALITY_KINDS = [("quality", "text"), ("quality_reason", "text")]
+# Whether the numbers can be believed (harness.store.quality); empty: not assessed.
+_QUALITY_KINDS = [("quality", "text"), ("quality_reason", "text"),
+                  ("interference_fraction", "number"), ("runqueue_wait_fraction", "number"),
+                  ("steal_fraction", "number"),
+                  ("involuntary_switches", "number"), ("threads_migrated", "number"),
+                  ("batch_iqr_ratio", "number"), ("repeat_spread", "number"),
+                  ("batches_taken", "number"), ("ci_half_width", "number"),
+                  ("runs_set_aside", "number")]
 COLUMN_KINDS: dict[str, str] = dict(_BASE_COLUMNS + _COUNTER_KINDS + _CEILING_KINDS
                                     + _QUALITY_KINDS)
 POINT_COLUMNS: list[str] = list(COLUMN_KINDS)

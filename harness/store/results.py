@@ -38,6 +38,7 @@ from harness.store.resultdir import claim_result_dir
 from harness.store.fileio import atomic_write_json, atomic_write_text
 from harness.execute.plan import Plan, Point
 from harness.store.latency import point_figures
+from harness.store.quality import QUALITIES, point_quality, quality_columns
 from harness.store.manifest import utc_now
 from harness.store.models import (  # noqa: F401  (the file names, for callers)
     LIMITS_FILE, MANIFEST_FILE, POINT_COLUMNS, POINTS_FILE, PYPERF_FILE, RAW_DIR,
@@ -48,6 +49,8 @@ from harness.store.reader import read_limits, read_run_records
 # that a look at a long run is recent, rarely enough that a sweep of small points does
 # not spend its time rewriting a large manifest.
 CHECKPOINT_S = 30
+# raw/<point>/set-aside/: attempts a rerun replaced (harness.execute.reruns)
+SET_ASIDE_DIR = "set-aside"
 
 
 def _fmt(value):
@@ -100,6 +103,28 @@ class ResultStore:
         self._guarded(lambda: (folder.mkdir(exist_ok=True), atomic_write_json(path, stored)),
                       path)
         self.runs.setdefault(point.point_id, {})[repeat] = outcome
+
+    def record_set_aside(self, point: Point, repeat: int, attempt: int, outcome: dict,
+                         reason: str) -> None:
+        """Store an attempt the repeat does not use (harness.execute.reruns), with why."""
+        folder = self.dir / RAW_DIR / point.point_id / SET_ASIDE_DIR
+        path = folder / f"r{repeat}.a{attempt}.json"
+        stored = {"format_version": RESULT_FORMAT_VERSION} | outcome | {"set_aside_reason": reason}
+        self._guarded(lambda: (folder.mkdir(parents=True, exist_ok=True),
+                               atomic_write_json(path, stored)), path)
+
+    def copy_set_aside(self, source: Path) -> int:
+        """Copy the set-aside attempts under ``source``/raw of this plan's points (a
+        merge keeps every attempt, not only the used ones); how many were copied."""
+        wanted = {p.point_id for p in self.plan.points}
+        copied = 0
+        for path in sorted((Path(source) / RAW_DIR).glob(f"*/{SET_ASIDE_DIR}/r*.json")):
+            if path.parent.parent.name in wanted:
+                target = self.dir / RAW_DIR / path.parent.parent.name / SET_ASIDE_DIR / path.name
+                self._guarded(lambda: (target.parent.mkdir(parents=True, exist_ok=True),
+                                       atomic_write_text(target, path.read_text())), target)
+                copied += 1
+        return copied
 
     def load_recorded(self, source: Path | None = None) -> int:
         """Read runs already stored under ``source``/raw (default: this directory).
@@ -177,6 +202,7 @@ class ResultStore:
             row["numa_pages_local"] = numa.get("pages_local")
             row["numa_pages_remote"] = numa.get("pages_remote")
         row.update(point_counter_columns(ok_runs))
+        row.update(quality_columns(ok_runs, point.quality_limits))
         return {c: row.get(c) for c in POINT_COLUMNS}
 
     def _limits(self) -> tuple[dict | None, str]:
@@ -231,9 +257,14 @@ class ResultStore:
         points = []
         for point in self.plan.points:
             status, reason = self.point_status(point)
+            ok_runs = [r for _, r in sorted(self.runs.get(point.point_id, {}).items())
+                       if r.get("status") == "ok"]
+            quality = point_quality(ok_runs, point.quality_limits)
             points.append({"point_id": point.point_id, "status": status, "reason": reason,
                            "runs_done": len(self.runs.get(point.point_id, {})),
-                           "runs_planned": 0 if point.status == "skipped" else point.repeats})
+                           "runs_planned": 0 if point.status == "skipped" else point.repeats,
+                           "quality": quality["quality"],
+                           "quality_reason": quality["quality_reason"]})
         pending = sum(p["status"] == "pending" for p in points)
         if state == "complete" and pending:
             state = "incomplete"  # e.g. a merge of shards that lacks some
@@ -242,6 +273,9 @@ class ResultStore:
             "state": state,
             "complete": state == "complete",
             "points_pending": pending,
+            # how many points' numbers are not to be believed (harness.store.quality)
+            "points_by_quality": {q: sum(p["quality"] == q for p in points)
+                                  for q in QUALITIES},
             "updated": utc_now(),
             "point_status": points,
         })
@@ -303,6 +337,10 @@ def _run_metadata(point: Point, run: dict, machine: dict) -> dict:
         "timer_overhead_ns": run["timer_overhead_ns"],
         "table_alignment_bytes": run["table_alignment_bytes"],
         "verified": "yes" if run.get("verified") else "no",
+        "quality": run.get("run_quality", ""),
+        "runs_set_aside": len(run.get("set_aside") or []),
+        "interference_fraction": (run.get("interference") or {}).get("interference_fraction"),
+        "batches_taken": len(run["values_ns"]),
     }
     for key, value in run.get("versions", {}).items():
         md[f"{key}_version"] = value
