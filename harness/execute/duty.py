@@ -31,10 +31,12 @@ class DutyCycle:
         for name, ns in (outcome.get("phases_ns") or {}).items():
             self.ns[name] += ns
         group = outcome.get("group_run")
-        if group is not None:
-            self.workers += 1
-            for name, ns in (group.get("phases_ns") or {}).items():
-                self.ns[name] += ns
+        # A point run again (noisy): its group's worker ran before the attempt kept.
+        for run in (group, outcome.get("first_attempt_group_run")):
+            if run is not None:
+                self.workers += 1
+                for name, ns in (run.get("phases_ns") or {}).items():
+                    self.ns[name] += ns
         elif outcome.get("phases_ns") is not None and "group" not in outcome:  # one point
             self.workers += 1
         if (group is not None or "group" not in outcome) and outcome.get("build_ns") \

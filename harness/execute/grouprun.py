@@ -206,6 +206,8 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
                     p, repeat, attempt, record, why), guard.check)
             retrying = None
             if kept is not outcome:
+                if outcome.get("group_run"):  # the group's worker, for the duty cycle
+                    kept["first_attempt_group_run"] = outcome["group_run"]
                 with guard.critical():
                     side.store.record(point, repeat, kept)
                     side.store.write("running")
