@@ -37,7 +37,8 @@ class DutyCycle:
                 self.workers += 1
                 for name, ns in (run.get("phases_ns") or {}).items():
                     self.ns[name] += ns
-        elif outcome.get("phases_ns") is not None and "group" not in outcome:  # one point
+        if group is None and outcome.get("phases_ns") is not None \
+                and "group" not in outcome:  # a worker of one point
             self.workers += 1
         if (group is not None or "group" not in outcome) and outcome.get("build_ns") \
                 and outcome.get("kernel_nbytes"):
