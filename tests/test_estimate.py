@@ -87,6 +87,19 @@ def test_threads_torch_and_known_timings(plan):
     assert E.batch_ns(point, rates(known_batch_ns={point.point_id: 12345.0})) == 12345.0
 
 
+def test_auto_batches_are_modelled_by_min_batches_min_time_and_budget(plan):
+    point = replace(plan.runnable[0], warmups=0, batches=1000)
+    r = rates(known_batch_ns={point.point_id: 1e6})  # 1 ms a batch
+    fixed = E.timed_s(point, r)
+    assert fixed == pytest.approx(1.0)  # 1000 batches
+    auto = {"min_batches": 20, "precision": 0.02, "budget_s": 3.0}
+    assert E.timed_s(replace(point, sampling=auto), r) == pytest.approx(0.02)
+    assert E.timed_s(replace(point, sampling={**auto, "min_time_s": 0.25}), r) \
+        == pytest.approx(0.25)
+    assert E.timed_s(replace(point, sampling={**auto, "min_time_s": 0.25, "budget_s": 0.1}),
+                     r) == pytest.approx(0.1)
+
+
 def test_counting_costs(plan):
     point = replace(plan.runnable[0], batches=500)
     counting = E.Counting(("model", "cachegrind"), simulated_batches=10,

@@ -55,6 +55,30 @@ def test_auto_stops_when_precise_enough():
     assert out["ci_half_width"] == 0
 
 
+def test_auto_samples_for_min_time_before_precision_may_stop_it():
+    # Every batch alike: precise at 20 batches, but 20 batches of ~1 us are not yet
+    # min_ns of timed batches (each clock read advances 1000 ns).
+    clock = read_clock(itertools.repeat(1000))
+    out = sample_batches([lambda: None], 0, 100_000, min_batches=20, precision=0.02,
+                         budget_ns=10**12, clock=clock, min_ns=200_000)
+    assert out["stopped"] == "precision"
+    assert 60 <= out["batches_taken"] <= 140, out  # ~2 clock reads per batch: ~100 batches
+    # ... and the budget still ends it first when it is shorter.
+    clock = read_clock(itertools.repeat(1000))
+    out = sample_batches([lambda: None], 0, 100_000, min_batches=20, precision=0.02,
+                         budget_ns=50_000, clock=clock, min_ns=200_000)
+    assert out["stopped"] == "budget" and out["batches_taken"] < 60
+
+
+def test_min_time_is_a_measure_setting_with_a_range():
+    from harness.scenario.schema import Measure
+
+    assert Measure().min_time_s == 0
+    assert Measure(min_time_s=0.25).min_time_s == 0.25
+    with pytest.raises(Exception):
+        Measure(min_time_s=-1)
+
+
 def test_auto_stops_at_the_budget_and_reports_the_interval_reached():
     spread = itertools.cycle([1000, 3000, 500, 2000, 8000, 700])  # never within 2 %
     clock = read_clock(spread)

@@ -60,8 +60,9 @@ class Rates:
     call_ns: float = 3000.0            # fixed cost of one kernel call
     point_overhead_s: float = 0.05     # verification, preparation, result writing
     # The model counter per point: its replay, but mostly its cache fill and numba's
-    # compile or cache load (2.2 s mean on the busy 2-vCPU VM's quick run, 2026-12-04).
-    model_point_s: float = 2.0
+    # compile or cache load: 2.2 s mean on the busy 2-vCPU VM's quick run before its
+    # replay was capped; 0.22 s after (15.9 s over 72 points, quiet quick run, 2026-12-04).
+    model_point_s: float = 0.25
     cachegrind_slowdown: float = CACHEGRIND_SLOWDOWN
     # ns per batch of points measured before (by point id): better than any rate.
     known_batch_ns: dict[str, float] = field(default_factory=dict)
@@ -115,11 +116,23 @@ def worker_s(point: Point, rates: Rates) -> float:
     return rates.worker_start_s + torch + point.kernel_bytes / rates.build_bytes_per_s
 
 
+def timed_s(point: Point, rates: Rates) -> float:
+    """Warm-ups and timed batches. ``batches: auto`` is modelled as stopping once both
+    ``min_batches`` and ``min_time_s`` are met (a quiet machine reaches the precision
+    by then), within ``budget_s`` and ``max_batches`` (``point.batches``)."""
+    one = batch_ns(point, rates) / 1e9
+    sampling = point.sampling or {}
+    if not sampling:
+        return (point.warmups + point.batches) * one
+    taken = max(sampling.get("min_batches", 1) * one, sampling.get("min_time_s", 0.0))
+    taken = min(taken, sampling.get("budget_s", taken), point.batches * one)
+    return point.warmups * one + taken
+
+
 def point_s(point: Point, rates: Rates, counting: Counting = Counting()) -> float:
     """One point's share of a worker: indices, overhead, batches, in-process counting
     (perf counts the timed batches as they run: no time of its own is modelled)."""
-    calls = point.warmups + point.batches
-    seconds = (_ids(point) * rates.index_ns_per_id + calls * batch_ns(point, rates)) / 1e9
+    seconds = (_ids(point) * rates.index_ns_per_id) / 1e9 + timed_s(point, rates)
     seconds += rates.point_overhead_s
     if "model" in counting.backends:
         seconds += rates.model_point_s

@@ -314,6 +314,8 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
         most_batches = m.max_batches
         sampling = {"min_batches": min(m.min_batches, m.max_batches),
                     "precision": m.precision, "budget_s": m.budget_s}
+        if m.min_time_s:  # absent when 0: points planned before it existed compare equal
+            sampling["min_time_s"] = min(m.min_time_s, m.budget_s)
     quality_limits = {"max_interference": m.max_interference, "max_steal": m.max_steal,
                       "max_spread": m.max_spread, "retries": m.retries}
     dim, features = sc.tables.dim, sc.tables.features

@@ -3,7 +3,10 @@
 With ``measure.batches: auto`` the worker takes batches until the 95 % confidence
 interval of the median latency is within ``precision`` of the median (its half-width,
 relative), or its time budget for the timed region is spent, never fewer than
-``min_batches`` nor more than ``max_batches``. The interval is distribution-free
+``min_batches`` nor more than ``max_batches``, and never less than ``min_time_s`` of
+timed batches (as pyperf's ``min_time``: a point whose batches take microseconds is
+sampled for long enough that a burst of interference is a small part of it, and the
+run spends its time measuring rather than starting workers). The interval is distribution-free
 (order statistics: the number of samples below the true median is Binomial(n, 1/2);
 ``median_ci_rank``),
 so a skewed or two-humped latency distribution needs no assumption.
@@ -72,10 +75,12 @@ def relative_half_width(values: list[float]) -> float:
 
 def sample_batches(calls: list, warmups: int, max_batches: int, min_batches: int | None = None,
                    precision: float | None = None, budget_ns: int | None = None,
-                   clock=time.perf_counter_ns, region=None) -> dict:
+                   clock=time.perf_counter_ns, region=None, min_ns: int = 0) -> dict:
     """Run ``warmups`` untimed-for-results calls, then timed calls (cycling through
     ``calls``) until the stopping rule holds. ``min_batches`` None: exactly
     ``max_batches`` (a fixed count, no check). ``region`` wraps the timed calls only.
+    ``min_ns``: with auto, precision alone does not stop sampling before this much time
+    in timed batches (the budget and ``max_batches`` still do).
 
     Returns {"warmups_ns", "values_ns", "batches_taken", "ci_half_width" (relative,
     None when not computed), "stopped": "fixed" | "precision" | "budget" | "max_batches"}.
@@ -97,7 +102,7 @@ def sample_batches(calls: list, warmups: int, max_batches: int, min_batches: int
     gc.disable()
     try:
         with region if region is not None else contextlib.nullcontext():
-            began = clock() if auto and budget_ns is not None else 0
+            began = clock() if auto and (budget_ns is not None or min_ns) else 0
             next_check = lowest
             i = warmups
             while len(values) < max_batches:
@@ -108,7 +113,7 @@ def sample_batches(calls: list, warmups: int, max_batches: int, min_batches: int
                 i += 1
                 if not auto or len(values) < lowest:
                     continue
-                if len(values) >= next_check:
+                if len(values) >= next_check and (not min_ns or clock() - began >= min_ns):
                     half_width = relative_half_width(values)
                     if half_width <= precision:
                         stopped = "precision"

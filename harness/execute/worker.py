@@ -297,7 +297,8 @@ def timed_part(calls: list, point: dict, clock, region) -> tuple[list[int], list
     sampled = sample_batches(
         calls, point["warmups"], point["batches"], sampling.get("min_batches"),
         sampling.get("precision"), int(sampling["budget_s"] * 1e9) if sampling else None,
-        clock, region=around(probe, region))
+        clock, region=around(probe, region),
+        min_ns=int(sampling.get("min_time_s", 0) * 1e9))
     warm, values = sampled.pop("warmups_ns"), sampled.pop("values_ns")
     return warm, values, {"sampling": sampled, "interference": probe.result}
 

@@ -20,7 +20,7 @@ schema has both or is a kernel parameter listed there.
     counters: simulated_batches/model_batches 1..1,000,000, simulated_warmups
     0..1,000,000, ack_timeout_s (0, 3600], simulated LLC ways 1..1024, line 1..4096
     measure (batches: auto): min/max_batches 1..10,000,000, precision (0, 1],
-    budget_s (0, 604800]; retries 0..100; max_interference, max_steal [0, 1],
+    budget_s (0, 604800], min_time_s [0, 604800]; retries 0..100; max_interference, max_steal [0, 1],
     max_spread [0, 100]
 """
 
@@ -70,6 +70,7 @@ SpreadLimit = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Repeats = Annotated[int, Field(ge=1, le=10_000)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 TimeoutS = Annotated[float, Field(gt=0, le=WEEK_S, allow_inf_nan=False)]
+MinTimeS = Annotated[float, Field(ge=0, le=WEEK_S, allow_inf_nan=False)]
 ZipfAlpha = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 SimulatedBatches = Annotated[int, Field(ge=1, le=1_000_000)]
 SimulatedWarmups = Annotated[int, Field(ge=0, le=1_000_000)]

@@ -23,7 +23,7 @@ from harness.machine.numa import PLACEMENT_PATTERN
 from harness.errors import UsageError
 from harness.scenario.inputfile import check_trace, read_scenario_text
 from harness.scenario.bounds import (KERNEL_PARAM_RANGES, MAX_THREADS, BatchSize, Batches,
-                                     Fraction01, Precision, Retries, SpreadLimit,
+                                     MinTimeS, Fraction01, Precision, Retries, SpreadLimit,
                                      Cardinality, CpuCount, CpuNumber, Pooling, Repeats,
                                      Seed, TimeoutS, Warmups, ZipfAlpha)
 from harness.scenario.inputfile import load_trace  # noqa: F401 - the worker's import
@@ -146,6 +146,8 @@ class Measure(Strict):
     max_batches: Batches = 1000
     precision: Precision = 0.02
     budget_s: TimeoutS = 3.0
+    # ... and not before this much time in timed batches (pyperf's min_time); 0: none
+    min_time_s: MinTimeS = 0.0
     # a noisy or unstable run is run again in a fresh worker up to this many times
     retries: Retries = 2
     # noisy: other tasks' share of the pinned CPUs, or steal, above these (fractions)
