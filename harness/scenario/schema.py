@@ -154,7 +154,7 @@ class Measure(Strict):
     max_interference: Fraction01 = 0.05
     max_steal: Fraction01 = 0.02
     # unstable: a run's batch IQR / median, or the runs' medians' range / median, above
-    max_spread: SpreadLimit = 0.25
+    max_spread: SpreadLimit = 0.5
     repeats: Repeats = 3        # worker processes per point (pyperf runs)
     seed: Seed = 0
     timeout_s: TimeoutS = 1800.0  # per worker process
