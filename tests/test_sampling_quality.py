@@ -127,10 +127,11 @@ def test_classify_run():
 
 
 def test_point_quality_spread_of_repeats_and_not_assessed():
-    runs = [_run([1000] * 20), _run([1500] * 20)]
+    runs = [_run([1000] * 20), _run([1700] * 20)]
     cols = point_quality(runs)
-    assert cols["quality"] == "unstable" and cols["repeat_spread"] == pytest.approx(0.4)
-    assert "run medians differ by 40%" in cols["quality_reason"]
+    assert cols["quality"] == "unstable" and cols["repeat_spread"] == pytest.approx(700 / 1350)
+    assert "run medians differ by 52% (limit 50%)" in cols["quality_reason"]
+    assert point_quality(runs[:1] + [_run([1400] * 20)])["quality"] == "ok"  # 33 % apart
     assert point_quality([_run(), _run()])["quality"] == "ok"
     short = point_quality([_run(share=None, assessed=False)])  # the wait judged it
     assert short["quality"] == "ok" and short["quality_reason"] == ""
