@@ -4,7 +4,14 @@ import math
 import pytest
 
 from harness.store.latency import latency_summary, point_figures
-from harness.execute.worker import time_batches, timer_overhead_ns
+from harness.execute.sampling import sample_batches
+from harness.execute.worker import timer_overhead_ns
+
+
+def time_batches(calls, warmups, batches, clock, region=None):
+    """A fixed count of batches through the worker's sampler: (warm-ups, values)."""
+    out = sample_batches(calls, warmups, batches, clock=clock, region=region)
+    return out["warmups_ns"], out["values_ns"]
 
 
 class FakeClock:

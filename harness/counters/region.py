@@ -1,7 +1,7 @@
 """The worker's side of counting: regions that switch counters on around the timed batches.
 
-``make_region(spec)`` returns the context manager ``worker.time_batches`` wraps
-its timed batches in (None when nothing counts):
+``make_region(spec)`` returns the context manager that
+``execute.sampling.sample_batches`` wraps its timed batches in (None when nothing counts):
 
 - ``PerfRegion`` writes ``enable``/``disable`` to perf's control fifo and waits
   for perf's ``ack``, at most ``timeout_s``: a perf that died or hangs costs the

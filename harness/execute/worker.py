@@ -15,7 +15,6 @@ never measures.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import resource
@@ -90,38 +89,6 @@ def timer_overhead_ns(clock=time.perf_counter_ns, samples: int = 2000) -> int:
         t0 = clock()
         diffs.append(clock() - t0)
     return int(statistics.median(diffs))
-
-
-def time_batches(calls: list, warmups: int, batches: int, clock=time.perf_counter_ns,
-                 region=None) -> tuple[list[int], list[int]]:
-    """Run ``warmups`` then ``batches`` calls (cycling through ``calls``), timing each.
-
-    Returns (warmup_ns, values_ns). The garbage collector is off while timing, as
-    in pyperf and timeit: a collection inside a sample is not the kernel's cost.
-    ``region`` (a context manager) wraps the timed batches only, not the warmups:
-    it is where hardware counters are enabled and disabled.
-    """
-    n = len(calls)
-    warm = []
-    for i in range(warmups):
-        fn = calls[i % n]
-        t0 = clock()
-        fn()
-        warm.append(clock() - t0)
-    values = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with region if region is not None else contextlib.nullcontext():
-            for i in range(warmups, warmups + batches):
-                fn = calls[i % n]
-                t0 = clock()
-                fn()
-                values.append(clock() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return warm, values
 
 
 def _index_seed(point: dict, repeat: int) -> list[int]:
