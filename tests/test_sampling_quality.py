@@ -196,7 +196,7 @@ def test_runner_reruns_a_noisy_run_and_the_store_keeps_both(repo, zen3_vm, tmp_p
     from harness.execute.runner import run_plan
     from harness.scenario.schema import load_scenario
     from harness.store.results import ResultStore
-    from tests.test_results_runner import _ok
+    from test_results_runner import _ok
 
     plan = make_plan(load_scenario(repo / "scenarios/ci.yaml"), zen3_vm)
     first = plan.runnable[0].point_id
