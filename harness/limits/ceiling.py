@@ -39,6 +39,7 @@ import json
 import math
 
 from harness.limits.analysis import gather_cost_at
+from harness.store.models import MATCH_COLUMNS
 
 LINE_BYTES = 64
 # Kernels whose cost is k rows of a token table (+ k' scalar weights): the formula's.
@@ -165,21 +166,15 @@ def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> f
     return measured_speedup / ceiling
 
 
-# Columns of points.csv a compressed point's row gains (empty on the baseline's rows).
-CEILING_COLUMNS = ["speedup_ceiling", "ceiling_fraction", "ceiling_note"]
-# What makes two points of one run comparable (as harness/report/select.MATCH_COLUMNS).
-MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
-                 "distribution", "pages", "layout", "table_scale")
-
-
 def _match_key(row) -> tuple:
     return tuple(str(row.get(c, "")) for c in MATCH_COLUMNS)
 
 
 def ceiling_columns(rows: list[dict], limits: dict | None,
                     no_limits_reason: str = "") -> dict[str, dict]:
-    """{point_id: CEILING_COLUMNS} for every ok compressed row with an ok baseline row at
-    the same table, dim, batch, pooling, features, threads, distribution and pages.
+    """{point_id: {speedup_ceiling, ceiling_fraction, ceiling_note}} for every ok
+    compressed row with an ok baseline row at the same MATCH_COLUMNS (table, dim,
+    batch, pooling, features, threads, distribution, pages, layout, placement).
 
     Where several baselines match (backends), the first in ``rows`` is used and the note
     says which. ``no_limits_reason`` replaces the generic reason when ``limits`` is None.

@@ -12,11 +12,11 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+# MATCH_COLUMNS make two points comparable within one run (shared with the speedup
+# ceiling); a column an older points.csv lacks is left out of the match.
+from harness.store.models import MATCH_COLUMNS
+
 BASELINE, MEMREC = "baseline", "memrec"
-# Columns that, with table_rows, make two points comparable within one run (a column
-# an older points.csv lacks is left out of the match).
-MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
-                 "distribution", "pages", "layout", "table_scale", "placement")
 
 
 def role(kernel: str) -> str:

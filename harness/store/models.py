@@ -135,6 +135,10 @@ _QUALITY_KINDS = [("quality", "text"), ("quality_reason", "text"),
                   ("batch_iqr_ratio", "number"), ("repeat_spread", "number"),
                   ("batches_taken", "number"), ("ci_half_width", "number"),
                   ("runs_set_aside", "number")]
+# What makes a compressed point and a baseline point of one run a matched pair: the
+# speedup figures (report/select.py) and the speedup ceiling (limits/ceiling.py).
+MATCH_COLUMNS = ("table_rows", "dim", "batch_size", "pooling", "features", "threads",
+                 "distribution", "pages", "layout", "table_scale", "placement")
 COLUMN_KINDS: dict[str, str] = dict(_BASE_COLUMNS + _COUNTER_KINDS + _CEILING_KINDS
                                     + _QUALITY_KINDS)
 POINT_COLUMNS: list[str] = list(COLUMN_KINDS)
