@@ -47,6 +47,20 @@ def test_row_lines():
     assert init_lines([Table(0, 4, 64), Table(1024, 2, 64)], 3, 64).tolist() == [3, 16, 17]
 
 
+def test_init_lines_are_the_tail_of_the_fill_stream():
+    def naive(tables, keep, line):
+        stream = np.concatenate([np.arange(t.base // line, (t.base + t.nbytes - 1) // line + 1)
+                                 for t in tables])
+        return stream[-keep:] if keep else stream[:0]
+
+    tables = [Table(0, 4, 64), Table(1000, 3, 100), Table(8192, 5, 4)]
+    for keep in (0, 1, 2, 3, 5, 6, 9, 12, 100):
+        assert init_lines(tables, keep, 64).tolist() == naive(tables, keep, 64).tolist(), keep
+    # an 8 GiB table's last LLC of lines, without its 134 M lines
+    big = init_lines([Table(2**40, 2**24, 512)], 4, 64)
+    assert big.tolist() == [(2**40 + 2**33) // 64 - 4 + i for i in range(4)]
+
+
 class FakeBaseline:
     """The attributes the model reads of kernels.baseline.Baseline, without the fill."""
 
@@ -84,3 +98,21 @@ def test_memrec_reads_k_rows_and_the_weights():
     assert lines.size == 10 * 3 + 10 * 2
     token_lines = set(lines[:30].tolist())
     assert token_lines == set(((tables[0].base + m.token_indices(ids).ravel() * 64) // 64).tolist())
+
+
+def test_the_model_replays_in_repeat_0_only():
+    from harness.counters.region import MODEL_ONCE, worker_counters
+
+    g = CacheGeometry(64 * 1024, 16, 64)
+    rows, dim = 1024, 64
+    point = {"batch_size": 32, "pooling": 1, "features": 1, "warmups": 2, "batches": 5}
+    counters = {"model": {"geometry": g.to_dict(), "max_batches": 5}}
+    batches = _uniform(rows, 32, 7)
+    k = FakeBaseline(rows, dim)
+    first = worker_counters(counters, None, [k], batches, point, repeat=0)["model"]
+    assert first["lookups"] == 5 * 32 and "skipped" not in first
+    later = worker_counters(counters, None, [k], batches, point, repeat=1)["model"]
+    assert later == {"skipped": MODEL_ONCE}
+    # a skipped repeat adds no figure of its own: the point's is repeat 0's
+    from harness.counters.summary import model_metrics
+    assert model_metrics(later) == {} and model_metrics(first)

@@ -190,14 +190,21 @@ def lookup_lines(kernel, tables: list[Table], ids: np.ndarray, line_bytes: int) 
 
 
 def init_lines(tables: list[Table], keep: int, line_bytes: int) -> np.ndarray:
-    """The last ``keep`` lines written when filling ``tables`` one after another."""
-    streams = []
-    for t in tables:
+    """The last ``keep`` lines written when filling ``tables`` one after another.
+
+    Only those lines are made: an 8 GiB table has 134 M lines, and building them all
+    to keep the last cache's worth took seconds per worker.
+    """
+    parts, left = [], keep
+    for t in reversed(tables):
+        if left <= 0:
+            break
         first = t.base // line_bytes
         last = (t.base + t.nbytes - 1) // line_bytes
-        streams.append(np.arange(first, last + 1, dtype=np.int64))
-    stream = np.concatenate(streams) if streams else np.empty(0, np.int64)
-    return stream[-keep:] if keep else stream[:0]
+        start = max(first, last + 1 - left)
+        parts.append(np.arange(start, last + 1, dtype=np.int64))
+        left -= last + 1 - start
+    return np.concatenate(parts[::-1]) if parts else np.empty(0, np.int64)
 
 
 def model_llc(kernels: list, batches: list, warmups: int, timed: int,
