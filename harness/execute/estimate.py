@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.counters.region import MODEL_REPEAT
 from harness.execute.groups import group_points
 from harness.execute.plan import Plan, Point
 
@@ -129,12 +130,14 @@ def timed_s(point: Point, rates: Rates) -> float:
     return point.warmups * one + taken
 
 
-def point_s(point: Point, rates: Rates, counting: Counting = Counting()) -> float:
+def point_s(point: Point, rates: Rates, counting: Counting = Counting(),
+            repeat: int = MODEL_REPEAT) -> float:
     """One point's share of a worker: indices, overhead, batches, in-process counting
-    (perf counts the timed batches as they run: no time of its own is modelled)."""
+    (perf counts the timed batches as they run: no time of its own is modelled; the
+    model replays in one repeat only)."""
     seconds = (_ids(point) * rates.index_ns_per_id) / 1e9 + timed_s(point, rates)
     seconds += rates.point_overhead_s
-    if "model" in counting.backends:
+    if "model" in counting.backends and repeat == MODEL_REPEAT:
         seconds += rates.model_point_s
     return seconds
 
@@ -158,7 +161,7 @@ def run_costs(plan: Plan, rates: Rates, counting: Counting = Counting()
             members = [p for p in group if repeat < p.repeats]
             share = worker_s(members[0], rates) / len(members)
             for p in members:
-                cost = share + point_s(p, rates, counting)
+                cost = share + point_s(p, rates, counting, repeat)
                 if "cachegrind" in counting.backends and repeat == 0:
                     cost += cachegrind_s(p, rates, counting)
                 costs[(p.point_id, repeat)] = cost

@@ -218,7 +218,7 @@ def measure_point(ctx: dict, point: dict, repeat: int, counters: dict | None,
     from harness.counters.region import worker_counters
 
     with phases("counters_model"):
-        counted = worker_counters(counters, region, kernels, batches, point)
+        counted = worker_counters(counters, region, kernels, batches, point, repeat)
     return {
         "status": "ok",
         "point_id": point["point_id"],
