@@ -168,6 +168,10 @@ class MemRec(BackendInfo):
         """Bytes of the table whose rows the fused backend prefetches (the token table)."""
         return params.token_rows * dim * 4
 
+    # Its tables are sized by its own parameters, never by the vocabulary (``rows``):
+    # points of every table size can share one worker (harness.execute.groups).
+    TABLES_IGNORE_ROWS = True
+
     @classmethod
     def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
                     pages: str = "default") -> "MemRec":

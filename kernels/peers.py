@@ -305,6 +305,10 @@ class RobeZ(_Fused):
     def prefetched_bytes_for(cls, rows: int, dim: int, params: Params) -> int:
         return params.size * 4
 
+    # Its tables are sized by its own parameters, never by the vocabulary (``rows``):
+    # points of every table size can share one worker (harness.execute.groups).
+    TABLES_IGNORE_ROWS = True
+
     @classmethod
     def from_params(cls, rows: int, dim: int, params: Params, seed: int = 0,
                     pages: str = "default") -> "RobeZ":

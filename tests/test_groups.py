@@ -45,14 +45,17 @@ def plan(tmp_path, zen3_vm):
 
 def test_groups_share_everything_but_batch_and_pooling(plan):
     groups = group_points(plan.runnable)
-    # 2 kernels x 2 sizes x 1 runnable thread count (numpy: one thread) share a worker
-    assert len(groups) == len({group_key(p) for p in plan.runnable})
+    # baseline: 2 sizes x 1 runnable thread count (numpy: one thread), a worker each;
+    # memrec builds the same tables at both sizes: one worker
+    assert len(groups) == len({group_key(p) for p in plan.runnable}) == 3
     assert sum(map(len, groups)) == len(plan.runnable)
     for group in groups:
-        assert len(group) == 6  # 3 batch sizes x 2 poolings
-        assert len({(p.kernel, json.dumps(p.params), p.table_rows, p.threads, p.pages)
+        memrec = group[0].kernel == "memrec"
+        assert len(group) == (12 if memrec else 6)  # (2 sizes x) 3 batches x 2 poolings
+        assert len({(p.kernel, json.dumps(p.params), p.kernel_bytes, p.threads, p.pages)
                     for p in group}) == 1
-        assert len({(p.batch_size, p.pooling) for p in group}) == 6
+        assert len({p.table_rows for p in group}) == (2 if memrec else 1)
+        assert len({(p.table_rows, p.batch_size, p.pooling) for p in group}) == len(group)
         # plan order inside a group (stable)
         ranks = [plan.runnable.index(p) for p in group]
         assert ranks == sorted(ranks)
@@ -60,6 +63,22 @@ def test_groups_share_everything_but_batch_and_pooling(plan):
     a, b = groups[0][0], groups[0][1]
     assert group_key(a) == group_key(b) == group_key(a.to_dict())
     assert group_key(groups[0][0]) != group_key(groups[1][0])
+
+
+def test_the_vocabulary_size_splits_groups_only_where_it_shapes_the_tables(plan):
+    from dataclasses import replace
+
+    base = next(p for p in plan.runnable if p.kernel == "baseline")
+    memrec = next(p for p in plan.runnable if p.kernel == "memrec")
+    # baseline: the vocabulary is its table
+    assert group_key(replace(base, table_rows=base.table_rows * 2)) != group_key(base)
+    # memrec: the vocabulary only shapes the ids; what it builds stays in the key
+    assert group_key(replace(memrec, table_rows=memrec.table_rows * 2,
+                             table_size="9x LLC")) == group_key(memrec)
+    assert group_key(replace(memrec, kernel_bytes=memrec.kernel_bytes + 4)) \
+        != group_key(memrec)
+    params = dict(memrec.params, token_rows=memrec.params["token_rows"] + 1)
+    assert group_key(replace(memrec, params=params)) != group_key(memrec)
 
 
 def test_order_is_a_shuffle_reproducible_from_the_seed():
@@ -180,7 +199,9 @@ def test_grouped_run_end_to_end_and_report_of_a_stopped_run(tmp_path):
     scenario.write_text(SCENARIO.replace('threads: [1, 2]', 'threads: [1]')
                         .replace('["0.25x LLC", "2x LLC"]', '["0.25x LLC"]')
                         .replace("pooling: [1, 2]", "pooling: 1")
-                        .replace("repeats: 2", "repeats: 1"))
+                        .replace("repeats: 2", "repeats: 1")
+                        # no reruns of a run the busy test machine spoiled: 2 workers
+                        .replace("timeout_s: 60", "timeout_s: 60, retries: 0"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "harness", "run", scenario, "--out", out],
                           capture_output=True, text=True, timeout=600)

@@ -9,6 +9,14 @@ tables or the process (kernel and its parameters, table rows and geometry, threa
 CPUs, pages, layout, placement, distribution) stays in the key, so a worker never
 mixes two configurations. Repeats stay separate processes.
 
+A kernel whose tables do not depend on the vocabulary (it hashes ids into tables sized
+by its own parameters: MEM-REC, ROBE-Z; its class says ``TABLES_IGNORE_ROWS``) builds
+the same tables for every table size of the sweep: for it the vocabulary's size
+(``table_rows`` and what follows from it) only shapes the index batches, like the batch
+size, and its points of every table size share one worker. In the full skylake sweep
+that turned 72 MEM-REC workers per kernel into 9, each of which had imported torch or
+loaded numba's kernels and built the same tables.
+
 The order inside a group is shuffled per repeat from the scenario's seed, so that
 a point is not always measured right after the table build (or always last, after
 the others heated the caches and the clocks); the same seed gives the same order.
@@ -29,6 +37,21 @@ PER_POINT_FIELDS = frozenset({
 })
 
 
+# Point fields that follow from the vocabulary's size: per point too for a kernel whose
+# tables ignore it (the key keeps kernel_bytes and the resolved params, which say what
+# the worker builds).
+VOCABULARY_FIELDS = frozenset({
+    "table_size", "table_rows", "table_bytes", "llc_ratio", "feature_rows", "table_scale",
+})
+
+
+def _tables_ignore_rows(kernel: str) -> bool:
+    from harness.scenario.kernelspec import KERNELS
+
+    spec = KERNELS.get(kernel)
+    return bool(spec is not None and getattr(spec.kernel_class, "TABLES_IGNORE_ROWS", False))
+
+
 def _fields(point) -> dict:
     return point.to_dict() if hasattr(point, "to_dict") else dict(point)
 
@@ -38,7 +61,10 @@ def group_key(point) -> str:
 
     Accepts a ``Point`` or its dict (the worker's spec).
     """
-    shared = {k: v for k, v in _fields(point).items() if k not in PER_POINT_FIELDS}
+    fields = _fields(point)
+    per_point = PER_POINT_FIELDS | (VOCABULARY_FIELDS if _tables_ignore_rows(fields["kernel"])
+                                    else frozenset())
+    shared = {k: v for k, v in fields.items() if k not in per_point}
     return json.dumps(shared, sort_keys=True, default=str)
 
 
