@@ -109,3 +109,28 @@ def test_threads_all_follows_the_pinning_set(repo, skylake, zen3_vm, tmp_path):
     path.write_text(text.replace("[1, all]", "[2, all]"))
     plan = make_plan(load_scenario(path), zen3_vm)
     assert {p.threads for p in plan.points} == {2}  # "all" == 2 here: no duplicate points
+
+
+def test_the_index_pool_is_sized_by_the_llc_not_by_max_batches():
+    from harness.execute.plan import (INDEX_POOL_BYTES, MIN_POOL_BATCHES, POOL_LLC_MULTIPLE,
+                                      pool_batches)
+
+    llc = 32 * 2**20
+    # batch 128 of 512 B rows: 64 KiB a batch, 4 x LLC takes 2048 batches
+    assert pool_batches(100_000, 128 * 512, 128 * 8, llc) == POOL_LLC_MULTIPLE * llc // 65536
+    # never more than the point may time, nor fewer than MIN_POOL_BATCHES otherwise
+    assert pool_batches(50, 128 * 512, 128 * 8, llc) == 50
+    assert pool_batches(100_000, 16384 * 512, 16384 * 8, llc) == MIN_POOL_BATCHES
+    # the index memory cap still holds
+    assert pool_batches(100_000, 8, 2**20, llc) == INDEX_POOL_BYTES // 2**20
+    # no LLC known: as many as it may time (capped)
+    assert pool_batches(3000, 128 * 512, 128 * 8, 0) == 3000
+
+
+def test_the_pool_is_the_same_for_every_kernel_of_a_configuration(repo, zen3_vm):
+    plan = plan_for(repo, "skylake", zen3_vm)
+    pools = {}
+    for p in plan.runnable:
+        pools.setdefault((p.table_rows, p.batch_size, p.pooling, p.threads), set()).add(
+            p.distinct_batches)
+    assert all(len(v) == 1 for v in pools.values())

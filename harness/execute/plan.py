@@ -23,9 +23,29 @@ from harness.scenario.sizes import Size, format_bytes, kind_of, parse_size
 # RSS of a worker before its tables: python + numpy + torch measured at ~220 MiB on
 # the development VM; the rest is allocator slack and torch's per-thread arenas.
 PROCESS_OVERHEAD_BYTES = 512 * 2**20
-# Index batches are generated before timing; beyond this they are reused cyclically.
+# Index batches are generated (and prepared) before timing, then reused cyclically.
+# The pool holds enough batches that one pass over it reads POOL_LLC_MULTIPLE times the
+# LLC in rows, so a row is never still cached when its batch comes round again, and at
+# least MIN_POOL_BATCHES; never more than the batches a point may time, nor more than
+# INDEX_POOL_BYTES of indices. Sized by the LLC rather than by the most batches a point
+# may take, the pool no longer grows with `max_batches`: at 20000 batches its
+# preparation cost more than the timing (issue 16).
 INDEX_POOL_BYTES = 256 * 2**20
+POOL_LLC_MULTIPLE = 4
+MIN_POOL_BATCHES = 64
 DEFAULT_MEMORY_FRACTION = 0.75
+
+
+def pool_batches(most: int, row_bytes_per_batch: int, index_bytes_per_batch: int,
+                 llc_bytes: int) -> int:
+    """Distinct index batches a point prepares (see POOL_LLC_MULTIPLE): the same for
+    every kernel at a configuration, since ``row_bytes_per_batch`` counts rows of
+    ``dim`` floats whatever the kernel reads. Unknown LLC: as many as it may time."""
+    cap = max(1, INDEX_POOL_BYTES // max(1, index_bytes_per_batch))
+    if llc_bytes:
+        needed = -(-POOL_LLC_MULTIPLE * llc_bytes // max(1, row_bytes_per_batch))
+        most = min(most, max(needed, MIN_POOL_BATCHES))
+    return max(1, min(most, cap))
 
 
 @dataclass
@@ -344,8 +364,9 @@ def make_plan(loaded: LoadedScenario, machine: Machine, memory_budget: int | Non
                 # ids and offsets, and the indices hashed before timing if asked for
                 batch_index_bytes = (lookups * (8 + precomputed_index_bytes(params))
                                      + batch * features * 8)
-                distinct = max(1, min(m.warmups + most_batches,
-                                      INDEX_POOL_BYTES // max(1, batch_index_bytes)))
+                distinct = pool_batches(m.warmups + most_batches, lookups * row_bytes,
+                                        batch_index_bytes,
+                                        max(effective_llc_bytes or 0, llc_bytes))
 
                 def memory_for(kernel_bytes):
                     return (kernel_bytes + distinct * batch_index_bytes
