@@ -193,3 +193,17 @@ def test_hashing_cost_is_timed_per_id_apart_from_the_kernel():
     batches = [[(np.arange(10, dtype=np.int64), np.arange(10))]] * 3
     assert hashing_ns_per_id([m], batches, clock) == pytest.approx(50 / 10)
     assert hashing_ns_per_id([Baseline(10, 4, backend="numpy")], batches, clock) is None
+
+
+def test_hashing_cost_samples_the_first_batches_of_a_big_pool():
+    from harness.execute.worker import HASH_SAMPLE_BATCHES, hashing_ns_per_id
+
+    calls = []
+
+    class Counting:
+        def hash_ids(self, ids):
+            calls.append(ids.shape[0])
+
+    batches = [[(np.arange(1, dtype=np.int64), np.arange(1))]] * (HASH_SAMPLE_BATCHES * 5)
+    assert hashing_ns_per_id([Counting()], batches) is not None
+    assert len(calls) == 1 + HASH_SAMPLE_BATCHES  # one untimed load, then the sample

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -215,11 +216,16 @@ def model_llc(kernels: list, batches: list, warmups: int, timed: int,
     of (ids, offsets)); call i used batch ``i % len(batches)``.
     """
     t0 = clock()
-    ids = sum(ids.shape[0] for ids, _off in batches[0]) if batches else 0
-    # Many short batches: compile once rather than run each in plain Python.
-    cache = LruCache(geometry, compile_above=0 if ids * (warmups + timed) > 30_000 else 30_000)
     line = geometry.line_bytes
     tables = [kernel_tables(k) for k in kernels]
+    # Many short batches: compile once rather than run each in plain Python. Counted in
+    # lines (a 512-byte row is 8, MEM-REC reads k rows and k' weights per id), and
+    # always once numba is loaded (the compiled function's cache load is then ~0.1 s):
+    # counted in ids, 220 batches of 128 ids ran in Python at ~1 s a point.
+    per_call = sum(lookup_lines(k, ts, ids, line).size
+                   for k, ts, (ids, _off) in zip(kernels, tables, batches[0])) if batches else 0
+    compiled = "numba" in sys.modules or per_call * (warmups + timed) > 30_000
+    cache = LruCache(geometry, compile_above=0 if compiled else 30_000)
     cache.fill(init_lines([t for ts in tables for t in ts], geometry.lines, line))
     misses = accesses = lookups = 0
     for i in range(warmups + timed):

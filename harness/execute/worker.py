@@ -290,10 +290,14 @@ def verify(kernel, ids, offsets) -> dict:
     return {"bags": n_bags, "max_abs_error": err} | ({"combine": rule} if rule else {})
 
 
+HASH_SAMPLE_BATCHES = 200
+
+
 def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) -> float | None:
     """ns per id of hashing alone: each batch's ids through the kernels' ``hash_ids``
     (what ``hashing: precomputed`` does before timing), outside any timed region; the
-    median over batches. At small batches the call's own overhead dominates it.
+    median over (up to HASH_SAMPLE_BATCHES) batches. At small batches the call's own
+    overhead dominates it.
 
     None for kernels that do not hash ids (baseline, QR, ...). One untimed call first
     loads the hash routine (numba's cache), which no timed batch would pay.
@@ -302,7 +306,9 @@ def hashing_ns_per_id(kernels: list, batches: list, clock=time.perf_counter_ns) 
         return None
     kernels[0].hash_ids(batches[0][0][0][:1])
     per_batch = []  # the median batch, as the kernel's own figure is: robust to preemption
-    for batch in batches:
+    # The first HASH_SAMPLE_BATCHES batches: the pool of a batch-1 point holds 10,020,
+    # and hashing each (torch: ~50 us a call) cost more than timing the point.
+    for batch in batches[:HASH_SAMPLE_BATCHES]:
         ns = n_ids = 0
         for kernel, (ids, _) in zip(kernels, batch):
             t0 = clock()
