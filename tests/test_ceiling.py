@@ -17,7 +17,8 @@ def curve(*points):
 
 LIMITS = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0)),
                      "64B/1t": curve((MIB, 5.0), (GIB, 40.0)),
-                     "512B/2t": curve((MIB, 6.0), (GIB, 50.0))}}
+                     "512B/2t": curve((MIB, 6.0), (GIB, 50.0))},
+          "gather_step": 8, "doubtful_reasons": []}
 
 
 def base(**kw):
@@ -133,3 +134,63 @@ def test_points_csv_stores_the_ceiling_of_the_referenced_limits_result(tmp_path,
             else:
                 assert r["speedup_ceiling"] == "" and r["ceiling_fraction"] == ""
                 assert "references no limits result" in r["ceiling_note"]
+
+
+def test_each_row_priced_by_the_cheaper_of_the_prefetching_and_demand_curves():
+    # Demand loads cheaper in DRAM (60 < 80), prefetching cheaper in cache (10 < 12):
+    # the floor takes the cheaper one at each working set, on both sides.
+    limits = LIMITS | {"gather_demand": {"512B/1t": curve((MIB, 12.0), (GIB, 60.0)),
+                                         "64B/1t": curve((MIB, 5.0), (GIB, 40.0))}}
+    c = speedup_ceiling(limits, base(), memrec())
+    assert c["parts"]["baseline_row_ns"] == pytest.approx(60)
+    assert c["parts"]["token_row_ns"] == pytest.approx(10)
+    assert c["speedup_ceiling"] == pytest.approx(70 / 35)
+
+
+def test_a_doubtful_or_one_row_probe_limits_result_says_so():
+    from harness.limits.ceiling import limits_notes
+
+    assert limits_notes(LIMITS) == []
+    doubtful = LIMITS | {"doubtful_reasons": ["the LLC is slower than DRAM"]}
+    c = speedup_ceiling(doubtful, base(), memrec())
+    assert c["speedup_ceiling"] is not None
+    assert any(n.startswith("doubtful limits result (1 reason") for n in c["notes"])
+    old = {k: v for k, v in LIMITS.items() if k != "gather_step"}  # before issue 17
+    assert any("one-row probe" in n for n in speedup_ceiling(old, base(), memrec())["notes"])
+    assert any("one-row probe" in n for n in limits_notes(LIMITS | {"gather_step": 1}))
+
+
+def test_doubts_are_found_in_a_limits_json_that_did_not_store_them():
+    from harness.limits.ceiling import limits_notes
+
+    older = {k: v for k, v in LIMITS.items() if k != "doubtful_reasons"}
+    assert limits_notes(older) == []
+    older["latency_ns_by_level"] = {"LLC": {"ns": 90.0}, "DRAM": {"ns": 80.0}}
+    assert [n for n in limits_notes(older) if n.startswith("doubtful")]
+
+
+def test_a_fraction_above_the_noise_names_the_side_that_left_its_floor():
+    from harness.limits.ceiling import fraction_note
+
+    parts = speedup_ceiling(LIMITS, base(), memrec())["parts"]  # floors 90 and 35 ns
+    assert fraction_note(parts, 180.0, 35.0, 2.0).startswith(
+        "2.00 of the ceiling: the baseline ran slower than its gather floor (180 against 90")
+    beat = fraction_note(parts, 90.0, 20.0, 1.75)
+    assert "compressed kernel beat its modelled floor (20 against 35" in beat
+    assert "baseline" not in beat
+    assert fraction_note(parts, 180.0, 35.0, 1.04) == ""       # within noise: nothing
+    assert fraction_note(parts, 80.0, 40.0, 1.2) == ""         # no side left its floor
+    assert fraction_note({}, 180.0, 35.0, 2.0) == ""           # no ceiling priced
+
+
+def test_points_csv_note_explains_a_fraction_above_one():
+    from harness.limits.ceiling import ceiling_columns
+
+    ok = {"status": "ok", "table_rows": 1000, "distribution": "uniform", "pages": "thp"}
+    rows = [base(point_id="b", latency_p50_ns=2048 * 180.0, ns_per_lookup=180.0) | ok,
+            memrec(point_id="m", latency_p50_ns=2048 * 35.0, ns_per_lookup=35.0) | ok]
+    cols = ceiling_columns(rows, LIMITS)
+    assert cols["m"]["ceiling_fraction"] == pytest.approx(2 * 35 / 90 * 90 / 35)
+    assert cols["m"]["ceiling_note"] == (
+        "curve 512B/1t; 2.00 of the ceiling: the baseline ran slower than its gather floor "
+        "(180 against 90 ns/lookup)")
