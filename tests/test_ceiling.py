@@ -194,3 +194,14 @@ def test_points_csv_note_explains_a_fraction_above_one():
     assert cols["m"]["ceiling_note"] == (
         "curve 512B/1t; 2.00 of the ceiling: the baseline ran slower than its gather floor "
         "(180 against 90 ns/lookup)")
+
+
+def test_a_compared_point_priced_from_given_limits_carries_their_notes():
+    from harness.limits.ceiling import ceiling_of
+
+    doubtful = LIMITS | {"doubtful_reasons": ["the LLC is slower than DRAM"]}
+    c = ceiling_of(memrec(), base(), 2.0, doubtful)
+    assert c["ceiling"] == pytest.approx(90 / 35)
+    assert c["ceiling_note"].startswith("from the given limits result; doubtful limits result")
+    assert ceiling_of(memrec(), base(), 2.0, LIMITS)["ceiling_note"] == \
+        "from the given limits result"

@@ -280,7 +280,8 @@ def ceiling_of(row: dict, partner_row: dict, speedup: float | None,
     row stored it (text cells), with the share ``speedup`` reached and a note."""
     if limits is not None:
         c = speedup_ceiling(limits, partner_row, row)
-        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
+        ceiling = c["speedup_ceiling"]
+        note = c["reason"] or "; ".join(["from the given limits result", *c["notes"]])
     elif "speedup_ceiling" not in row:
         ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
     else:
