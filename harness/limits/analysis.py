@@ -5,8 +5,10 @@ Intel MLC and STREAM measure the same). Points run through the normal runner
 the stored rows only.
 
 The gather runs twice: with demand loads only, whose cost steps up sharply where
-the working set leaves the cache, and with rows prefetched ahead as FBGEMM does,
-which is the ceiling kernels are placed against (a ceiling must not be beatable).
+the working set leaves the cache, and with rows prefetched ahead as FBGEMM does.
+The speedup ceiling (harness.limits.ceiling) takes the cheaper of the two at each
+working set: a ceiling must not be beatable. Both sum 8 rows per pass over the
+output row (``gather_step``; 1 in results from before issue 17, which kernels beat).
 The *effective* LLC is where the one-thread demand-gather curve crosses the
 geometric mean of its in-LLC cost and its DRAM cost (interpolated on log-log
 axes): on a shared or virtualised machine that can be far below the LLC sysfs
