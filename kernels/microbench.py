@@ -12,10 +12,10 @@ measure them), written with numba so that the loop costs nothing next to memory:
   in registers, the output row read and written once per 8 rows: with one row per
   pass (``step`` 1, the probe before issue 17) every row also cost the output row's
   32 vector loads and stores, so fewer rows' loads fitted in the core's window and
-  the real kernels beat the "floor" (2-vCPU Zen 4 VM, 1 thread, 512-byte rows, 4
-  MiB table: 15-18 ns/row with step 1, 8-9 with step 8; the fused MEM-REC kernel,
-  k = 2, 12-17 ns/row; torch's embedding_bag 16-24). The ceiling is the cheapest
-  way to fetch the rows, so that no kernel beats it.
+  the real kernels matched or beat that "floor" (2-vCPU Zen 4 VM, 1 thread, 512-byte
+  rows, 4 MiB table: 11-20 ns/row with step 1, 8-10 with step 8; the fused MEM-REC
+  kernel, k = 2, 12-17 ns/row; torch's embedding_bag 16-24). The ceiling is the
+  cheapest way to fetch the rows, so that no kernel beats it.
 - ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
   lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
   one load; it runs on one thread.
@@ -42,7 +42,7 @@ LINE_BYTES = 64
 _INTS_PER_LINE = LINE_BYTES // 8
 GATHER_PREFETCH = 8  # ids ahead, as the fused kernels' default
 # Rows summed per pass over the output row. 1 was the probe until issue 17: it read and
-# wrote the output row once per gathered row, and the real kernels beat it (below).
+# wrote the output row once per gathered row, and the real kernels matched it (below).
 GATHER_STEP = 8
 GATHER_STEPS = (1, 8)
 

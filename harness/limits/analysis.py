@@ -8,7 +8,7 @@ The gather runs twice: with demand loads only, whose cost steps up sharply where
 the working set leaves the cache, and with rows prefetched ahead as FBGEMM does.
 The speedup ceiling (harness.limits.ceiling) takes the cheaper of the two at each
 working set: a ceiling must not be beatable. Both sum 8 rows per pass over the
-output row (``gather_step``; 1 in results from before issue 17, which kernels beat).
+output row (``gather_step``; 1 in results from before issue 17, which kernels matched).
 The *effective* LLC is where the one-thread demand-gather curve crosses the
 geometric mean of its in-LLC cost and its DRAM cost (interpolated on log-log
 axes): on a shared or virtualised machine that can be far below the LLC sysfs
@@ -228,7 +228,7 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         "l2_bytes": l2,
         "effective_llc_bytes": int(statistics.median(found)) if found else None,
         "method": METHOD,
-        # 1: the one-row probe of before issue 17, which kernels beat (harness.limits.ceiling)
+        # 1: the one-row probe of before issue 17, no floor (harness.limits.ceiling)
         "gather_step": step,
         "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
         "gather": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,

@@ -19,10 +19,11 @@ Choices, and why:
   (kernels/microbench.py ``Gather``) sums 8 rows per pass over its output row, so its
   loads overlap as much as any kernel's; the k rows of one id are k random rows like
   any others, so k * g prices them overlapped too. Until issue 17 the probe summed one
-  row per pass and the kernels beat it by up to 2x (2-vCPU Zen 4 VM: fused MEM-REC
-  k = 2 at 14.9 ns/row against its 26.5; ceiling_fraction 1.49): a limits result from
-  that probe (``gather_step`` absent or 1) still prices a ceiling, with a note saying it
-  may be too low. Prefetching does not always pay (8 rows per pass already keep many
+  row per pass, and the kernels matched or beat it (2-vCPU Zen 4 VM, 1 thread: fused
+  MEM-REC k = 2 at 14.9 ns/row against its 14.5 at 4 MiB; torch's baseline 97.6 against
+  101 at 2 GiB) while 8 rows per pass cost 1.5-2x less: a limits result from that probe
+  (``gather_step`` absent or 1) still prices a ceiling, with a note saying it may be
+  too low. Prefetching does not always pay (8 rows per pass already keep many
   loads in flight), so ``g`` is the cheaper of the two curves at each working set.
 - Each floor is the largest of its terms, not their sum: the token gathers, the weight
   reads and the output write are independent streams (different tables, different
@@ -200,9 +201,9 @@ def limits_notes(limits: dict) -> list[str]:
         notes.append(f"doubtful limits result ({len(reasons)} reason(s), listed in its "
                      f"limits.json): its curves may not be this machine's floor")
     if (limits.get("gather_step") or 1) < GATHER_STEP:
-        notes.append("gathers priced by the one-row probe of before issue 17, which "
-                     "kernels beat by up to 2x: the ceiling may be too low (measure the "
-                     "limits again)")
+        notes.append("gathers priced by the one-row probe of before issue 17, up to 2x "
+                     "dearer than the machine's floor: the ceiling may be too low "
+                     "(measure the limits again)")
     return notes
 
 
