@@ -22,6 +22,8 @@ Printed per (threads, batch, token table size, k), with the targets:
           + k' weight reads + the output write); "of ceiling" = vs 64x / ceiling, target
           >= 0.9 (issue 17). Without a limits result (--limits DIR, else this machine's
           newest under results/limits/) the columns say "-" and the output says why.
+          Lines "ceiling: ..." under the table say when the limits result is doubtful
+          or from the one-row probe of before issue 17, and why a fraction is above 1.05.
 "fused" is what a scenario gets when it leaves prefetch unset (harness/scenario/kernelspec.py):
 8 ids ahead for token tables of 1/4 LLC or more, none below; both are shown.
 A table goes to stdout and, as markdown, to DIR/speed.md.
@@ -104,6 +106,8 @@ def ceiling_vs_64x(limits: dict | None, memrec_row: dict, llc_bytes: int) -> dic
 def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = None) -> list[dict]:
     """One row per (threads, batch, token bytes, k) with the ratios and, given a limits
     result, the ceiling of the 64x comparison (pure)."""
+    from harness.limits.ceiling import fraction_note
+
     first: dict[tuple, dict] = {}
     values = per_point(runs, first)
     med = {k: statistics.median(v) for k, v in values.items()}
@@ -144,6 +148,10 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
         row["of_ceiling"] = (row["vs_64x"] / row["ceiling"]
                              if row["vs_64x"] is not None and row["ceiling"] else None)
         row["ceiling_ok"] = row["of_ceiling"] is not None and row["of_ceiling"] >= CEILING_TARGET
+        # Why the ceiling may not bound (doubtful limits, the old probe), and why a
+        # fraction above 1.05 is (harness/limits/ceiling.py): printed under the table.
+        row["ceiling_notes"] = ceiling["notes"]
+        row["ceiling_why"] = fraction_note(ceiling["parts"], big, fused, row["of_ceiling"])
         table.append(row)
     return table
 
@@ -201,7 +209,18 @@ def summary(table: list[dict]) -> str:
             f"{count('big_ok', big)} (against it on 4 KiB pages: {count('big_4k_ok', big)}); "
             f">= {CEILING_TARGET} of the speedup this machine allows there: "
             + (f"{count('ceiling_ok', big)}" if any(r["ceiling"] for r in table) else
-               f"unknown: {next((r['ceiling_note'] for r in table), 'no points')}"))
+               f"unknown: {next((r['ceiling_note'] for r in table), 'no points')}")
+            + "".join(f"\nceiling: {note}" for note in _ceiling_notes(table)))
+
+
+def _ceiling_notes(table: list[dict]) -> list[str]:
+    """The ceiling's notes once each (most are the limits result's), then, per row, why
+    its fraction of the ceiling is above 1.05."""
+    notes = []
+    for r in table:
+        notes += [n for n in r.get("ceiling_notes", []) if n not in notes]
+    return notes + [f"{r['threads']} thr, batch {r['batch']}, token 1/{round(1 / r['token_llc'])}"
+                    f" LLC, k {r['k']}: {r['ceiling_why']}" for r in table if r.get("ceiling_why")]
 
 
 def find_limits(given: Path | None, machine: dict) -> tuple[dict | None, Path | None]:

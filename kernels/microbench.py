@@ -6,10 +6,16 @@ measure them), written with numba so that the loop costs nothing next to memory:
 - ``Gather``: read random rows of ``dim`` float32 and sum them, per chunk of the
   batch, in parallel: an embedding lookup's memory traffic without its output.
   With ``prefetch`` (default ``GATHER_PREFETCH``) the rows of the id that many
-  positions ahead are prefetched, as FBGEMM's embedding kernel does, so the
-  curve is the ceiling a good gather reaches, not one a kernel can beat; with 0
-  the loads are demand loads, whose cost steps most sharply where the working
-  set leaves the cache. One "lookup" is one row.
+  positions ahead are prefetched, as FBGEMM's embedding kernel does; with 0 the
+  loads are demand loads, whose cost steps most sharply where the working set
+  leaves the cache. One "lookup" is one row. Rows are summed ``step`` (8) at a time
+  in registers, the output row read and written once per 8 rows: with one row per
+  pass (``step`` 1, the probe before issue 17) every row also cost the output row's
+  32 vector loads and stores, so fewer rows' loads fitted in the core's window and
+  the real kernels matched or beat that "floor" (2-vCPU Zen 4 VM, 1 thread, 512-byte
+  rows, 4 MiB table: 11-20 ns/row with step 1, 8-10 with step 8; the fused MEM-REC
+  kernel, k = 2, 12-17 ns/row; torch's embedding_bag 16-24). The ceiling is the
+  cheapest way to fetch the rows, so that no kernel beats it.
 - ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
   lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
   one load; it runs on one thread.
@@ -35,6 +41,10 @@ from kernels.params import KernelParams
 LINE_BYTES = 64
 _INTS_PER_LINE = LINE_BYTES // 8
 GATHER_PREFETCH = 8  # ids ahead, as the fused kernels' default
+# Rows summed per pass over the output row. 1 was the probe until issue 17: it read and
+# wrote the output row once per gathered row, and the real kernels matched it (below).
+GATHER_STEP = 8
+GATHER_STEPS = (1, 8)
 
 
 def _numba():
@@ -52,14 +62,32 @@ def _compiled():
     floats_per_line = LINE_BYTES // 4
 
     @njit(parallel=True, fastmath=True, cache=True)
-    def gather_sum(table, ids, chunks, out, ahead):
+    def gather_sum(table, ids, chunks, out, ahead, step):
         n = ids.shape[0]
         width = table.shape[1]
         for c in prange(chunks):
             lo, hi = c * n // chunks, (c + 1) * n // chunks
             for j in range(width):
                 out[c, j] = 0.0
-            for i in range(lo, hi):
+            i = lo
+            if step == 8:
+                # Eight rows summed in registers per pass over out[c]: the loop's own
+                # instructions per row (out's loads and stores) shrink 8x, so the core's
+                # window holds 8x more rows' loads in flight, as a kernel's would.
+                while i + 8 <= hi:
+                    if ahead > 0 and i + ahead + 8 <= hi:
+                        for u in range(8):
+                            for j in range(0, width, floats_per_line):
+                                prefetch(table, ids[i + ahead + u], j)
+                    r0, r1, r2, r3 = ids[i], ids[i + 1], ids[i + 2], ids[i + 3]
+                    r4, r5, r6, r7 = ids[i + 4], ids[i + 5], ids[i + 6], ids[i + 7]
+                    for j in range(width):
+                        out[c, j] += (((table[r0, j] + table[r1, j])
+                                       + (table[r2, j] + table[r3, j]))
+                                      + ((table[r4, j] + table[r5, j])
+                                         + (table[r6, j] + table[r7, j])))
+                    i += 8
+            for i in range(i, hi):  # step 1, or the chunk's last < 8 rows
                 if ahead > 0 and i + ahead < hi:
                     for j in range(0, width, floats_per_line):
                         prefetch(table, ids[i + ahead], j)
@@ -134,8 +162,9 @@ class _Base:
 
 
 class Gather(_Base):
-    """``prefetch`` ids ahead are prefetched (the ceiling); 0 gives demand loads only,
-    whose curve steps most sharply where the table leaves the cache."""
+    """``prefetch`` ids ahead are prefetched; 0 gives demand loads only, whose curve
+    steps most sharply where the table leaves the cache. ``step`` rows are summed per
+    pass over the output row (8: the floor; 1: the probe before issue 17)."""
 
     class Params(_Params):
         """Random rows of the table, summed (a gather's memory traffic)."""
@@ -143,13 +172,19 @@ class Gather(_Base):
         prefetch: NonNegativeInt | None = Field(
             None, description="ids ahead whose rows are prefetched (0: demand loads only); "
                               f"unset: {GATHER_PREFETCH}")
+        step: Literal[1, 8] | None = Field(
+            None, description="rows summed in registers per pass over the output row (1: "
+                              f"the probe before issue 17); unset: {GATHER_STEP}")
 
     DEFAULT_PREFETCH = GATHER_PREFETCH
 
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
-                 pages: str = "default", prefetch: int = GATHER_PREFETCH):
+                 pages: str = "default", prefetch: int = GATHER_PREFETCH,
+                 step: int = GATHER_STEP):
+        if step not in GATHER_STEPS:
+            raise ValueError(f"step must be one of {GATHER_STEPS}, got {step}")
         super().__init__()
-        self.rows, self.dim, self.prefetch = rows, dim, prefetch
+        self.rows, self.dim, self.prefetch, self.step = rows, dim, prefetch, step
         self._array = self.table = random_table((rows, dim), seed, align, pages)
         # Fixed chunking (not per thread) keeps the result independent of threads.
         self.chunks = max(64, 4 * self.threads)
@@ -170,7 +205,8 @@ class Gather(_Base):
     def from_params(cls, rows: int, dim: int, params: KernelParams, seed: int = 0,
                     pages: str = "default") -> "Gather":
         prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
-        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch)
+        step = GATHER_STEP if params.step is None else params.step
+        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch, step=step)
 
     def prepare(self, ids, offsets=None):
         ids = np.ascontiguousarray(ids, dtype=np.int64)
@@ -178,7 +214,7 @@ class Gather(_Base):
 
     def run(self, prepared):
         ids, out = prepared
-        self._gather(self.table, ids, self.chunks, out, self.prefetch)
+        self._gather(self.table, ids, self.chunks, out, self.prefetch, self.step)
         return out
 
     def reference(self, ids, offsets=None) -> np.ndarray:

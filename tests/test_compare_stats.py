@@ -292,7 +292,7 @@ def test_speedup_ceiling_from_a_given_limits_result():
            _point("mr", kernel="memrec", level=1000, row=mr_row)]
     report = compare_runs(base, new, metric_named("speedup"), 1.1, 0.05, new_limits=limits)
     c = report.changes[0]
-    assert c.ceiling == pytest.approx(90 / 30)   # (80 + 10) / (2 x 10 + 10)
+    assert c.ceiling == pytest.approx(80 / 20)   # max(80, 10) / max(2 x 10, 10)
     text = render_text(report, *[{"directory": d, "scenario": "s", "hostname": "h"}
                                  for d in ("a", "b")])
-    assert "NEW ceiling" in text and "3x" in text
+    assert "NEW ceiling" in text and "4x" in text

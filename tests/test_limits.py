@@ -161,6 +161,34 @@ def test_gather_prefetch_is_a_swept_parameter(tmp_path, zen3_vm):
     doc = limits_scenarios(True, [1])[0]
     plan = make_plan(loaded_limits(doc, True), zen3_vm)
     assert {p.params["prefetch"] for p in plan.points} == {0, 8}
+    assert {p.params["step"] for p in plan.points} == {8}
     g = Gather(4096, 16, seed=1, prefetch=0)
     ids = np.arange(100)
     np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-5)
+
+
+@pytest.mark.parametrize("step,prefetch", [(1, 0), (1, 8), (8, 0), (8, 8)])
+def test_gather_sums_the_same_rows_one_or_eight_per_pass(step, prefetch):
+    # 1000 ids over 64 chunks: chunks of 15 and 16 rows, so both the 8-row passes and
+    # the one-row tail run; random ids with repeats.
+    g = Gather(4096, 128, seed=1, prefetch=prefetch, step=step)
+    ids = np.random.default_rng(2).integers(0, 4096, 1000)
+    np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="step must be one of"):
+        Gather(16, 16, step=4)
+
+
+def test_analysis_keeps_the_largest_step_and_stores_it():
+    machine = {"llc_bytes": LLC, "caches": []}
+    points = [(4 * MiB, 20, 0), (512 * MiB, 80, 0)]
+    one, eight = _rows("gather", 128, 1, points), _rows("gather", 128, 1, points)
+    for r in one:
+        r["params"] = json.dumps({"prefetch": 8, "step": 1})
+        r["ns_per_lookup"] = str(2 * float(r["ns_per_lookup"]))
+    for r in eight:
+        r["params"] = json.dumps({"prefetch": 8, "step": 8})
+    out = analyse(one + eight, machine)
+    assert out["gather_step"] == 8
+    assert [p["ns_per_row"] for p in out["gather"]["512B/1t"]] == [20, 80]
+    older = analyse(_rows("gather", 128, 1, points), machine)    # no step param: 1
+    assert older["gather_step"] == 1

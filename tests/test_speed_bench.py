@@ -82,11 +82,32 @@ def test_speed_table_prices_the_64x_comparison_against_the_ceiling(repo):
                           {"working_set_bytes": 64 * LLC, "ns_per_row": 80.0}],
               "64B/1t": [{"working_set_bytes": 1, "ns_per_row": 5.0}]}
     (row,) = speed.speed_table(runs, LLC, {"gather": gather})
-    # baseline 80 + write, MEM-REC 2 x 10 + 2 x 5 + write; the write is one 512 B row per
-    # id at the output's working set (2048 x 512 B = 1 MiB, below the curve: 10 ns).
-    assert row["ceiling"] == pytest.approx(90 / 40)
-    assert row["of_ceiling"] == pytest.approx((100 / 40) / (90 / 40)) and row["ceiling_ok"]
-    assert "ok" in speed.format_table([row]).splitlines()[1].split()[-1]
+    # baseline 80, MEM-REC 2 x 10 (over 2 x 5 for the weights and 10 for the write, which
+    # overlap it); the write is one 512 B row per id at the output's working set (2048 x
+    # 512 B = 1 MiB, below the curve: 10 ns).
+    assert row["ceiling"] == pytest.approx(80 / 20)
+    assert row["of_ceiling"] == pytest.approx((100 / 40) / (80 / 20)) and not row["ceiling_ok"]
+    assert "MISS" in speed.format_table([row]).splitlines()[1].split()[-1]
+    assert row["ceiling_why"] == ""
+    assert "ceiling: gathers priced by the one-row probe" in speed.summary([row])
     (none,) = speed.speed_table(runs, LLC, None)
     assert none["ceiling"] is None and none["of_ceiling"] is None
     assert "no limits result" in speed.summary([none])
+
+
+def test_speed_summary_says_a_ceiling_is_doubtful_and_why_it_was_beaten(repo):
+    speed = _speed_module(repo)
+    small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
+    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 200.0, 64),
+             _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small)]]
+    gather = {"512B/1t": [{"working_set_bytes": LLC // 8, "ns_per_row": 10.0},
+                          {"working_set_bytes": 64 * LLC, "ns_per_row": 80.0}],
+              "64B/1t": [{"working_set_bytes": 1, "ns_per_row": 5.0}]}
+    limits = {"gather": gather, "gather_step": 8, "doubtful_reasons": ["x", "y"]}
+    (row,) = speed.speed_table(runs, LLC, limits)
+    assert row["of_ceiling"] == pytest.approx((200 / 40) / (80 / 20))    # 1.25
+    text = speed.summary([row])
+    assert "\nceiling: doubtful limits result (2 reason(s)" in text
+    assert ("\nceiling: 1 thr, batch 2048, token 1/8 LLC, k 2: 1.25 of the ceiling: the "
+            "baseline ran slower than its gather floor (200 against 80 ns/lookup)") in text
+    assert "one-row probe" not in text

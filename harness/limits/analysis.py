@@ -5,8 +5,10 @@ Intel MLC and STREAM measure the same). Points run through the normal runner
 the stored rows only.
 
 The gather runs twice: with demand loads only, whose cost steps up sharply where
-the working set leaves the cache, and with rows prefetched ahead as FBGEMM does,
-which is the ceiling kernels are placed against (a ceiling must not be beatable).
+the working set leaves the cache, and with rows prefetched ahead as FBGEMM does.
+The speedup ceiling (harness.limits.ceiling) takes the cheaper of the two at each
+working set: a ceiling must not be beatable. Both sum 8 rows per pass over the
+output row (``gather_step``; 1 in results from before issue 17, which kernels matched).
 The *effective* LLC is where the one-thread demand-gather curve crosses the
 geometric mean of its in-LLC cost and its DRAM cost (interpolated on log-log
 axes): on a shared or virtualised machine that can be far below the LLC sysfs
@@ -31,13 +33,15 @@ QUICK_RATIOS = [Fraction(1, 64), Fraction(1, 16), Fraction(1, 4), Fraction(1), F
                 Fraction(16), Fraction(64)]
 GATHER_BATCH = 16384
 GATHER_PREFETCH = 8  # ids ahead, as kernels/microbench.py and the fused kernels
+GATHER_STEP = 8      # rows summed per pass over the output row (kernels/microbench.py)
 CHASE_BATCH = 1 << 16
 STREAM_BATCH = 1 << 18        # 64-byte lines: 16 MiB per batch
 METHOD = ("effective LLC: working set where the 1-thread demand-load gather cost crosses "
           "the geometric mean of its in-LLC level (median over 2x L2 < ws <= LLC/4, or its "
           "lowest point when that range itself steps up by over 2x) and its DRAM level "
           "(median over ws >= 8x LLC), searched from just above 2x L2, log-log "
-          "interpolated; the ceiling curves ('gather') prefetch rows 8 ids ahead")
+          "interpolated; the ceiling curves ('gather') prefetch rows 8 ids ahead; every gather "
+          "sums 8 rows per pass over its output row (gather_step)")
 
 
 def _ratio_text(r: Fraction) -> str:
@@ -69,7 +73,8 @@ def limits_scenarios(quick: bool, thread_counts: list, ratios: list[Fraction] | 
         docs.append({"name": "limits", "threads": thread_counts,
                      "tables": {"sizes": sizes, "dim": row // 4},
                      "batch_sizes": [GATHER_BATCH],
-                     "kernels": [{"kernel": "gather", "prefetch": [0, GATHER_PREFETCH]}],
+                     "kernels": [{"kernel": "gather", "prefetch": [0, GATHER_PREFETCH],
+                                  "step": [GATHER_STEP]}],
                      "measure": measure})
     docs.append({"name": "limits", "threads": [1], "tables": {"sizes": sizes, "dim": 16},
                  "batch_sizes": [CHASE_BATCH], "kernels": [{"kernel": "chase"}],
@@ -106,6 +111,15 @@ def _prefetch(row: dict) -> int:
     except (TypeError, ValueError):
         params = {}
     return int(params.get("prefetch", 0)) if isinstance(params, dict) else 0
+
+
+def _step(row: dict) -> int:
+    """A gather point's rows per pass (results from before issue 17 summed one: 1)."""
+    try:
+        params = json.loads(row.get("params") or "{}")
+    except (TypeError, ValueError):
+        params = {}
+    return int(params.get("step") or 1) if isinstance(params, dict) else 1
 
 
 def curves(rows: list[dict], kernel: str, demand: bool | None = None,
@@ -187,6 +201,9 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     llc = machine["llc_bytes"]
     caches = machine.get("caches", [])
     l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
+    # One probe per curve: where several steps were measured, the largest (the floor).
+    step = max((_step(r) for r in rows if r.get("kernel") == "gather"), default=None)
+    rows = [r for r in rows if r.get("kernel") != "gather" or _step(r) == step]
     # The ceiling: prefetching gathers where measured (older results: whatever there is).
     gather = curves(rows, "gather", demand=False) or curves(rows, "gather")
     demand = curves(rows, "gather", demand=True) or gather
@@ -211,6 +228,8 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         "l2_bytes": l2,
         "effective_llc_bytes": int(statistics.median(found)) if found else None,
         "method": METHOD,
+        # 1: the one-row probe of before issue 17, no floor (harness.limits.ceiling)
+        "gather_step": step,
         "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
         "gather": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
                                              "gbytes_per_s": gb} for ws, ns, gb in curve]
@@ -228,10 +247,13 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     return limits
 
 
-def gather_cost_at(limits: dict, row_bytes: int, threads: int, working_set: int) -> float | None:
-    """The measured gather ns/row at a working set (log-log interpolated), or None."""
+def gather_cost_at(limits: dict, row_bytes: int, threads: int, working_set: int,
+                   curves: str = "gather") -> float | None:
+    """The measured gather ns/row at a working set (log-log interpolated), or None.
+
+    ``curves``: "gather" (prefetching) or "gather_demand" (demand loads)."""
     key = f"{row_bytes}B/{threads}t"
-    curve = limits.get("gather", {}).get(key)
+    curve = (limits.get(curves) or {}).get(key)
     if not curve:
         return None
     points = [(c["working_set_bytes"], c["ns_per_row"]) for c in curve]

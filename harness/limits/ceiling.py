@@ -3,17 +3,35 @@
 A compressed embedding cannot beat the machine's own gather loop: per lookup the
 baseline must fetch one row of ``dim x 4`` bytes from its (large) table, MEM-REC k token
 rows from its (small) token table plus k' 4-byte weights from its weight table. With
-``g(bytes, ws)`` the prefetched random-row gather cost per row that ``harness limits``
-measured at working set ``ws`` (``analysis.gather_cost_at``, log-log interpolated):
+``g(bytes, ws)`` the cheapest random-row gather cost per row that ``harness limits``
+measured at working set ``ws`` (the lower of its prefetching and demand-load curves
+there, each log-log interpolated by ``analysis.gather_cost_at``):
 
-    baseline floor   = g(row, baseline tables' bytes)                          + write
-    compressed floor = k * g(row, token tables' bytes) + k' * g(64 B, weight tables' bytes)
-                       + write
+    baseline floor   = max(g(row, baseline tables' bytes), write)
+    compressed floor = max(k * g(row, token tables' bytes),
+                           k' * g(64 B, weight tables' bytes), write)
     write            = g(row, output bytes of one batch) * bags per lookup
     speedup_ceiling  = baseline floor / compressed floor
     ceiling_fraction = measured speedup / speedup_ceiling
 
 Choices, and why:
+- ``g`` is a floor only if no kernel fetches rows faster. The probe
+  (kernels/microbench.py ``Gather``) sums 8 rows per pass over its output row, so its
+  loads overlap as much as any kernel's; the k rows of one id are k random rows like
+  any others, so k * g prices them overlapped too. Until issue 17 the probe summed one
+  row per pass, and the kernels matched or beat it (2-vCPU Zen 4 VM, 1 thread: fused
+  MEM-REC k = 2 at 14.9 ns/row against its 14.5 at 4 MiB; torch's baseline 97.6 against
+  101 at 2 GiB) while 8 rows per pass cost 1.5-2x less: a limits result from that probe
+  (``gather_step`` absent or 1) still prices a ceiling, with a note saying it may be
+  too low. Prefetching does not always pay (8 rows per pass already keep many
+  loads in flight), so ``g`` is the cheaper of the two curves at each working set.
+- Each floor is the largest of its terms, not their sum: the token gathers, the weight
+  reads and the output write are independent streams (different tables, different
+  cache levels) that an out-of-order core overlaps, so only the slowest is a time no
+  kernel can go below. The sum was the time without any overlap, which the kernels
+  beat: on the 2-vCPU Zen 4 VM (limits of 2026-12-04, 1 thread, token table 1/8 LLC,
+  k = k' = 2) it priced MEM-REC at 2 x 14.5 (token rows) + 2 x 4.2 (weights) + 14.1
+  (write) = 51.6 ns per lookup, and the fused kernel took 29.7.
 - A k'-weight read touches one cache line, so it costs what one 64-byte row costs at the
   weight table's working set; without a 64 B curve, the smallest measured row's cost
   scaled by 64 / its row bytes (said in ``notes``).
@@ -21,12 +39,18 @@ Choices, and why:
   layout, ``pooling`` ids per feature otherwise), and costs what moving a row costs at
   the output buffer's working set. The baseline writes the same output, so the write is
   on both sides: leaving it off the baseline's side (issue 17's wording) would make the
-  ceiling lower than the machine allows and flatter every kernel.
+  ceiling lower than the machine allows and flatter every kernel. (With the maximum it
+  matters only where the write is the slowest term.)
 - Both sides use the same curve (the measured row size nearest ``dim x 4``, at the
   point's thread count, else one thread): the ratio needs the same yardstick, not an
   exact one.
 - A fraction above 1 is possible and means the baseline ran slower than its own gather
-  floor (e.g. no prefetching), not that the compressed kernel beat the machine.
+  floor (e.g. no prefetching), not that the compressed kernel beat the machine. Above
+  ``EXPLAIN_ABOVE`` the note says which side left its floor (``fraction_note``, from
+  the measured ns against the modelled floors), so the reason given is checked, not
+  assumed.
+- A doubtful limits result (harness/limits/doubt.py) still prices a ceiling, but the
+  note says it is doubtful: its curves may not be this machine's floor.
 - Kernels the formula does not describe (QR, ROBE-Z, TT-Rec, spin) get no ceiling and
   a reason; so does a point without a limits result. Nothing is invented.
 
@@ -38,12 +62,15 @@ from __future__ import annotations
 import json
 import math
 
-from harness.limits.analysis import gather_cost_at
+from harness.limits.analysis import GATHER_STEP, gather_cost_at
+from harness.limits.doubt import doubts
 from harness.store.models import MATCH_COLUMNS
 
 LINE_BYTES = 64
 # Kernels whose cost is k rows of a token table (+ k' scalar weights): the formula's.
 TOKEN_KERNELS = ("memrec", "bloom", "hashing_trick")
+# A ceiling_fraction above this is more than noise: the note says why (fraction_note).
+EXPLAIN_ABOVE = 1.05
 
 
 def _params(row) -> dict:
@@ -134,7 +161,9 @@ def speedup_ceiling(limits: dict | None, baseline, compressed) -> dict:
         notes.append(f"rows of {row_bytes} B priced on the {curve_row} B gather curve")
 
     def gather(row: int, ws: int) -> float:
-        return gather_cost_at(limits, row, t, max(1, ws))
+        costs = [gather_cost_at(limits, row, t, max(1, ws), kind)
+                 for kind in ("gather", "gather_demand")]
+        return min(c for c in costs if c is not None)
 
     shared = str(compressed.get("layout") or "") == "shared"
     bags_per_lookup = 1 / (pooling * features) if shared else 1 / pooling
@@ -147,16 +176,54 @@ def speedup_ceiling(limits: dict | None, baseline, compressed) -> dict:
         if line_row != LINE_BYTES:
             notes.append(f"a weight read priced as {LINE_BYTES}/{line_row} of a {line_row} B "
                          f"row (no {LINE_BYTES} B gather curve)")
+    notes += limits_notes(limits)
     parts = {"curve": f"{curve_row}B/{t}t",
              "baseline_row_ns": gather(curve_row, base_bytes),
              "token_row_ns": gather(curve_row, token_ws), "k": k,
              "weight_read_ns": scalar, "k_weight": kw, "output_write_ns": write,
              "baseline_working_set_bytes": base_bytes, "token_working_set_bytes": token_ws,
              "weight_working_set_bytes": weight_ws, "output_working_set_bytes": output_ws}
-    parts["baseline_floor_ns"] = parts["baseline_row_ns"] + write
-    parts["compressed_floor_ns"] = k * parts["token_row_ns"] + kw * scalar + write
+    # Overlapped streams: the slowest one is the floor (the module docstring says why).
+    parts["baseline_floor_ns"] = max(parts["baseline_row_ns"], write)
+    parts["compressed_floor_ns"] = max(k * parts["token_row_ns"], kw * scalar, write)
     return {"speedup_ceiling": parts["baseline_floor_ns"] / parts["compressed_floor_ns"],
             "reason": "", "notes": notes, "parts": parts}
+
+
+def limits_notes(limits: dict) -> list[str]:
+    """Why a ceiling from ``limits`` may not bound the kernels: a doubtful result, or
+    one measured by the one-row gather probe of before issue 17."""
+    notes = []
+    reasons = limits.get("doubtful_reasons")
+    if reasons is None:  # a limits.json from before the doubts were stored
+        reasons = doubts(limits)
+    if reasons:
+        notes.append(f"doubtful limits result ({len(reasons)} reason(s), listed in its "
+                     f"limits.json): its curves may not be this machine's floor")
+    if (limits.get("gather_step") or 1) < GATHER_STEP:
+        notes.append("gathers priced by the one-row probe of before issue 17, up to 2x "
+                     "dearer than the machine's floor: the ceiling may be too low "
+                     "(measure the limits again)")
+    return notes
+
+
+def fraction_note(parts: dict, baseline_ns: float | None, compressed_ns: float | None,
+                  fraction: float | None) -> str:
+    """Why a ceiling_fraction is above ``EXPLAIN_ABOVE`` (empty when it is not): the side
+    that ran slower than its floor, or the side that beat its floor, with the ns."""
+    if fraction is None or fraction <= EXPLAIN_ABOVE or not parts:
+        return ""
+    # A fraction above 1 needs one of the two (rounding aside, hence the 1e-9).
+    base_floor, comp_floor = parts["baseline_floor_ns"], parts["compressed_floor_ns"]
+    said = []
+    if baseline_ns is not None and baseline_ns > base_floor * (1 + 1e-9):
+        said.append(f"the baseline ran slower than its gather floor ({baseline_ns:.3g} "
+                    f"against {base_floor:.3g} ns/lookup)")
+    if compressed_ns is not None and compressed_ns < comp_floor * (1 - 1e-9):
+        said.append(f"the compressed kernel beat its modelled floor ({compressed_ns:.3g} "
+                    f"against {comp_floor:.3g} ns/lookup): the limits curves are not this "
+                    f"machine's floor here")
+    return (f"{fraction:.2f} of the ceiling: " + " and ".join(said)) if said else ""
 
 
 def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> float | None:
@@ -164,6 +231,14 @@ def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> f
     if measured_speedup is None or not ceiling or math.isnan(measured_speedup):
         return None
     return measured_speedup / ceiling
+
+
+def _ns_per_lookup(row) -> float | None:
+    try:
+        value = float(row.get("ns_per_lookup"))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
 
 
 def _match_key(row) -> tuple:
@@ -200,10 +275,12 @@ def ceiling_columns(rows: list[dict], limits: dict | None,
             measured = float(b["latency_p50_ns"]) / float(r["latency_p50_ns"])
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             measured = None
+        fraction = ceiling_fraction(measured, c["speedup_ceiling"])
+        why = fraction_note(c["parts"], _ns_per_lookup(b), _ns_per_lookup(r), fraction)
         out[r["point_id"]] = {
-            "speedup_ceiling": c["speedup_ceiling"],
-            "ceiling_fraction": ceiling_fraction(measured, c["speedup_ceiling"]),
-            "ceiling_note": reason or "; ".join([f"curve {c['parts']['curve']}", *notes])}
+            "speedup_ceiling": c["speedup_ceiling"], "ceiling_fraction": fraction,
+            "ceiling_note": reason or "; ".join(
+                [f"curve {c['parts']['curve']}", *notes, *([why] if why else [])])}
     return out
 
 
@@ -213,7 +290,8 @@ def ceiling_of(row: dict, partner_row: dict, speedup: float | None,
     row stored it (text cells), with the share ``speedup`` reached and a note."""
     if limits is not None:
         c = speedup_ceiling(limits, partner_row, row)
-        ceiling, note = c["speedup_ceiling"], c["reason"] or "from the given limits result"
+        ceiling = c["speedup_ceiling"]
+        note = c["reason"] or "; ".join(["from the given limits result", *c["notes"]])
     elif "speedup_ceiling" not in row:
         ceiling, note = None, "NEW's points.csv has no speedup_ceiling (an older harness)"
     else:

@@ -17,6 +17,7 @@ schema has both or is a kernel parameter listed there.
     prefetch (ids ahead)      0..4096           spin ns_per_lookup 0..10,000,000
     qr collisions (m)         1..2**31-1        robez z          1..65536
     ttrec rank                1..1024           k 1..64, k_weight 0..64
+    gather step               1..8 (1 or 8)
     counters: simulated_batches/model_batches 1..1,000,000, simulated_warmups
     0..1,000,000, ack_timeout_s (0, 3600], simulated LLC ways 1..1024, line 1..4096
     measure (batches: auto): min/max_batches 1..10,000,000, precision (0, 1],
@@ -54,6 +55,7 @@ KERNEL_PARAM_RANGES = {
     "rank": (1, MAX_RANK),
     "k": (1, 64),
     "k_weight": (0, 64),
+    "step": (1, 8),  # gather rows per pass over the output row (kernels/microbench.py)
 }
 
 CpuNumber = Annotated[int, Field(ge=0, le=MAX_CPUS - 1)]
