@@ -112,7 +112,8 @@ class FakeSpawnLauncher:
         for point, path in zip(spec["points"], spec["results"]):
             if point["point_id"] in finish:
                 record = _ok(SimpleNamespace(point_id=point["point_id"]), spec["repeat"])
-                Path(path).write_text(json.dumps(record | {"phases_ns": {"timed": 300}}))
+                Path(path).write_text(json.dumps(record | {"phases_ns": {"timed": 300},
+                                                           "group": {"size": len(ids)}}))
         if self.returncode == 0:
             result_path.write_text(json.dumps({"status": "ok", "phases_ns": {"imports": 10}}))
         stderr = self.work_dir / f"{stem}.stderr"
@@ -247,8 +248,9 @@ def test_shards_keep_a_table_s_points_together(plan):
 
 
 def test_a_noisy_point_of_a_group_runs_again_alone(plan, tmp_path, zen3_vm):
-    """Reruns (issue 15) stay per point: the group's worker ran it once, a fresh worker
-    of its own runs it again; every attempt is kept, the clean one used."""
+    """Reruns (issue 15): the group's worker ran it once, a fresh worker runs it again
+    (with no other point: the others were clean); every attempt is kept, the clean one
+    used."""
     store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
     group = group_points(plan.runnable)[0]
     noisy = group[1].point_id
@@ -271,3 +273,41 @@ def test_a_noisy_point_of_a_group_runs_again_alone(plan, tmp_path, zen3_vm):
     assert kept["interference"]["interference_fraction"] == 0.0
     assert [s["attempt"] for s in kept["set_aside"]] == [0]
     assert list((tmp_path / "out/raw" / noisy / "set-aside").glob("r0.a0.json"))
+
+
+def test_the_noisy_points_of_a_group_run_again_together(plan, tmp_path, zen3_vm):
+    """One retry worker per group and round, not per point (issue 16): two noisy points
+    run again in one worker; one stays noisy and gets its second retry alone; the duty
+    cycle counts all three workers and the set-aside attempts' timed batches."""
+    store = ResultStore(tmp_path / "out", plan, {"machine": zen3_vm.to_dict()})
+    group = group_points(plan.runnable)[0]
+    a, b = group[1].point_id, group[3].point_id
+    stubborn = {b: 2}  # b is noisy twice: its first run and its first retry
+
+    class Noisy(FakeSpawnLauncher):
+        def run_group(self, points, repeat):
+            outcomes = run_group(self, points, repeat)
+            for point, outcome in zip(points, outcomes):
+                share = 0.0
+                if point.point_id == a and len(points) == len(group):
+                    share = 0.5
+                elif stubborn.get(point.point_id, 0) > 0:
+                    stubborn[point.point_id] -= 1
+                    share = 0.5
+                outcome["interference"] = {"assessed": True, "interference_fraction": share,
+                                           "steal_fraction": 0.0,
+                                           "runqueue_wait_fraction": 0.0}
+            return outcomes
+
+    launcher = Noisy(tmp_path)
+    duty = DutyCycle()
+    run_groups(plan, [Side("", launcher, store)], lambda side, p, r, o: duty.add(o),
+               SignalGuard(), lambda p: None, repeats=1)
+    assert launcher.requested[1] == [a, b] and launcher.requested[2] == [b]
+    assert [s["attempt"] for s in store.runs[a][0]["set_aside"]] == [0]
+    assert [s["attempt"] for s in store.runs[b][0]["set_aside"]] == [0, 1]
+    assert store.runs[b][0]["interference"]["interference_fraction"] == 0.0
+    assert len(list((tmp_path / "out/raw" / b / "set-aside").glob("r0.a*.json"))) == 2
+    first_group = len(group_points(plan.runnable))
+    assert duty.workers == first_group + 2  # every group's worker, and the 2 retry rounds
+    assert duty.ns["timed"] == 300 * (len(plan.runnable) + 3)  # + the 3 attempts set aside

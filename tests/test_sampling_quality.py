@@ -271,3 +271,37 @@ def test_a_real_worker_samples_by_precision_and_probes(tmp_path):
             "threads_migrated", "steal_fraction"} <= set(probe)
     row = next(csv.DictReader(open(tmp_path / "res/points.csv")))
     assert row["quality"] in ("ok", "noisy", "unstable") and row["runs_set_aside"] == "0"
+
+
+def test_group_retries_run_the_spoiled_points_together_and_survive_an_interrupt():
+    from harness.execute.reruns import run_group_with_retries
+
+    rounds = []
+    answers = iter([[_run(), _run(share=0.4)], [_run()]])
+
+    def again(indices):
+        rounds.append(indices)
+        return next(answers)
+
+    aside = []
+    firsts = [_run(), _run(share=0.6), {"status": "failed", "reason": "x"}, _run(share=0.3)]
+    kept = run_group_with_retries(firsts, [{"retries": 2}] * 4, again,
+                                  lambda i, n, record, why: aside.append((i, n)))
+    assert rounds == [[1, 3], [3]]
+    assert [k.get("run_quality") for k in kept] == ["ok", "ok", None, "ok"]
+    assert kept[2] is firsts[2] and kept[0] is firsts[0]
+    assert sorted(aside) == [(1, 0), (3, 0), (3, 1)]
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(indices):
+        exc = Interrupted()
+        exc.outcomes = [(indices[0], _run())]  # finished before the signal
+        raise exc
+
+    with pytest.raises(Interrupted) as info:
+        run_group_with_retries([_run(share=0.6), _run(share=0.7)], [{"retries": 2}] * 2,
+                               interrupted, lambda *a: None)
+    outcomes = dict(info.value.outcomes)
+    assert outcomes[0]["run_quality"] == "ok" and outcomes[1]["run_quality"] == "noisy"

@@ -31,12 +31,16 @@ class DutyCycle:
         for name, ns in (outcome.get("phases_ns") or {}).items():
             self.ns[name] += ns
         group = outcome.get("group_run")
-        # A point run again (noisy): its group's worker ran before the attempt kept.
-        for run in (group, outcome.get("first_attempt_group_run")):
+        # Points run again (noisy, unstable): the workers of attempts not kept, and
+        # their points' phases, ride on one kept record (harness.execute.grouprun).
+        for run in (group, outcome.get("first_attempt_group_run"),
+                    *(outcome.get("worker_runs") or [])):
             if run is not None:
                 self.workers += 1
                 for name, ns in (run.get("phases_ns") or {}).items():
                     self.ns[name] += ns
+        for name, ns in (outcome.get("set_aside_phases_ns") or {}).items():
+            self.ns[name] += ns
         if group is None and outcome.get("phases_ns") is not None \
                 and "group" not in outcome:  # a worker of one point
             self.workers += 1

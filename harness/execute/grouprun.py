@@ -15,6 +15,7 @@ events that could count are marked ``not-counted`` with the reason.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from harness.counters import COUNTED, NOT_COUNTED
@@ -47,6 +48,21 @@ def _point_outcome(record: dict | None, worker: dict, elapsed_s: float) -> dict:
             f"that finished first are kept)", "returncode": worker.get("returncode"),
             "stderr_tail": worker.get("stderr_tail", ""), "elapsed_s": elapsed_s,
             "traceback": worker.get("traceback")}
+
+
+def _account(kept: list[dict], workers: list[dict], aside_phases: dict) -> None:
+    """Every worker a group's attempts ran in, and the phases of its points' attempts set
+    aside, stay on one kept record (``worker_runs``, ``set_aside_phases_ns``) for the
+    duty cycle, unless a kept record already carries that worker as its ``group_run``."""
+    holder = next((k for k in kept if k.get("status") == "ok"), None)
+    if holder is None:
+        return
+    carried = {id(k["group_run"]) for k in kept if k.get("group_run")}
+    extra = [w for w in workers if id(w) not in carried]
+    if extra:
+        holder["worker_runs"] = extra
+    if aside_phases:
+        holder["set_aside_phases_ns"] = dict(aside_phases)
 
 
 def run_group(launcher, points: list[Point], repeat: int) -> list[dict]:
@@ -173,9 +189,10 @@ def run_groups(plan, sides, on_run, guard, memory_check, repeats: int) -> None:
 
 def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> None:
     """One group's worker (after each point's memory check), every outcome recorded at
-    once; then a noisy or unstable point runs again alone, in a fresh worker of its own
-    (``harness.execute.reruns``), and the attempt kept replaces its record."""
-    from harness.execute.reruns import run_with_retries
+    once; then the points that came out noisy or unstable run again together, in one
+    fresh worker per round (``harness.execute.reruns``), and each attempt kept replaces
+    its point's record."""
+    from harness.execute.reruns import run_group_with_retries
 
     guard.check()
     done = []
@@ -186,7 +203,7 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
             done.append((point, {"status": "skipped", "reason": refusal}))
         else:
             ready.append(point)
-    recorded, retrying = 0, None
+    recorded = 0
     try:
         if ready:
             done += list(zip(ready, side.launcher.run_group(ready, repeat)))
@@ -195,29 +212,45 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
                 side.store.record(point, repeat, outcome)
                 recorded += 1
             side.store.write("running")
-        for i, (point, outcome) in enumerate(done):
-            if outcome.get("status") != "ok":
-                continue
-            retrying = point
-            kept = run_with_retries(
-                outcome, point.quality_limits,
-                lambda p=point: side.launcher.run_group([p], repeat)[0],
-                lambda attempt, record, why, p=point: side.store.record_set_aside(
-                    p, repeat, attempt, record, why), guard.check)
-            retrying = None
-            if kept is not outcome:
-                if outcome.get("group_run"):  # the group's worker, for the duty cycle
-                    kept["first_attempt_group_run"] = outcome["group_run"]
-                with guard.critical():
-                    side.store.record(point, repeat, kept)
-                    side.store.write("running")
-                done[i] = (point, kept)
+        firsts = [outcome for _, outcome in done]
+        workers = [firsts[0]["group_run"]] if firsts and firsts[0].get("group_run") else []
+        aside_phases: Counter = Counter()
+
+        def set_aside(i, attempt, record, why):
+            aside_phases.update(record.get("phases_ns") or {})
+            side.store.record_set_aside(done[i][0], repeat, attempt, record, why)
+
+        def run_again(indices):
+            try:
+                outcomes = side.launcher.run_group([done[i][0] for i in indices], repeat)
+                if outcomes and outcomes[0].get("group_run"):
+                    workers.append(outcomes[0]["group_run"])
+                return outcomes
+            except Interrupted as exc:  # its points finished before the signal, by index
+                at = {id(done[i][0]): i for i in indices}
+                exc.outcomes = [(at[id(p)], o) for p, o in getattr(exc, "outcomes", [])
+                                if id(p) in at]
+                raise
+
+        kept = run_group_with_retries(
+            firsts, [p.quality_limits for p, _ in done], run_again,
+            lambda i, attempt, record, why: set_aside(i, attempt, record, why), guard.check)
+        changed = [i for i, k in enumerate(kept) if k is not firsts[i]]
+        _account(kept, workers, aside_phases)
+        with guard.critical():
+            for i in changed:
+                side.store.record(done[i][0], repeat, kept[i])
+            if changed:
+                side.store.write("running")
+        done = [(point, k) for (point, _), k in zip(done, kept)]
     except Interrupted as exc:
         # Points the worker finished before the signal are kept, not measured again;
         # a point interrupted in its retries keeps the best attempt that finished.
-        finished = done[recorded:] + getattr(exc, "outcomes", [])
-        if retrying is not None and getattr(exc, "outcome", None):
-            finished.append((retrying, exc.outcome))
+        outcomes = getattr(exc, "outcomes", [])
+        if outcomes and isinstance(outcomes[0][0], int):  # from the retries, by index
+            finished = [(done[i][0], o) for i, o in outcomes]
+        else:
+            finished = done[recorded:] + outcomes
         with guard.critical(deliver=False):
             for point, outcome in finished:
                 if outcome.get("status") == "ok":
