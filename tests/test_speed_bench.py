@@ -73,14 +73,21 @@ def test_benchmark_scenarios_validate(repo, name):
         assert load_scenario(repo / "benchmarks" / "scenarios" / f"{name}.yaml", quick).scenario
 
 
-def test_speed_table_prices_the_64x_comparison_against_the_ceiling(repo):
-    speed = _speed_module(repo)
+def _ceiling_case(baseline_64x_ns: float) -> tuple[list, dict]:
+    """Runs (fused MEM-REC at 40 ns, k=2, token table 1/8 LLC, against a baseline at 64x
+    LLC) and gather curves: 10 ns/row at 1/8 LLC, 80 at 64x, 5 for a 64 B weight read."""
     small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
-    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 100.0, 64),
+    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", baseline_64x_ns, 64),
              _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small)]]
     gather = {"512B/1t": [{"working_set_bytes": LLC // 8, "ns_per_row": 10.0},
                           {"working_set_bytes": 64 * LLC, "ns_per_row": 80.0}],
               "64B/1t": [{"working_set_bytes": 1, "ns_per_row": 5.0}]}
+    return runs, gather
+
+
+def test_speed_table_prices_the_64x_comparison_against_the_ceiling(repo):
+    speed = _speed_module(repo)
+    runs, gather = _ceiling_case(100.0)
     (row,) = speed.speed_table(runs, LLC, {"gather": gather})
     # baseline 80, MEM-REC 2 x 10 (over 2 x 5 for the weights and 10 for the write, which
     # overlap it); the write is one 512 B row per id at the output's working set (2048 x
@@ -97,12 +104,7 @@ def test_speed_table_prices_the_64x_comparison_against_the_ceiling(repo):
 
 def test_speed_summary_says_a_ceiling_is_doubtful_and_why_it_was_beaten(repo):
     speed = _speed_module(repo)
-    small = dict(token_rows=LLC // 8 // 512, k=2, weight_rows=75000, k_weight=2)
-    runs = [[_row("baseline", 20.0, 0.125), _row("baseline", 200.0, 64),
-             _row("memrec", 40.0, 64, backend="fused", prefetch=0, **small)]]
-    gather = {"512B/1t": [{"working_set_bytes": LLC // 8, "ns_per_row": 10.0},
-                          {"working_set_bytes": 64 * LLC, "ns_per_row": 80.0}],
-              "64B/1t": [{"working_set_bytes": 1, "ns_per_row": 5.0}]}
+    runs, gather = _ceiling_case(200.0)
     limits = {"gather": gather, "gather_step": 8, "doubtful_reasons": ["x", "y"]}
     (row,) = speed.speed_table(runs, LLC, limits)
     assert row["of_ceiling"] == pytest.approx((200 / 40) / (80 / 20))    # 1.25
