@@ -233,7 +233,8 @@ def ceiling_fraction(measured_speedup: float | None, ceiling: float | None) -> f
     return measured_speedup / ceiling
 
 
-def _ns_per_lookup(row) -> float | None:
+def ns_per_lookup(row) -> float | None:
+    """A row's measured ns per lookup (points.csv text or a pandas row), None if absent."""
     try:
         value = float(row.get("ns_per_lookup"))
     except (TypeError, ValueError):
@@ -276,7 +277,7 @@ def ceiling_columns(rows: list[dict], limits: dict | None,
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             measured = None
         fraction = ceiling_fraction(measured, c["speedup_ceiling"])
-        why = fraction_note(c["parts"], _ns_per_lookup(b), _ns_per_lookup(r), fraction)
+        why = fraction_note(c["parts"], ns_per_lookup(b), ns_per_lookup(r), fraction)
         out[r["point_id"]] = {
             "speedup_ceiling": c["speedup_ceiling"], "ceiling_fraction": fraction,
             "ceiling_note": reason or "; ".join(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.limits.ceiling import ceiling_fraction, fraction_note, speedup_ceiling
+from harness.limits.ceiling import (ceiling_fraction, fraction_note, ns_per_lookup,
+                                    speedup_ceiling)
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.paper import PAPER_SPEEDUP
@@ -43,19 +44,10 @@ def _ceiling(results: Results, p) -> dict:
     speedup = p["base_p50_ns"] / p["latency_p50_ns"]
     fraction = ceiling_fraction(speedup, c["speedup_ceiling"])
     # Above 1.05: which side left its floor (harness.limits.ceiling.fraction_note).
-    why = fraction_note(c["parts"], _float(base.iloc[0].get("ns_per_lookup")),
-                        _float(p.get("ns_per_lookup")), fraction)
+    why = fraction_note(c["parts"], ns_per_lookup(base.iloc[0]), ns_per_lookup(p), fraction)
     return {"speedup_ceiling": c["speedup_ceiling"], "ceiling_fraction": fraction,
             "ceiling_note": c["reason"] or "; ".join(
                 [c["parts"]["curve"], *c["notes"], *([why] if why else [])])}
-
-
-def _float(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if value != value else value  # NaN: not measured
 
 
 def data(results: Results) -> pd.DataFrame:
