@@ -203,7 +203,7 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
             done.append((point, {"status": "skipped", "reason": refusal}))
         else:
             ready.append(point)
-    recorded = 0
+    recorded, retrying = 0, False
     try:
         if ready:
             done += list(zip(ready, side.launcher.run_group(ready, repeat)))
@@ -232,9 +232,9 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
                                 if id(p) in at]
                 raise
 
-        kept = run_group_with_retries(
-            firsts, [p.quality_limits for p, _ in done], run_again,
-            lambda i, attempt, record, why: set_aside(i, attempt, record, why), guard.check)
+        retrying = True
+        kept = run_group_with_retries(firsts, [p.quality_limits for p, _ in done], run_again,
+                                      set_aside, guard.check)
         changed = [i for i, k in enumerate(kept) if k is not firsts[i]]
         _account(kept, workers, aside_phases)
         with guard.critical():
@@ -247,7 +247,7 @@ def _run_group_recorded(points, repeat, side, guard, memory_check, on_run) -> No
         # Points the worker finished before the signal are kept, not measured again;
         # a point interrupted in its retries keeps the best attempt that finished.
         outcomes = getattr(exc, "outcomes", [])
-        if outcomes and isinstance(outcomes[0][0], int):  # from the retries, by index
+        if retrying:  # the retries settled every point: (index, the attempt kept)
             finished = [(done[i][0], o) for i, o in outcomes]
         else:
             finished = done[recorded:] + outcomes

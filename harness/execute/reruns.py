@@ -40,23 +40,22 @@ def run_with_retries(first: dict, limits: dict | None, run_again: Callable[[], d
     finished (the others set aside) and carries the best as ``exc.outcome``, for the
     caller to record.
     """
-    retries = (limits or {}).get("retries", DEFAULT_RETRIES)
-    attempts = [first]
-    verdicts = [classify_run(first, limits)]
-    while verdicts[-1][0] != "ok" and len(attempts) <= retries:
+    def again(indices):
         try:
-            before_each()
-            again = run_again()
-        except BaseException as exc:  # interrupted: the finished attempts survive
-            if getattr(exc, "outcome", None) and exc.outcome.get("status") == "ok":
-                attempts.append(exc.outcome)  # it finished before its counting pass stopped
-                verdicts.append(classify_run(exc.outcome, limits))
-            exc.outcome = _settle(attempts, verdicts, set_aside)
+            return [run_again()]
+        except BaseException as exc:  # it finished before its counting pass stopped
+            finished = getattr(exc, "outcome", None)
+            exc.outcomes = [(0, finished)] if finished else []
             raise
-        attempts.append(again)
-        verdicts.append(classify_run(again, limits) if again.get("status") == "ok"
-                        else ("failed", again.get("reason") or again.get("error") or "failed"))
-    return _settle(attempts, verdicts, set_aside)
+
+    try:
+        (kept,) = run_group_with_retries([first], [limits], again,
+                                         lambda _i, n, record, why: set_aside(n, record, why),
+                                         before_each)
+    except BaseException as exc:
+        exc.outcome = dict(getattr(exc, "outcomes", None) or []).get(0)
+        raise
+    return kept
 
 
 def run_group_with_retries(firsts: list[dict], limits: list[dict | None],
