@@ -15,7 +15,9 @@ measure them), written with numba so that the loop costs nothing next to memory:
   the real kernels matched or beat that "floor" (2-vCPU Zen 4 VM, 1 thread, 512-byte
   rows, 4 MiB table: 11-20 ns/row with step 1, 8-10 with step 8; the fused MEM-REC
   kernel, k = 2, 12-17 ns/row; torch's embedding_bag 16-24). The ceiling is the
-  cheapest way to fetch the rows, so that no kernel beats it.
+  cheapest way to fetch the rows, so that no kernel beats it. With ``bag`` 1, 2 or 4
+  it also writes one output row per that many rows, as a lookup must: the floor the
+  speedup ceiling prices (harness/limits/ceiling.py).
 - ``Chase``: dependent loads through a random single-cycle permutation of 64-byte
   lines (Sattolo's algorithm): the latency of each cache level. One "lookup" is
   one load; it runs on one thread.
@@ -45,6 +47,12 @@ GATHER_PREFETCH = 8  # ids ahead, as the fused kernels' default
 # wrote the output row once per gathered row, and the real kernels matched it (below).
 GATHER_STEP = 8
 GATHER_STEPS = (1, 8)
+# Rows summed into each output row written (``bag``): what a lookup of one baseline row
+# (1), or of k = 2 or 4 MEM-REC token rows, must move at least. 0: no output rows.
+GATHER_BAGS = (0, 1, 2, 4)
+# Output rows a bag gather writes into, cyclically: what a batch of 2048 lookups writes
+# (1 MiB of 512-byte rows), whatever the bag size, so that only the reads differ.
+BAG_OUTPUT_ROWS = 2048
 
 
 def _numba():
@@ -95,6 +103,42 @@ def _compiled():
                 for j in range(width):
                     out[c, j] += table[row, j]
 
+    @njit(parallel=True, fastmath=True, cache=True)
+    def gather_bags(table, ids, chunks, out, ahead, bag, one):
+        """Output o (of ids.shape[0] // bag) = the sum of rows ids[o * bag : (o + 1) *
+        bag] (``one``: 1.0). Each chunk writes its share of out's rows, cyclically when
+        it has more outputs than rows, so the last output written to a row is known."""
+        width = table.shape[1]
+        n_out = ids.shape[0] // bag
+        n, out_rows = n_out * bag, out.shape[0]
+        for c in prange(chunks):
+            o0 = c * n_out // chunks
+            base, span = c * out_rows // chunks, (c + 1) * out_rows // chunks
+            span -= base
+            w = base
+            for o in range(o0, (c + 1) * n_out // chunks):
+                i = o * bag
+                if ahead > 0 and i + ahead + bag <= n:
+                    for u in range(bag):
+                        for j in range(0, width, floats_per_line):
+                            prefetch(table, ids[i + ahead + u], j)
+                # One copy per bag size: the rows' loads are all in each vector step.
+                if bag == 1:  # scaled by a runtime 1.0: LLVM made a copy a memcpy call
+                    r0 = ids[i]
+                    for j in range(width):
+                        out[w, j] = table[r0, j] * one
+                elif bag == 2:
+                    r0, r1 = ids[i], ids[i + 1]
+                    for j in range(width):
+                        out[w, j] = table[r0, j] + table[r1, j]
+                else:
+                    r0, r1, r2, r3 = ids[i], ids[i + 1], ids[i + 2], ids[i + 3]
+                    for j in range(width):
+                        out[w, j] = (table[r0, j] + table[r1, j]) + (table[r2, j] + table[r3, j])
+                w += 1
+                if w == base + span:
+                    w = base
+
     @njit(cache=True)
     def chase(nxt, start, steps):
         i = start
@@ -116,7 +160,7 @@ def _compiled():
             total += s
         return total
 
-    return gather_sum, chase, stream_sum
+    return gather_sum, gather_bags, chase, stream_sum
 
 
 class _Params(KernelParams):
@@ -133,7 +177,7 @@ class _Base:
     def __init__(self):
         numba = _numba()
         self.threads = numba.get_num_threads()
-        self._gather, self._chase, self._stream = _compiled()
+        self._gather, self._gather_bags, self._chase, self._stream = _compiled()
 
     @property
     def alignment(self) -> int:
@@ -164,7 +208,19 @@ class _Base:
 class Gather(_Base):
     """``prefetch`` ids ahead are prefetched; 0 gives demand loads only, whose curve
     steps most sharply where the table leaves the cache. ``step`` rows are summed per
-    pass over the output row (8: the floor; 1: the probe before issue 17)."""
+    pass over the output row (8: the floor; 1: the probe before issue 17).
+
+    ``bag`` > 0: every ``bag`` consecutive ids' rows are summed and written to their own
+    row of an output of batch / ``bag`` rows, as an embedding lookup writes its result:
+    the floor of gathering ``bag`` rows *and* writing one, whose write the 8-row probe
+    (``bag`` 0) leaves out. On the 2-vCPU Zen 4 VM (1 thread, 512-byte rows, 4 MiB
+    table, batch 2048) the write alone cost 7 ns per row, and the fused MEM-REC kernel
+    (k = 2) took 24.5 ns per id with its output and 19.2 without; the minimal kernel
+    (indices given, 2 rows summed, one row written) 22 ns, the 8-row probe 16.7 per 2
+    rows (``benchmarks/results/2026-12-04-write-floor.md``). ``step`` does not apply.
+    The output holds at most ``BAG_OUTPUT_ROWS`` rows, written cyclically and reused by
+    every call: the write's working set is a 2048-lookup batch's whatever the bag.
+    """
 
     class Params(_Params):
         """Random rows of the table, summed (a gather's memory traffic)."""
@@ -175,23 +231,32 @@ class Gather(_Base):
         step: Literal[1, 8] | None = Field(
             None, description="rows summed in registers per pass over the output row (1: "
                               f"the probe before issue 17); unset: {GATHER_STEP}")
+        bag: Literal[0, 1, 2, 4] | None = Field(
+            None, description="rows summed into each output row written, one output row "
+                              "per bag (0: no output rows, the gather alone); unset: 0")
 
     DEFAULT_PREFETCH = GATHER_PREFETCH
+    # Parameters of the loop, not of the table: points that differ only in them share one
+    # worker and its table (harness/execute/groups.py), which ``retune`` sets per point.
+    RUNTIME_PARAMS = ("prefetch", "step", "bag")
 
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
                  pages: str = "default", prefetch: int = GATHER_PREFETCH,
-                 step: int = GATHER_STEP):
+                 step: int = GATHER_STEP, bag: int = 0):
         if step not in GATHER_STEPS:
             raise ValueError(f"step must be one of {GATHER_STEPS}, got {step}")
+        if bag not in GATHER_BAGS:
+            raise ValueError(f"bag must be one of {GATHER_BAGS}, got {bag}")
         super().__init__()
-        self.rows, self.dim, self.prefetch, self.step = rows, dim, prefetch, step
+        self.rows, self.dim, self.prefetch, self.step, self.bag = rows, dim, prefetch, step, bag
+        self._outputs: dict[tuple, np.ndarray] = {}
         self._array = self.table = random_table((rows, dim), seed, align, pages)
         # Fixed chunking (not per thread) keeps the result independent of threads.
         self.chunks = max(64, 4 * self.threads)
         self._warm()
 
     def bytes_per_lookup(self) -> int:
-        return self.dim * 4
+        return self.dim * 4 + (self.dim * 4 // self.bag if self.bag else 0)
 
     @classmethod
     def footprint_for(cls, rows: int, dim: int, params: KernelParams) -> int:
@@ -199,26 +264,62 @@ class Gather(_Base):
 
     @classmethod
     def bytes_per_lookup_for(cls, rows: int, dim: int, params: KernelParams) -> int:
-        return dim * 4
+        """One row read, and with ``bag`` 1/bag of a row written."""
+        bag = getattr(params, "bag", None) or 0
+        return dim * 4 + (dim * 4 // bag if bag else 0)
 
     @classmethod
     def from_params(cls, rows: int, dim: int, params: KernelParams, seed: int = 0,
                     pages: str = "default") -> "Gather":
         prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
         step = GATHER_STEP if params.step is None else params.step
-        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch, step=step)
+        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch, step=step,
+                   bag=params.bag or 0)
+
+    def retune(self, params: KernelParams) -> None:
+        """Take another point's loop parameters (``RUNTIME_PARAMS``) on this table."""
+        step = GATHER_STEP if params.step is None else params.step
+        if step not in GATHER_STEPS or (params.bag or 0) not in GATHER_BAGS:
+            raise ValueError(f"step must be one of {GATHER_STEPS} and bag one of "
+                             f"{GATHER_BAGS}, got {step} and {params.bag}")
+        self.prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
+        self.step, self.bag = step, params.bag or 0
 
     def prepare(self, ids, offsets=None):
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        return ids, np.empty((self.chunks, self.dim), dtype=np.float32)
+        if not self.bag:
+            return ids, np.empty((self.chunks, self.dim), dtype=np.float32)
+        # A batch's last ids % bag ids fill no output row and are not read.
+        shape = (max(1, min(ids.shape[0] // self.bag, BAG_OUTPUT_ROWS)), self.dim)
+        if shape not in self._outputs:
+            self._outputs[shape] = np.empty(shape, dtype=np.float32)
+        return ids, self._outputs[shape]
 
     def run(self, prepared):
         ids, out = prepared
-        self._gather(self.table, ids, self.chunks, out, self.prefetch, self.step)
+        if self.bag:
+            self._gather_bags(self.table, ids, self.chunks, out, self.prefetch, self.bag,
+                              np.float32(1.0))
+        else:
+            self._gather(self.table, ids, self.chunks, out, self.prefetch, self.step)
         return out
+
+    def lookup(self, ids, offsets=None) -> np.ndarray:
+        return np.array(self.run(self.prepare(ids, offsets)))  # a copy: bags reuse `out`
 
     def reference(self, ids, offsets=None) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
+        if self.bag:
+            n_out = ids.shape[0] // self.bag
+            sums = self.table[ids[:n_out * self.bag]].reshape(n_out, self.bag, self.dim).sum(1)
+            rows = max(1, min(n_out, BAG_OUTPUT_ROWS))
+            out = np.zeros((rows, self.dim), np.float32)
+            for c in range(self.chunks):  # as gather_bags: chunk c's outputs, cyclically
+                o0, o1 = c * n_out // self.chunks, (c + 1) * n_out // self.chunks
+                base, end = c * rows // self.chunks, (c + 1) * rows // self.chunks
+                for o in range(max(o0, o1 - (end - base)), o1):
+                    out[base + (o - o0) % (end - base)] = sums[o]
+            return out
         n = ids.shape[0]
         return np.stack([self.table[ids[c * n // self.chunks:(c + 1) * n // self.chunks]]
                          .sum(0) for c in range(self.chunks)])

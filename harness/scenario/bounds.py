@@ -56,6 +56,7 @@ KERNEL_PARAM_RANGES = {
     "k": (1, 64),
     "k_weight": (0, 64),
     "step": (1, 8),  # gather rows per pass over the output row (kernels/microbench.py)
+    "bag": (0, 4),   # gather rows per output row written (kernels/microbench.py)
 }
 
 CpuNumber = Annotated[int, Field(ge=0, le=MAX_CPUS - 1)]
