@@ -81,6 +81,29 @@ def test_the_vocabulary_size_splits_groups_only_where_it_shapes_the_tables(plan)
     assert group_key(replace(memrec, params=params)) != group_key(memrec)
 
 
+def test_gather_variants_of_one_table_share_a_worker_that_retunes_each(zen3_vm):
+    # The limits' gather probe: prefetch, step and bag shape the loop, not the table.
+    import numpy as np
+
+    from harness.limits.analysis import limits_scenarios, loaded_limits
+    from harness.scenario.kernelspec import KERNELS, Geometry
+
+    doc = limits_scenarios(True, [1], row_bytes=(512,))[0]
+    points = make_plan(loaded_limits(doc, True), zen3_vm).runnable
+    groups = group_points(points)
+    assert len(groups) == len({p.table_rows for p in points}) == 7   # one per table size
+    assert {len(g) for g in groups} == {2 + 6}  # 2 gathers alone, 6 gather-and-write
+    assert len({p.bytes_per_lookup for p in groups[0]}) == 4  # 512, and 512 + 512/bag
+    spec = KERNELS["gather"]
+    kernel = spec.build(groups[0][0].params, Geometry(64, 128, 1 << 20), 0)
+    ids = np.arange(40) % 64
+    for point in groups[0]:
+        spec.retune([kernel], point.params)
+        assert (kernel.prefetch, kernel.bag) == (point.params["prefetch"],
+                                                 point.params.get("bag") or 0)
+        np.testing.assert_allclose(kernel.lookup(ids), kernel.reference(ids), rtol=1e-5)
+
+
 def test_order_is_a_shuffle_reproducible_from_the_seed():
     ids = [f"p{i}" for i in range(8)]
     first = group_order(ids, seed=0, repeat=0)

@@ -17,6 +17,12 @@ size, and its points of every table size share one worker. In the full skylake s
 that turned 72 MEM-REC workers per kernel into 9, each of which had imported torch or
 loaded numba's kernels and built the same tables.
 
+A kernel whose class lists ``RUNTIME_PARAMS`` (the limits' gather probe: prefetch
+distance, rows per pass, rows per output row) builds the same table whatever their
+values: they leave the key, with the bytes per lookup that follow from them, and the
+worker sets them per point (``KernelSpec.retune``). The quick limits run measures 12
+such variants of each table, up to 2 GiB each.
+
 The order inside a group is shuffled per repeat from the scenario's seed, so that
 a point is not always measured right after the table build (or always last, after
 the others heated the caches and the clocks); the same seed gives the same order.
@@ -52,6 +58,13 @@ def _tables_ignore_rows(kernel: str) -> bool:
     return bool(spec is not None and getattr(spec.kernel_class, "TABLES_IGNORE_ROWS", False))
 
 
+def _runtime_params(kernel: str) -> tuple[str, ...]:
+    from harness.scenario.kernelspec import KERNELS
+
+    spec = KERNELS.get(kernel)
+    return spec.runtime_params if spec is not None else ()
+
+
 def _fields(point) -> dict:
     return point.to_dict() if hasattr(point, "to_dict") else dict(point)
 
@@ -65,6 +78,11 @@ def group_key(point) -> str:
     per_point = PER_POINT_FIELDS | (VOCABULARY_FIELDS if _tables_ignore_rows(fields["kernel"])
                                     else frozenset())
     shared = {k: v for k, v in fields.items() if k not in per_point}
+    runtime = _runtime_params(fields["kernel"])
+    if runtime:
+        shared["params"] = {k: v for k, v in (shared.get("params") or {}).items()
+                            if k not in runtime}
+        shared.pop("bytes_per_lookup", None)
     return json.dumps(shared, sort_keys=True, default=str)
 
 

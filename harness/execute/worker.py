@@ -181,6 +181,7 @@ def measure_point(ctx: dict, point: dict, repeat: int, counters: dict | None,
         dict(ctx["affinity"])
     backend, torch_threads = ctx["backend"], ctx["torch_threads"]
     started = time.time()
+    kspec.retune(kernels, point["params"])  # loop parameters of this point, if any
     trace = None
     t0 = time.perf_counter_ns()
     if point["distribution"]["name"] == "trace":

@@ -175,6 +175,18 @@ class KernelSpec:
         return self.kernel_class.from_params(g.rows, g.dim, self._params(params), seed=seed,
                                              pages=g.pages)
 
+    @property
+    def runtime_params(self) -> tuple[str, ...]:
+        """Parameters that shape the kernel's loop, not its tables (the class's
+        ``RUNTIME_PARAMS``): a worker sets them per point with ``retune``."""
+        return tuple(getattr(self.kernel_class, "RUNTIME_PARAMS", ()))
+
+    def retune(self, kernels: list, params: dict) -> None:
+        """Give kernels built for one point of a group another point's runtime params."""
+        if self.runtime_params:
+            for kernel in kernels:
+                kernel.retune(self._params(params))
+
 
 # Parameters results stored before they existed lack, with the value those runs had.
 LEGACY_PARAMS = {"combine": "per_id", "hashing": "in_kernel"}
@@ -214,7 +226,8 @@ _SPECS = [
                lambda p: f"robe-z ({p['backend']}) size={p['size']} Z={p['z']}"),
     KernelSpec("ttrec", TTRec, lambda p: f"tt-rec ({p['backend']}) rank={p['rank']}",
                shared_keys="concat"),
-    KernelSpec("gather", Gather, lambda p: "gather"),
+    KernelSpec("gather", Gather, lambda p: f"gather and write, {p['bag']} row(s) per output "
+               f"row" if p.get("bag") else "gather"),
     KernelSpec("chase", Chase, lambda p: "chase"),
     KernelSpec("stream", Stream, lambda p: "stream"),
 ]
