@@ -161,7 +161,11 @@ def test_gather_prefetch_is_a_swept_parameter(tmp_path, zen3_vm):
     doc = limits_scenarios(True, [1])[0]
     plan = make_plan(loaded_limits(doc, True), zen3_vm)
     assert {p.params["prefetch"] for p in plan.points} == {0, 8}
-    assert {p.params["step"] for p in plan.points} == {8}
+    alone = [p for p in plan.points if not p.params.get("bag")]
+    assert alone and {p.params["step"] for p in alone} == {8}
+    # The gather-and-write curves: 1, 2 and 4 rows per output row, both prefetch settings.
+    assert {(p.params["bag"], p.params["prefetch"]) for p in plan.points
+            if p.params.get("bag")} == {(b, f) for b in (1, 2, 4) for f in (0, 8)}
     g = Gather(4096, 16, seed=1, prefetch=0)
     ids = np.arange(100)
     np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-5)
@@ -178,6 +182,49 @@ def test_gather_sums_the_same_rows_one_or_eight_per_pass(step, prefetch):
         Gather(16, 16, step=4)
 
 
+@pytest.mark.parametrize("bag,prefetch", [(1, 0), (2, 8), (4, 0), (4, 8)])
+def test_gather_bags_write_each_bags_sum_to_its_own_output_row(bag, prefetch):
+    # 1003 ids: a tail of ids that fill no output row; and a batch with more output rows
+    # than the output holds (BAG_OUTPUT_ROWS), each chunk writing its share cyclically.
+    from kernels.microbench import BAG_OUTPUT_ROWS
+
+    g = Gather(4096, 16, seed=1, prefetch=prefetch, bag=bag)
+    rng = np.random.default_rng(bag)
+    ids = rng.integers(0, 4096, 1003)
+    out = g.lookup(ids)
+    assert out.shape == (1003 // bag, 16)
+    np.testing.assert_allclose(out, g.table[ids[:1003 // bag * bag]].reshape(-1, bag, 16)
+                               .sum(1), rtol=1e-4, atol=1e-4)
+    many = rng.integers(0, 4096, 3 * BAG_OUTPUT_ROWS * bag + 5)
+    got = g.lookup(many)
+    assert got.shape == (BAG_OUTPUT_ROWS, 16)
+    np.testing.assert_allclose(got, g.reference(many), rtol=1e-4, atol=1e-4)
+    assert g.bytes_per_lookup() == 64 + 64 // bag
+    with pytest.raises(ValueError, match="bag must be one of"):
+        Gather(16, 16, bag=3)
+
+
+def test_analysis_stores_gather_and_write_curves_apart_from_the_gather():
+    machine = {"llc_bytes": LLC, "caches": []}
+    points = [(4 * MiB, 20, 0), (512 * MiB, 80, 0)]
+    alone, bag2, bag2_demand = (_rows("gather", 128, 1, points) for _ in range(3))
+    for r in alone:
+        r["params"] = json.dumps({"prefetch": 8, "step": 8})
+    for r in bag2:
+        r["params"] = json.dumps({"prefetch": 8, "bag": 2})
+        r["ns_per_lookup"] = str(float(r["ns_per_lookup"]) + 3)
+    for r in bag2_demand:
+        r["params"] = json.dumps({"prefetch": 0, "bag": 2})
+        r["ns_per_lookup"] = str(float(r["ns_per_lookup"]) + 4)
+    out = analyse(alone + bag2 + bag2_demand, machine)
+    assert out["gather_step"] == 8
+    assert [p["ns_per_row"] for p in out["gather"]["512B/1t"]] == [20, 80]
+    assert [p["ns_per_row"] for p in out["gather_bag"]["512B/1t/2"]] == [23, 83]
+    assert [p["ns_per_row"] for p in out["gather_bag_demand"]["512B/1t/2"]] == [24, 84]
+    assert gather_cost_at(out, 512, 1, 512 * MiB, "gather_bag", bag=2) == pytest.approx(83)
+    assert gather_cost_at(out, 512, 1, 512 * MiB, "gather_bag", bag=4) is None
+
+
 def test_analysis_keeps_the_largest_step_and_stores_it():
     machine = {"llc_bytes": LLC, "caches": []}
     points = [(4 * MiB, 20, 0), (512 * MiB, 80, 0)]
@@ -192,3 +239,20 @@ def test_analysis_keeps_the_largest_step_and_stores_it():
     assert [p["ns_per_row"] for p in out["gather"]["512B/1t"]] == [20, 80]
     older = analyse(_rows("gather", 128, 1, points), machine)    # no step param: 1
     assert older["gather_step"] == 1
+
+
+def test_summary_prints_the_gather_and_write_floors_per_output_row():
+    from harness.commands.limits import summary
+
+    machine = {"llc_bytes": LLC, "caches": []}
+    rows = []
+    for bag, per_output in ((1, 15.0), (2, 25.0), (4, 45.0)):
+        curve = _rows("gather", 128, 1, [(4 * MiB, per_output / bag, 0),
+                                          (512 * MiB, 8 * per_output / bag, 0)])
+        for r in curve:
+            r["params"] = json.dumps({"prefetch": 8, "bag": bag})
+        rows += curve
+    printed = summary(analyse(rows, machine))
+    # At LLC/8 (4 MiB) and the largest working set: ns per output row of 1, 2, 4 rows.
+    assert ("gather+write   512-byte rows, 1 thread(s), ns per output row of 1/2/4 rows: "
+            "4 MiB 15.0/25.0/45.0; 512 MiB 120.0/200.0/360.0") in printed

@@ -61,6 +61,7 @@ def summary(limits: dict) -> str:
         levels = (f"in-LLC {k['llc_level_ns']:.1f} ns/row, DRAM {k['dram_level_ns']:.1f} "
                   f"ns/row" if "llc_level_ns" in k else "")
         lines.append(f"  {row:>3}-byte rows: knee {desc}; {levels}")
+    lines += _bag_lines(limits)
     lat = ", ".join(f"{lvl} {v['ns']:.1f} ns" for lvl, v in limits["latency_ns_by_level"].items()
                     if v["ns"] is not None)
     lines.append(f"load latency   {lat or 'not measured'}")
@@ -69,6 +70,34 @@ def summary(limits: dict) -> str:
                  (("LLC", "llc_gbytes_per_s"), ("DRAM", "dram_gbytes_per_s")) if bw[key]]
         lines.append(f"stream read    {threads} thread(s): {', '.join(parts)}")
     return "\n".join(lines)
+
+
+def _bag_lines(limits: dict) -> list[str]:
+    """The gather-and-write floors the speedup ceiling uses: ns per output row of 1, 2, 4
+    rows (the cheaper of prefetching and demand loads) at LLC/8 and at the largest
+    working set measured."""
+    from harness.limits.analysis import gather_cost_at
+
+    by_curve: dict[str, list[int]] = {}
+    for key in limits.get("gather_bag") or {}:
+        curve, _, bag = key.rpartition("/")
+        by_curve.setdefault(curve, []).append(int(bag))
+    lines = []
+    for curve, bags in sorted(by_curve.items(), key=lambda kv: kv[0]):
+        row, threads = (int(x.rstrip("Bt")) for x in curve.split("/"))
+        biggest = max(p["working_set_bytes"] for p in limits["gather_bag"][f"{curve}/{bags[0]}"])
+        parts = []
+        for ws in (limits["sysfs_llc_bytes"] // 8, biggest):
+            costs = []
+            for bag in sorted(bags):
+                found = [c for c in (gather_cost_at(limits, row, threads, ws, kind, bag)
+                                     for kind in ("gather_bag", "gather_bag_demand"))
+                         if c is not None]
+                costs.append(f"{min(found) * bag:.1f}" if found else "-")
+            parts.append(f"{format_bytes(ws)} {'/'.join(costs)}")
+        lines.append(f"gather+write   {row}-byte rows, {threads} thread(s), ns per output "
+                     f"row of {'/'.join(map(str, sorted(bags)))} rows: {'; '.join(parts)}")
+    return lines
 
 
 def run(args) -> int:

@@ -34,6 +34,7 @@ QUICK_RATIOS = [Fraction(1, 64), Fraction(1, 16), Fraction(1, 4), Fraction(1), F
 GATHER_BATCH = 16384
 GATHER_PREFETCH = 8  # ids ahead, as kernels/microbench.py and the fused kernels
 GATHER_STEP = 8      # rows summed per pass over the output row (kernels/microbench.py)
+GATHER_BAGS = (1, 2, 4)  # rows per output row written: the gather-and-write curves
 CHASE_BATCH = 1 << 16
 STREAM_BATCH = 1 << 18        # 64-byte lines: 16 MiB per batch
 METHOD = ("effective LLC: working set where the 1-thread demand-load gather cost crosses "
@@ -41,7 +42,9 @@ METHOD = ("effective LLC: working set where the 1-thread demand-load gather cost
           "lowest point when that range itself steps up by over 2x) and its DRAM level "
           "(median over ws >= 8x LLC), searched from just above 2x L2, log-log "
           "interpolated; the ceiling curves ('gather') prefetch rows 8 ids ahead; every gather "
-          "sums 8 rows per pass over its output row (gather_step)")
+          "sums 8 rows per pass over its output row (gather_step); the gather-and-write "
+          "curves ('gather_bag', 'gather_bag_demand', keyed row/threads/bag) sum 1, 2 or 4 "
+          "rows into each output row they write, and price the speedup ceiling")
 
 
 def _ratio_text(r: Fraction) -> str:
@@ -74,7 +77,9 @@ def limits_scenarios(quick: bool, thread_counts: list, ratios: list[Fraction] | 
                      "tables": {"sizes": sizes, "dim": row // 4},
                      "batch_sizes": [GATHER_BATCH],
                      "kernels": [{"kernel": "gather", "prefetch": [0, GATHER_PREFETCH],
-                                  "step": [GATHER_STEP]}],
+                                  "step": [GATHER_STEP]},
+                                 {"kernel": "gather", "prefetch": [0, GATHER_PREFETCH],
+                                  "bag": list(GATHER_BAGS)}],
                      "measure": measure})
     docs.append({"name": "limits", "threads": [1], "tables": {"sizes": sizes, "dim": 16},
                  "batch_sizes": [CHASE_BATCH], "kernels": [{"kernel": "chase"}],
@@ -122,18 +127,30 @@ def _step(row: dict) -> int:
     return int(params.get("step") or 1) if isinstance(params, dict) else 1
 
 
-def curves(rows: list[dict], kernel: str, demand: bool | None = None,
+def _bag(row: dict) -> int:
+    """A gather point's rows per output row written (0: none, as before bags existed)."""
+    try:
+        params = json.loads(row.get("params") or "{}")
+    except (TypeError, ValueError):
+        params = {}
+    return int(params.get("bag") or 0) if isinstance(params, dict) else 0
+
+
+def curves(rows: list[dict], kernel: str, demand: bool | None = None, bag: int = 0,
            ) -> dict[tuple[int, int], list[tuple[int, float, float]]]:
     """{(row_bytes, threads): [(working_set_bytes, ns_per_lookup, GB/s), ...]} sorted.
 
     ``demand``: for the gather, True keeps demand-load points (no prefetch), False
-    the prefetching ones, None both.
+    the prefetching ones, None both. ``bag``: the gather points with that many rows per
+    output row written (0: the gather alone).
     """
     out: dict = {}
     for r in rows:
         if r.get("kernel") != kernel or r.get("status") != "ok":
             continue
         if demand is not None and (_prefetch(r) == 0) != demand:
+            continue
+        if _bag(r) != bag:
             continue
         ns = _num(r, "ns_per_lookup")
         if math.isnan(ns):
@@ -202,8 +219,9 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     caches = machine.get("caches", [])
     l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
     # One probe per curve: where several steps were measured, the largest (the floor).
-    step = max((_step(r) for r in rows if r.get("kernel") == "gather"), default=None)
-    rows = [r for r in rows if r.get("kernel") != "gather" or _step(r) == step]
+    step = max((_step(r) for r in rows if r.get("kernel") == "gather" and not _bag(r)),
+               default=None)
+    rows = [r for r in rows if r.get("kernel") != "gather" or _bag(r) or _step(r) == step]
     # The ceiling: prefetching gathers where measured (older results: whatever there is).
     gather = curves(rows, "gather", demand=False) or curves(rows, "gather")
     demand = curves(rows, "gather", demand=True) or gather
@@ -237,6 +255,10 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         "gather_demand": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
                                                   "gbytes_per_s": gb} for ws, ns, gb in curve]
                           for (row, threads), curve in sorted(demand.items())},
+        # Gather and write (kernels/microbench.py ``bag``): ns per row gathered, with one
+        # output row written per bag; what the ceiling prices (harness.limits.ceiling).
+        "gather_bag": _bag_curves(rows, demand=False),
+        "gather_bag_demand": _bag_curves(rows, demand=True),
         "latency_ns_by_level": latency,
         "chase": [{"working_set_bytes": ws, "ns_per_load": ns} for ws, ns, _ in chase],
         "stream_by_threads": stream,
@@ -247,12 +269,25 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     return limits
 
 
+def _bag_curves(rows: list[dict], demand: bool) -> dict[str, list[dict]]:
+    """{"<row>B/<threads>t/<bag>": [points]} of the gather-and-write points."""
+    out = {}
+    for bag in sorted({_bag(r) for r in rows if r.get("kernel") == "gather"} - {0}):
+        for (row, threads), curve in sorted(curves(rows, "gather", demand, bag).items()):
+            out[f"{row}B/{threads}t/{bag}"] = [
+                {"working_set_bytes": ws, "ns_per_row": ns, "gbytes_per_s": gb}
+                for ws, ns, gb in curve]
+    return out
+
+
 def gather_cost_at(limits: dict, row_bytes: int, threads: int, working_set: int,
-                   curves: str = "gather") -> float | None:
+                   curves: str = "gather", bag: int = 0) -> float | None:
     """The measured gather ns/row at a working set (log-log interpolated), or None.
 
-    ``curves``: "gather" (prefetching) or "gather_demand" (demand loads)."""
-    key = f"{row_bytes}B/{threads}t"
+    ``curves``: "gather" (prefetching) or "gather_demand" (demand loads), or their
+    gather-and-write twins "gather_bag" / "gather_bag_demand" with ``bag`` rows per
+    output row."""
+    key = f"{row_bytes}B/{threads}t" + (f"/{bag}" if bag else "")
     curve = (limits.get(curves) or {}).get(key)
     if not curve:
         return None
