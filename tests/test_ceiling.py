@@ -15,10 +15,24 @@ def curve(*points):
     return [{"working_set_bytes": ws, "ns_per_row": ns, "gbytes_per_s": 0.0} for ws, ns in points]
 
 
-LIMITS = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0)),
-                     "64B/1t": curve((MIB, 5.0), (GIB, 40.0)),
-                     "512B/2t": curve((MIB, 6.0), (GIB, 50.0))},
-          "gather_step": 8, "doubtful_reasons": []}
+# A limits result from before the gather-and-write curves: the write is overlapped.
+OVERLAPPED = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0)),
+                         "64B/1t": curve((MIB, 5.0), (GIB, 40.0)),
+                         "512B/2t": curve((MIB, 6.0), (GIB, 50.0))},
+              "gather_step": 8, "doubtful_reasons": []}
+
+
+def bags(write, by_ws):
+    """Gather-and-write curves: r rows at ``by_ws[ws]`` ns each plus one ``write``, per
+    gathered row, for bags of 1, 2 and 4 rows."""
+    return {r: curve(*((ws, (r * ns + write) / r) for ws, ns in by_ws)) for r in (1, 2, 4)}
+
+
+# The same gathers, and a write of 5 ns (3 at 2 threads) measured with them: per output
+# row 1 row + write at 1 GiB costs 85 ns, 2 rows + write at 1 MiB 25, 4 rows 45.
+LIMITS = OVERLAPPED | {"gather_bag": {
+    **{f"512B/1t/{r}": c for r, c in bags(5.0, [(MIB, 10.0), (GIB, 80.0)]).items()},
+    **{f"512B/2t/{r}": c for r, c in bags(3.0, [(MIB, 6.0), (GIB, 50.0)]).items()}}}
 
 
 def base(**kw):
@@ -34,27 +48,41 @@ def memrec(**kw):
 
 
 def test_the_formula_by_hand():
-    # baseline: one 512 B row at 1 GiB (80 ns), overlapped with the output row at 2048 x
-    # 512 B = 1 MiB (10 ns); MEM-REC: 2 token rows at 1 MiB (2 x 10), overlapped with 1
-    # weight line at 64 KiB (the 64 B curve's first point, 5 ns) and the same write (10).
+    # baseline: one 512 B row at 1 GiB and its output row (85 ns); MEM-REC: 2 token rows
+    # at 1 MiB and the output row (25), overlapped with 1 weight line at 64 KiB (the 64 B
+    # curve's first point, 5 ns).
     c = speedup_ceiling(LIMITS, base(), memrec())
     assert c["reason"] == "" and c["notes"] == []
+    assert c["parts"]["baseline_floor_ns"] == pytest.approx(85.0)
+    assert c["parts"]["compressed_floor_ns"] == pytest.approx(25.0)
+    assert c["parts"]["weight_read_ns"] == pytest.approx(5.0)
+    assert c["parts"]["priced_by"] == "gather and write"
+    assert c["speedup_ceiling"] == pytest.approx(85 / 25)
+    assert ceiling_fraction(2.0, c["speedup_ceiling"]) == pytest.approx(2.0 * 25 / 85)
+
+
+def test_without_gather_and_write_curves_the_write_is_overlapped_and_said_so():
+    # The gathers alone (80 and 2 x 10 ns), the write (the 512 B row at 2048 x 512 B = 1
+    # MiB: 10 ns) as a stream overlapped with them.
+    c = speedup_ceiling(OVERLAPPED, base(), memrec())
     assert c["parts"]["baseline_floor_ns"] == pytest.approx(80.0)
     assert c["parts"]["compressed_floor_ns"] == pytest.approx(20.0)
     assert c["parts"]["output_write_ns"] == pytest.approx(10.0)
-    assert c["parts"]["weight_read_ns"] == pytest.approx(5.0)
+    assert c["parts"]["priced_by"] == "gather, write overlapped"
     assert c["speedup_ceiling"] == pytest.approx(80 / 20)
-    assert ceiling_fraction(2.0, c["speedup_ceiling"]) == pytest.approx(2.0 * 20 / 80)
+    assert [n for n in c["notes"] if "no gather-and-write curves" in n
+            and "may be too high" in n]
 
 
 def test_each_floor_is_its_slowest_overlapped_stream():
-    # 4 weight reads in a 1 GiB weight table (4 x 40 ns) outlast 2 token rows (2 x 10).
+    # 4 weight reads in a 1 GiB weight table (4 x 40 ns) outlast 2 token rows + write (25).
     heavy = memrec(params={"k_weight": 4, "weight_rows": GIB // 4},
                    kernel_bytes=2048 * 512 + GIB)
     c = speedup_ceiling(LIMITS, base(), heavy)
     assert c["parts"]["compressed_floor_ns"] == pytest.approx(4 * 40.0)
-    assert c["speedup_ceiling"] == pytest.approx(80 / 160)
-    # A write slower than the baseline's row (tiny pooling-1 batch, huge output) floors both.
+    assert c["speedup_ceiling"] == pytest.approx(85 / 160)
+    # Without gather-and-write curves, a write slower than the baseline's row (tiny
+    # pooling-1 batch, huge output) floors both.
     slow_write = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0), (4 * GIB, 200.0))},
                   "gather_step": 8, "doubtful_reasons": []}
     c = speedup_ceiling(slow_write, base(batch_size=8 * 1024 * 1024),
@@ -63,12 +91,33 @@ def test_each_floor_is_its_slowest_overlapped_stream():
     assert c["speedup_ceiling"] == pytest.approx(1.0)
 
 
+def test_rows_per_output_row_interpolate_and_extend_the_measured_bags():
+    # Per output row at 1 MiB: 1 row 15, 2 rows 25, 4 rows 45 ns (10 a row, 5 the write).
+    k3 = speedup_ceiling(LIMITS, base(), memrec(params={"k": 3}))
+    assert k3["parts"]["compressed_floor_ns"] == pytest.approx(35.0)
+    assert k3["notes"] == []
+    k8 = speedup_ceiling(LIMITS, base(), memrec(params={"k": 8}))
+    assert k8["parts"]["compressed_floor_ns"] == pytest.approx(85.0)  # 45 + 4 x 10
+    assert k8["notes"] == ["8 rows per output row extrapolated from the bags of 2 and 4 rows"]
+    # Curves noisier than a row's cost (4 rows no dearer than 2): scale the nearest bag.
+    flat = LIMITS | {"gather_bag": LIMITS["gather_bag"] | {
+        "512B/1t/4": curve((MIB, 25.0 / 4), (GIB, 165.0 / 4))}}
+    assert speedup_ceiling(flat, base(), memrec(params={"k": 8}))["parts"][
+        "compressed_floor_ns"] == pytest.approx(25.0 * 8 / 4)
+
+
 def test_pooling_shares_the_write_and_k_raises_the_floor():
+    # 10 ids per bag: the baseline reads 10 rows per output row (85 + 9 x 80 at 1 GiB,
+    # past the measured bags: 325 + 6 x 80), MEM-REC 20 (45 + 16 x 10 at 1 MiB).
     pooled = speedup_ceiling(LIMITS, base(pooling=10), memrec(pooling=10))
     assert pooled["parts"]["output_write_ns"] == pytest.approx(1.0)  # one row per 10 ids
-    assert pooled["speedup_ceiling"] == pytest.approx(80 / 20)
+    assert pooled["parts"]["baseline_floor_ns"] == pytest.approx(805 / 10)
+    assert pooled["parts"]["compressed_floor_ns"] == pytest.approx(205 / 10)
+    assert pooled["speedup_ceiling"] == pytest.approx(805 / 205)
     k4 = speedup_ceiling(LIMITS, base(), memrec(params={"k": 4}))
-    assert k4["speedup_ceiling"] == pytest.approx(80 / 40)
+    assert k4["speedup_ceiling"] == pytest.approx(85 / 45)
+    overlapped = speedup_ceiling(OVERLAPPED, base(pooling=10), memrec(pooling=10))
+    assert overlapped["speedup_ceiling"] == pytest.approx(80 / 20)
 
 
 def test_log_log_interpolation_between_curve_points():
@@ -103,7 +152,7 @@ def test_no_limits_or_no_model_gives_no_number_and_says_why():
 def test_bloom_and_shared_layout():
     bloom = base(kernel="bloom", params=json.dumps({"token_rows": 2048, "k": 2}),
                  kernel_bytes=2048 * 512)
-    assert speedup_ceiling(LIMITS, base(), bloom)["speedup_ceiling"] == pytest.approx(80 / 20)
+    assert speedup_ceiling(LIMITS, base(), bloom)["speedup_ceiling"] == pytest.approx(85 / 25)
     # Shared layout: 26 features, one bag per sample: the write is 1/26 of a row per id.
     shared = memrec(layout="shared", features=26, batch_size=64)
     c = speedup_ceiling(LIMITS, base(layout="shared", features=26), shared)
@@ -121,8 +170,8 @@ def test_points_csv_columns_pair_each_compressed_point_with_its_baseline():
             memrec(point_id="failed") | ok | {"status": "failed"}]
     cols = ceiling_columns(rows, LIMITS)
     assert set(cols) == {"m", "m8"}
-    assert cols["m"]["speedup_ceiling"] == pytest.approx(80 / 20)
-    assert cols["m"]["ceiling_fraction"] == pytest.approx(1.8 / (80 / 20))
+    assert cols["m"]["speedup_ceiling"] == pytest.approx(85 / 25)
+    assert cols["m"]["ceiling_fraction"] == pytest.approx(1.8 / (85 / 25))
     assert cols["m"]["ceiling_note"] == "curve 512B/1t"
     assert cols["m8"]["speedup_ceiling"] is None and "no ok baseline" in cols["m8"]["ceiling_note"]
     none = ceiling_columns(rows, None, "this run references no limits result")
@@ -157,12 +206,17 @@ def test_points_csv_stores_the_ceiling_of_the_referenced_limits_result(tmp_path,
 def test_each_row_priced_by_the_cheaper_of_the_prefetching_and_demand_curves():
     # Demand loads cheaper in DRAM (60 < 80), prefetching cheaper in cache (10 < 12):
     # the floor takes the cheaper one at each working set, on both sides.
-    limits = LIMITS | {"gather_demand": {"512B/1t": curve((MIB, 12.0), (GIB, 60.0)),
-                                         "64B/1t": curve((MIB, 5.0), (GIB, 40.0))}}
+    limits = OVERLAPPED | {"gather_demand": {"512B/1t": curve((MIB, 12.0), (GIB, 60.0)),
+                                             "64B/1t": curve((MIB, 5.0), (GIB, 40.0))}}
     c = speedup_ceiling(limits, base(), memrec())
     assert c["parts"]["baseline_row_ns"] == pytest.approx(60)
     assert c["parts"]["token_row_ns"] == pytest.approx(10)
     assert c["speedup_ceiling"] == pytest.approx(60 / 20)
+    # So do the gather-and-write curves: one row and its write in DRAM on demand loads, 65.
+    demand = {f"512B/1t/{r}": c for r, c in bags(5.0, [(MIB, 12.0), (GIB, 60.0)]).items()}
+    c = speedup_ceiling(LIMITS | {"gather_bag_demand": demand}, base(), memrec())
+    assert c["parts"]["baseline_floor_ns"] == pytest.approx(65)
+    assert c["parts"]["compressed_floor_ns"] == pytest.approx(25)
 
 
 def test_a_doubtful_or_one_row_probe_limits_result_says_so():
@@ -190,13 +244,13 @@ def test_doubts_are_found_in_a_limits_json_that_did_not_store_them():
 def test_a_fraction_above_the_noise_names_the_side_that_left_its_floor():
     from harness.limits.ceiling import fraction_note
 
-    parts = speedup_ceiling(LIMITS, base(), memrec())["parts"]  # floors 80 and 20 ns
-    assert fraction_note(parts, 160.0, 20.0, 2.0).startswith(
-        "2.00 of the ceiling: the baseline ran slower than its gather floor (160 against 80")
-    beat = fraction_note(parts, 80.0, 10.0, 2.0)
-    assert "compressed kernel beat its modelled floor (10 against 20" in beat
+    parts = speedup_ceiling(LIMITS, base(), memrec())["parts"]  # floors 85 and 25 ns
+    assert fraction_note(parts, 170.0, 25.0, 2.0).startswith(
+        "2.00 of the ceiling: the baseline ran slower than its gather floor (170 against 85")
+    beat = fraction_note(parts, 85.0, 12.5, 2.0)
+    assert "compressed kernel beat its modelled floor (12.5 against 25" in beat
     assert "baseline" not in beat
-    assert fraction_note(parts, 160.0, 20.0, 1.04) == ""       # within noise: nothing
+    assert fraction_note(parts, 170.0, 25.0, 1.04) == ""       # within noise: nothing
     assert fraction_note(parts, 70.0, 40.0, 1.2) == ""         # no side left its floor
     assert fraction_note({}, 160.0, 20.0, 2.0) == ""           # no ceiling priced
 
@@ -205,13 +259,13 @@ def test_points_csv_note_explains_a_fraction_above_one():
     from harness.limits.ceiling import ceiling_columns
 
     ok = {"status": "ok", "table_rows": 1000, "distribution": "uniform", "pages": "thp"}
-    rows = [base(point_id="b", latency_p50_ns=2048 * 160.0, ns_per_lookup=160.0) | ok,
-            memrec(point_id="m", latency_p50_ns=2048 * 20.0, ns_per_lookup=20.0) | ok]
+    rows = [base(point_id="b", latency_p50_ns=2048 * 170.0, ns_per_lookup=170.0) | ok,
+            memrec(point_id="m", latency_p50_ns=2048 * 25.0, ns_per_lookup=25.0) | ok]
     cols = ceiling_columns(rows, LIMITS)
     assert cols["m"]["ceiling_fraction"] == pytest.approx(2.0)
     assert cols["m"]["ceiling_note"] == (
         "curve 512B/1t; 2.00 of the ceiling: the baseline ran slower than its gather floor "
-        "(160 against 80 ns/lookup)")
+        "(170 against 85 ns/lookup)")
 
 
 def test_a_compared_point_priced_from_given_limits_carries_their_notes():
@@ -219,7 +273,7 @@ def test_a_compared_point_priced_from_given_limits_carries_their_notes():
 
     doubtful = LIMITS | {"doubtful_reasons": ["the LLC is slower than DRAM"]}
     c = ceiling_of(memrec(), base(), 2.0, doubtful)
-    assert c["ceiling"] == pytest.approx(80 / 20)
+    assert c["ceiling"] == pytest.approx(85 / 25)
     assert c["ceiling_note"].startswith("from the given limits result; doubtful limits result")
     assert ceiling_of(memrec(), base(), 2.0, LIMITS)["ceiling_note"] == \
         "from the given limits result"

@@ -2,17 +2,23 @@
 
 A compressed embedding cannot beat the machine's own gather loop: per lookup the
 baseline must fetch one row of ``dim x 4`` bytes from its (large) table, MEM-REC k token
-rows from its (small) token table plus k' 4-byte weights from its weight table. With
-``g(bytes, ws)`` the cheapest random-row gather cost per row that ``harness limits``
-measured at working set ``ws`` (the lower of its prefetching and demand-load curves
-there, each log-log interpolated by ``analysis.gather_cost_at``):
+rows from its (small) token table plus k' 4-byte weights from its weight table, and
+both must write the output row of each bag. With ``G(ws, r)`` the cheapest cost that
+``harness limits`` measured for gathering r random rows at working set ``ws`` and
+writing their sum to an output row (its gather-and-write curves, ``bag`` r = 1, 2, 4 of
+kernels/microbench.py ``Gather``; the lower of the prefetching and demand curves, each
+log-log interpolated in ``ws``, linear in r between and beyond the measured bags), and
+``P`` the ids per bag (pooling, x features in the shared layout):
 
-    baseline floor   = max(g(row, baseline tables' bytes), write)
-    compressed floor = max(k * g(row, token tables' bytes),
-                           k' * g(64 B, weight tables' bytes), write)
-    write            = g(row, output bytes of one batch) * bags per lookup
+    baseline floor   = G(baseline tables' bytes, P) / P
+    compressed floor = max(G(token tables' bytes, k * P) / P,  k' * g(64 B, weight bytes))
     speedup_ceiling  = baseline floor / compressed floor
     ceiling_fraction = measured speedup / speedup_ceiling
+
+where ``g(bytes, ws)`` is the gather alone (the 8-row probe, no output). A limits result
+from before the gather-and-write curves prices the write as a stream overlapped with the
+gathers (``max(k * g(row, token ws), k' * g(64 B, weight ws), write)``, ``write`` = g at
+the output's bytes / P), and its ceilings say that they may be too high.
 
 Choices, and why:
 - ``g`` is a floor only if no kernel fetches rows faster. The probe
@@ -25,22 +31,29 @@ Choices, and why:
   (``gather_step`` absent or 1) still prices a ceiling, with a note saying it may be
   too low. Prefetching does not always pay (8 rows per pass already keep many
   loads in flight), so ``g`` is the cheaper of the two curves at each working set.
-- Each floor is the largest of its terms, not their sum: the token gathers, the weight
-  reads and the output write are independent streams (different tables, different
-  cache levels) that an out-of-order core overlaps, so only the slowest is a time no
-  kernel can go below. The sum was the time without any overlap, which the kernels
-  beat: on the 2-vCPU Zen 4 VM (limits of 2026-12-04, 1 thread, token table 1/8 LLC,
-  k = k' = 2) it priced MEM-REC at 2 x 14.5 (token rows) + 2 x 4.2 (weights) + 14.1
-  (write) = 51.6 ns per lookup, and the fused kernel took 29.7.
+- The output row is written in the same loop as the rows are gathered, and it is not
+  free: on the 2-vCPU Zen 4 VM (1 thread, token table 4 MiB, batch 2048, 512-byte rows)
+  the fused kernel (k = 2) took 24.5 ns per id, 19.2 with its output write removed,
+  and the minimal kernel (indices given, 2 rows summed, the row written) 22 ns, against
+  16.7 for the 8-row probe's two rows alone (``benchmarks/results/2026-12-04-write-floor.md``).
+  A write priced as an overlapped stream (the maximum of the terms, as until issue 17's
+  second round) let the ceiling assume a kernel that writes nothing; priced apart and
+  added, it is not a floor either (the core overlaps a part: probe + write came to
+  0.8-1.3x the minimal kernel). So the gather and the write are measured together.
+- The weight reads stay an overlapped stream (the maximum): a k'-weight table is small
+  and its reads did not cost the fused kernel anything measurable (k' = 2 against
+  k' = 0: 24.3-24.6 against 23.7-25.1 ns per id, same VM). Only the slowest term is a
+  time no kernel can go below.
 - A k'-weight read touches one cache line, so it costs what one 64-byte row costs at the
   weight table's working set; without a 64 B curve, the smallest measured row's cost
   scaled by 64 / its row bytes (said in ``notes``).
 - The output row is written once per bag (pooling x features ids share it in the shared
-  layout, ``pooling`` ids per feature otherwise), and costs what moving a row costs at
-  the output buffer's working set. The baseline writes the same output, so the write is
-  on both sides: leaving it off the baseline's side (issue 17's wording) would make the
-  ceiling lower than the machine allows and flatter every kernel. (With the maximum it
-  matters only where the write is the slowest term.)
+  layout, ``pooling`` ids per feature otherwise), on both sides: the baseline writes the
+  same output, and leaving it off the baseline's side (issue 17's wording) would make
+  the ceiling lower than the machine allows and flatter every kernel. The probe writes
+  into an output of a 2048-lookup batch's rows (1 MiB of 512-byte rows) whatever the
+  kernel's batch: the write cost hardly changes with it (1 and 8 MiB: 7.0 and 6.0 ns
+  per row, 1 thread).
 - Both sides use the same curve (the measured row size nearest ``dim x 4``, at the
   point's thread count, else one thread): the ratio needs the same yardstick, not an
   exact one.
@@ -166,9 +179,9 @@ def speedup_ceiling(limits: dict | None, baseline, compressed) -> dict:
         return min(c for c in costs if c is not None)
 
     shared = str(compressed.get("layout") or "") == "shared"
-    bags_per_lookup = 1 / (pooling * features) if shared else 1 / pooling
+    ids_per_bag = pooling * features if shared else pooling
     output_ws = int(batch * (1 if shared else features) * row_bytes)
-    write = gather(curve_row, output_ws) * bags_per_lookup
+    write = gather(curve_row, output_ws) / ids_per_bag
     scalar = 0.0
     if kw:
         line_row = min(by_row)
@@ -183,11 +196,60 @@ def speedup_ceiling(limits: dict | None, baseline, compressed) -> dict:
              "weight_read_ns": scalar, "k_weight": kw, "output_write_ns": write,
              "baseline_working_set_bytes": base_bytes, "token_working_set_bytes": token_ws,
              "weight_working_set_bytes": weight_ws, "output_working_set_bytes": output_ws}
-    # Overlapped streams: the slowest one is the floor (the module docstring says why).
-    parts["baseline_floor_ns"] = max(parts["baseline_row_ns"], write)
-    parts["compressed_floor_ns"] = max(k * parts["token_row_ns"], kw * scalar, write)
+    bags = _bag_sizes(limits, curve_row, t)
+    if len(bags) >= 2:
+        # Rows gathered and output rows written, measured together (the module docstring
+        # says why): a bag of ids_per_bag ids reads ids_per_bag rows on the baseline's
+        # side, k times that on MEM-REC's, and writes one row on each.
+        def bag_ns(ws: int, rows: int) -> float:
+            return _bag_cost(limits, curve_row, t, ws, rows, bags, notes) / ids_per_bag
+
+        parts["baseline_floor_ns"] = bag_ns(base_bytes, ids_per_bag)
+        parts["compressed_floor_ns"] = max(bag_ns(token_ws, k * ids_per_bag), kw * scalar)
+        parts["priced_by"] = "gather and write"
+    else:
+        notes.append("no gather-and-write curves (a limits result from before they were "
+                     "measured): the output write priced as a stream overlapped with the "
+                     "gathers, which it is not: the ceiling may be too high (measure the "
+                     "limits again)")
+        # Overlapped streams: the slowest one is the floor.
+        parts["baseline_floor_ns"] = max(parts["baseline_row_ns"], write)
+        parts["compressed_floor_ns"] = max(k * parts["token_row_ns"], kw * scalar, write)
+        parts["priced_by"] = "gather, write overlapped"
     return {"speedup_ceiling": parts["baseline_floor_ns"] / parts["compressed_floor_ns"],
-            "reason": "", "notes": notes, "parts": parts}
+            "reason": "", "notes": list(dict.fromkeys(notes)), "parts": parts}
+
+
+def _bag_sizes(limits: dict, row: int, threads: int) -> list[int]:
+    """The bag sizes (rows per output row) whose gather-and-write curve was measured."""
+    prefix = f"{row}B/{threads}t/"
+    return sorted(int(key[len(prefix):]) for key in limits.get("gather_bag") or {}
+                  if key.startswith(prefix) and key[len(prefix):].isdigit())
+
+
+def _bag_cost(limits: dict, row: int, threads: int, ws: int, rows: int, bags: list[int],
+              notes: list[str]) -> float:
+    """ns to gather ``rows`` rows at working set ``ws`` and write one output row: the
+    measured bag curves at ``ws``, linear in the rows between measured bag sizes (a
+    fixed write plus a cost per row), extended beyond them by the last two's slope."""
+    def cost(bag: int) -> float:
+        costs = [gather_cost_at(limits, row, threads, max(1, ws), kind, bag)
+                 for kind in ("gather_bag", "gather_bag_demand")]
+        return min(c for c in costs if c is not None) * bag  # per output row
+
+    if rows in bags:
+        return cost(rows)
+    lo = max([b for b in bags if b < rows], default=bags[0])
+    hi = min([b for b in bags if b > rows], default=bags[-1])
+    if lo == hi:  # beyond the measured bags: extend by the last two's slope
+        lo, hi = (bags[0], bags[1]) if rows < bags[0] else (bags[-2], bags[-1])
+        notes.append(f"{rows} rows per output row extrapolated from the bags of {lo} and "
+                     f"{hi} rows")
+    per_row = (cost(hi) - cost(lo)) / (hi - lo)
+    if per_row <= 0:  # curves noisier than the rows' cost: scale the nearest bag instead
+        near = hi if abs(hi - rows) <= abs(lo - rows) else lo
+        return cost(near) * rows / near
+    return cost(lo) + (rows - lo) * per_row
 
 
 def limits_notes(limits: dict) -> list[str]:
