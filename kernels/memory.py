@@ -34,6 +34,7 @@ PAGE_BYTES = 4096
 HUGE_PAGE_BYTES = 2 << 20
 PAGE_POLICIES = ("default", "4k", "thp", "hugetlb")
 _MAP_HUGETLB = getattr(mmap, "MAP_HUGETLB", 0x40000)  # Linux x86/arm value
+MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+
 
 
 def _round_up(n: int, to: int) -> int:
@@ -76,15 +77,47 @@ def aligned_empty(shape, dtype=np.float32, align: int = PAGE_BYTES,
     if pages != "default":  # mappings start 2 MiB aligned: any align up to that holds
         return _mapped(nbytes, pages).view(dtype).reshape(shape)
     if nbytes >= POPULATE_BYTES and hasattr(mmap, "MAP_POPULATE"):
-        # The same anonymous pages malloc would map (no madvise: the system's policy),
-        # faulted in at once.
-        mm = mmap.mmap(-1, nbytes + align, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-                       | mmap.MAP_POPULATE)
-        raw = np.frombuffer(mm, dtype=np.uint8)
+        raw = _populated(nbytes + align)
     else:
         raw = np.empty(nbytes + align, dtype=np.uint8)
     offset = (-raw.ctypes.data) % align
     return raw[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
+def _numpy_madvises_huge() -> bool:
+    """Whether numpy asks for transparent huge pages (``MADV_HUGEPAGE``) for its own
+    arrays of 4 MiB and more (numpy's ``_set_madvise_hugepage``; on by default on Linux)."""
+    try:
+        from numpy._core.multiarray import _get_madvise_hugepage
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _get_madvise_hugepage
+    return bool(_get_madvise_hugepage()) and hasattr(mmap, "MADV_HUGEPAGE")
+
+
+def _populated(nbytes: int) -> np.ndarray:
+    """A uint8 array on the pages numpy's allocator would give (``madvise``d for huge
+    pages as numpy does), every page faulted in by one call: ~5x faster on a VM than a
+    fault per first touch.
+
+    ``MAP_POPULATE`` faults pages in when the mapping is made, before any ``madvise`` can
+    ask for huge pages, so it serves only where numpy asks for none; otherwise the
+    mapping is advised first and then populated with ``MADV_POPULATE_WRITE`` (Linux
+    5.14+; older kernels fault it in as the fill writes it, 2 MiB per fault). Until this
+    was so, default-page tables of 64 MiB and more got 4 KiB pages where THP is in
+    ``madvise`` mode, while numpy's smaller ones got huge pages (2-vCPU Zen 4 VM:
+    ``huge_page_fraction`` 0 for the 2 GiB baseline of benchmarks/speed.py).
+    """
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    if not _numpy_madvises_huge():
+        return np.frombuffer(mmap.mmap(-1, nbytes, flags=flags | mmap.MAP_POPULATE),
+                             dtype=np.uint8)
+    mm = mmap.mmap(-1, nbytes, flags=flags)
+    mm.madvise(mmap.MADV_HUGEPAGE)
+    try:
+        mm.madvise(MADV_POPULATE_WRITE)
+    except OSError:  # a kernel before 5.14: the fill faults the pages in
+        pass
+    return np.frombuffer(mm, dtype=np.uint8)
 
 
 def parse_smaps(text: str, address: int) -> dict | None:
@@ -148,8 +181,8 @@ def alignment_of(array: np.ndarray) -> int:
 # load, ~1 s on a busy 2-vCPU VM, cost more than numpy's ~0.4 GB/s on a smaller table).
 # Both paths give the same values.
 PARALLEL_FILL_BYTES, PARALLEL_FILL_COLD_BYTES = 64 * 2**20, 512 * 2**20
-# Default-page tables at least this big are mapped with MAP_POPULATE: the kernel
-# faults every page in one call, ~5x faster on a VM than a page fault per first touch.
+# Default-page tables at least this big get their pages faulted in by one call
+# (``_populated``), ~5x faster on a VM than a page fault per first touch.
 POPULATE_BYTES = 64 * 2**20
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 

@@ -1,6 +1,7 @@
 """The page-size knob: allocation, what the kernel really gave, and the plan's checks."""
 
 import csv
+import platform
 
 import numpy as np
 import pytest
@@ -57,6 +58,35 @@ def test_mapped_tables_are_aligned_and_report_their_pages(pages):
     if pages == "4k":
         assert report["huge_bytes"] == 0
     # thp: the kernel may still decline (THP "never"); what it gave is reported, not assumed
+
+
+def _vm_flags(address: int) -> list[str]:
+    """The VmFlags of the /proc/self/smaps mapping holding ``address``."""
+    inside = False
+    for line in open("/proc/self/smaps"):
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            inside = lo <= address < hi
+        elif inside and head == "VmFlags:":
+            return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.parametrize("madvise", [True, False])
+def test_big_default_tables_get_the_pages_numpy_would_give(monkeypatch, madvise):
+    # Tables of POPULATE_BYTES and more are mapped and populated at once; they must still
+    # be advised for huge pages where numpy advises its own arrays (MAP_POPULATE alone
+    # gave them 4 KiB pages under THP "madvise"), and not where numpy does not.
+    from kernels import memory
+
+    monkeypatch.setattr(memory, "_numpy_madvises_huge", lambda: madvise)
+    table = aligned_empty((memory.POPULATE_BYTES // 256, 64), np.float32)
+    assert table.ctypes.data % memory.PAGE_BYTES == 0
+    assert ("hg" in _vm_flags(table.ctypes.data)) is madvise
+    release = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+    if release >= (5, 14):  # MADV_POPULATE_WRITE (older: the fill faults pages in)
+        assert page_report(table, "default")["resident_bytes"] >= table.nbytes
 
 
 def test_unknown_policy_is_refused():
