@@ -83,8 +83,12 @@ def _bag_lines(limits: dict) -> list[str]:
         curve, _, bag = key.rpartition("/")
         by_curve.setdefault(curve, []).append(int(bag))
     lines = []
-    for curve, bags in sorted(by_curve.items(), key=lambda kv: kv[0]):
+    def numbers(curve: str) -> tuple[int, int]:  # "512B/2t" -> (512, 2)
         row, threads = (int(x.rstrip("Bt")) for x in curve.split("/"))
+        return row, threads
+
+    for curve, bags in sorted(by_curve.items(), key=lambda kv: numbers(kv[0])):
+        row, threads = numbers(curve)
         biggest = max(p["working_set_bytes"] for p in limits["gather_bag"][f"{curve}/{bags[0]}"])
         parts = []
         for ws in (limits["sysfs_llc_bytes"] // 8, biggest):
