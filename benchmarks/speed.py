@@ -3,10 +3,10 @@
     python benchmarks/speed.py [--rounds 3] [--quick] [--out DIR]
     python benchmarks/speed.py --from DIR [DIR ...]     # re-analyse stored runs
 
-Each round runs ``benchmarks/scenarios/speed_baseline.yaml``, ``speed_memrec.yaml``
-and ``speed_baseline_4k.yaml`` with ``python -m harness run``: every implementation in its
-own pinned worker process (torch's and numba's OpenMP pools never share one).
-Rounds alternate the two so that drift of a shared machine falls on both; the
+Each round runs ``benchmarks/scenarios/speed_baseline.yaml``, ``speed_memrec.yaml``,
+``speed_baseline_4k.yaml`` and ``speed_floor.yaml`` with ``python -m harness run``: every
+implementation in its own pinned worker process (torch's and numba's OpenMP pools never
+share one). Rounds alternate them so that drift of a shared machine falls on all; the
 figure per point is the median over rounds of each run's median ns/lookup.
 
 Printed per (threads, batch, token table size, k), with the targets:
@@ -17,11 +17,15 @@ Printed per (threads, batch, token table size, k), with the targets:
           target >= 2. The baseline there has transparent huge pages, as every
           table the harness allocates by default (the fair comparison); "64x 4k"
           is the same baseline on 4 KiB pages, as a table torch allocates itself gets.
-  ceiling the speedup over that 64x baseline this machine allows, from a `harness limits`
-          result (harness/limits/ceiling.py: the baseline's gather floor over k token rows
-          + k' weight reads + the output write); "of ceiling" = vs 64x / ceiling, target
-          >= 0.9 (issue 17). Without a limits result (--limits DIR, else this machine's
-          newest under results/limits/) the columns say "-" and the output says why.
+  ceiling the speedup over that 64x baseline this machine allows (harness/limits/ceiling.py:
+          the baseline's gather-and-write floor over that of k token rows, or k' weight
+          reads if slower), priced from the floor probes of ``speed_floor.yaml``, measured
+          in the same rounds as the kernels (each point its median over rounds: a limits
+          result measured at another time met another DRAM: on the 2-vCPU VM torch's 64x
+          baseline took 72 and 97 ns a minute apart); for stored runs without them, from
+          a `harness limits` result (--limits DIR, else this machine's newest under
+          results/limits/), else "-" and why. "of ceiling" = vs 64x / ceiling, target
+          >= 0.9 (issue 17).
           Lines "ceiling: ..." under the table say when the limits result is doubtful
           or from the one-row probe of before issue 17, and why a fraction is above 1.05.
 "fused" is what a scenario gets when it leaves prefetch unset (harness/scenario/kernelspec.py):
@@ -43,7 +47,7 @@ from harness.errors import UsageError
 from harness.store.reader import read_limits, read_result
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k")
+SCENARIOS = ("speed_baseline", "speed_memrec", "speed_baseline_4k", "speed_floor")
 FLOOR_TARGET, TORCH_TARGET, BIG_TARGET, CEILING_TARGET = 1.3, 1.5, 2.0, 0.9
 AUTO_PREFETCH_IDS, AUTO_PREFETCH_FROM_LLC = 8, 0.25  # as in harness/scenario/kernelspec.py
 
@@ -64,6 +68,9 @@ def read_points(directory: Path) -> list[dict]:
 def _key(row: dict) -> tuple:
     params = json.loads(row["params"])
     llc_ratio = round(float(row["llc_ratio"]), 5)
+    if row["kernel"] == "gather":  # a floor probe (speed_floor.yaml)
+        return ("floor", int(row["table_bytes"]), params.get("bag") or 0, params["prefetch"],
+                int(row["threads"]), int(row["batch_size"]))
     if row["kernel"] == "baseline":
         pages = "-4k" if row.get("pages") == "4k" else ""
         return ("baseline" + pages, llc_ratio, int(row["threads"]), int(row["batch_size"]))
@@ -103,9 +110,27 @@ def ceiling_vs_64x(limits: dict | None, memrec_row: dict, llc_bytes: int) -> dic
     return speedup_ceiling(limits, baseline, compressed)
 
 
+def same_round_floors(runs: list[list[dict]], batch: int) -> dict | None:
+    """The floor curves (harness.limits.analysis.floor_curves) of the probes measured in
+    the same rounds as the kernels, each point its median over rounds, for kernels timed
+    at ``batch`` lookups: a probe with bag r counts at ``batch`` x r ids, so that it
+    writes as many output rows as the kernels; None when the runs hold no probe (pure)."""
+    from harness.limits.analysis import floor_curves
+
+    first: dict[tuple, dict] = {}
+    values = per_point(runs, first)
+    rows = [row | {"ns_per_lookup": str(statistics.median(values[key])), "status": "ok"}
+            for key, row in first.items()
+            if key[0] == "floor" and key[5] == batch * max(1, key[2])]
+    if not rows:
+        return None
+    return floor_curves(rows) | {"doubtful_reasons": [], "same_round_probes": len(rows)}
+
+
 def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = None) -> list[dict]:
-    """One row per (threads, batch, token bytes, k) with the ratios and, given a limits
-    result, the ceiling of the 64x comparison (pure)."""
+    """One row per (threads, batch, token bytes, k) with the ratios and the ceiling of the
+    64x comparison: from the floor probes measured in the same rounds where the runs hold
+    them, else from ``limits`` (a `harness limits` result) (pure)."""
     from harness.limits.ceiling import fraction_note
 
     first: dict[tuple, dict] = {}
@@ -142,8 +167,11 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
         row["big_applies"] = k == 2 and ratio <= 0.125
         row["big_ok"] = row["vs_64x"] is not None and row["vs_64x"] >= BIG_TARGET
         row["big_4k_ok"] = row["vs_64x_4k"] is not None and row["vs_64x_4k"] >= BIG_TARGET
-        ceiling = ceiling_vs_64x(limits, first[("memrec", f"fused-pf{auto}", token_bytes, k,
-                                                threads, batch)], llc_bytes)
+        floors = same_round_floors(runs, batch)
+        ceiling = ceiling_vs_64x(floors or limits, first[("memrec", f"fused-pf{auto}",
+                                                           token_bytes, k, threads, batch)],
+                                 llc_bytes)
+        row["ceiling_source"] = "same rounds" if floors else "limits"
         row["ceiling"], row["ceiling_note"] = ceiling["speedup_ceiling"], ceiling["reason"]
         row["of_ceiling"] = (row["vs_64x"] / row["ceiling"]
                              if row["vs_64x"] is not None and row["ceiling"] else None)
@@ -292,9 +320,13 @@ def main(argv=None) -> int:
     if limits and limits.get("machine_identity") != Machine.from_dict(machine).identity():
         print(f"warning: {limits_dir} was measured on another machine than these runs",
               file=sys.stderr)
-    print(f"ceiling from {limits_dir}" if limits_dir else
-          "no limits result of this machine: no ceiling (run `python -m harness limits`, "
-          "or pass --limits DIR)")
+    if any(r.get("ceiling_source") == "same rounds" for r in table):
+        print(f"ceiling from the floor probes measured in the same {rounds} round(s) "
+              f"(benchmarks/scenarios/speed_floor.yaml, median over rounds)")
+    else:
+        print(f"ceiling from {limits_dir}" if limits_dir else
+              "no limits result of this machine: no ceiling (run `python -m harness limits`, "
+              "or pass --limits DIR)")
     print(format_table(table))
     print(summary(table))
     (out / "speed.md").write_text(f"{title}\n\n{format_table(table, markdown=True)}\n\n"

@@ -252,6 +252,11 @@ def test_a_fraction_above_the_noise_names_the_side_that_left_its_floor():
     assert "baseline" not in beat
     assert fraction_note(parts, 170.0, 25.0, 1.04) == ""       # within noise: nothing
     assert fraction_note(parts, 70.0, 40.0, 1.2) == ""         # no side left its floor
+    # At any fraction: a baseline faster than its floor makes the ceiling too high.
+    assert fraction_note(parts, 70.0, 40.0, 0.6) == (
+        "0.60 of the ceiling, understated: the baseline beat its modelled floor (70 against "
+        "85 ns/lookup), so the ceiling is too high here")
+    assert fraction_note(parts, 82.0, 40.0, 0.6) == ""         # within noise of it
     assert fraction_note({}, 160.0, 20.0, 2.0) == ""           # no ceiling priced
 
 

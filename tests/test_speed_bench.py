@@ -67,7 +67,8 @@ def test_speed_table_marks_misses_and_missing(repo):
     assert "MISS" in speed.format_table([row])
 
 
-@pytest.mark.parametrize("name", ["speed_baseline", "speed_memrec", "speed_baseline_4k"])
+@pytest.mark.parametrize("name", ["speed_baseline", "speed_memrec", "speed_baseline_4k",
+                                  "speed_floor"])
 def test_benchmark_scenarios_validate(repo, name):
     for quick in (False, True):
         assert load_scenario(repo / "benchmarks" / "scenarios" / f"{name}.yaml", quick).scenario
@@ -113,3 +114,30 @@ def test_speed_summary_says_a_ceiling_is_doubtful_and_why_it_was_beaten(repo):
     assert ("\nceiling: 1 thr, batch 2048, token 1/8 LLC, k 2: 1.25 of the ceiling: the "
             "baseline ran slower than its gather floor (200 against 80 ns/lookup)") in text
     assert "one-row probe" not in text
+
+
+def _probe(ns, table_bytes, bag, ids, prefetch=8):
+    """A floor probe's row (speed_floor.yaml): ``ns`` per gathered row."""
+    params = {"prefetch": prefetch, "bag": bag} if bag else {"prefetch": prefetch, "step": 8}
+    return _row("gather", ns, table_bytes / LLC, batch=ids, **params) | {
+        "table_bytes": str(table_bytes)}
+
+
+def test_the_ceiling_comes_from_the_floor_probes_of_the_same_rounds(repo):
+    speed = _speed_module(repo)
+    runs, gather = _ceiling_case(100.0)
+    token, big = LLC // 8, 64 * LLC
+    # Per output row: one row and its write at 64x LLC 90 then 110 ns (median 100); two
+    # rows and the write at 1/8 LLC 25 (12.5 per row). A bag-2 probe counts at 2 x 2048
+    # ids (as many output rows as the kernels' batch): the one at 2048 ids is ignored.
+    probes = [_probe(11.0, token, 1, 2048), _probe(12.5, token, 2, 4096),
+              _probe(99.0, token, 2, 2048), _probe(80.0, big, 2, 4096),
+              _probe(8.0, token, 0, 2048)]
+    rounds = [runs[0] + probes + [_probe(90.0, big, 1, 2048)],
+              runs[0] + probes + [_probe(110.0, big, 1, 2048)]]
+    (row,) = speed.speed_table(rounds, LLC, {"gather": gather})  # the limits are not used
+    assert row["ceiling_source"] == "same rounds"
+    assert row["ceiling"] == pytest.approx(100 / 25)
+    assert row["of_ceiling"] == pytest.approx((100 / 40) / (100 / 25))
+    (old,) = speed.speed_table(runs, LLC, {"gather": gather})  # runs without probes
+    assert old["ceiling_source"] == "limits" and old["ceiling"] == pytest.approx(80 / 20)

@@ -218,13 +218,10 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     llc = machine["llc_bytes"]
     caches = machine.get("caches", [])
     l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
-    # One probe per curve: where several steps were measured, the largest (the floor).
-    step = max((_step(r) for r in rows if r.get("kernel") == "gather" and not _bag(r)),
-               default=None)
+    floors = floor_curves(rows)
+    step = floors["gather_step"]
     rows = [r for r in rows if r.get("kernel") != "gather" or _bag(r) or _step(r) == step]
-    # The ceiling: prefetching gathers where measured (older results: whatever there is).
-    gather = curves(rows, "gather", demand=False) or curves(rows, "gather")
-    demand = curves(rows, "gather", demand=True) or gather
+    gather, demand = _curves_of(floors["gather"]), _curves_of(floors["gather_demand"])
     knees = {row: knee(curve, llc, l2) for (row, threads), curve in demand.items()
              if threads == 1}
     found = [k["effective_llc_bytes"] for k in knees.values() if k.get("effective_llc_bytes")]
@@ -249,16 +246,7 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         # 1: the one-row probe of before issue 17, no floor (harness.limits.ceiling)
         "gather_step": step,
         "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
-        "gather": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
-                                             "gbytes_per_s": gb} for ws, ns, gb in curve]
-                   for (row, threads), curve in sorted(gather.items())},
-        "gather_demand": {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
-                                                  "gbytes_per_s": gb} for ws, ns, gb in curve]
-                          for (row, threads), curve in sorted(demand.items())},
-        # Gather and write (kernels/microbench.py ``bag``): ns per row gathered, with one
-        # output row written per bag; what the ceiling prices (harness.limits.ceiling).
-        "gather_bag": _bag_curves(rows, demand=False),
-        "gather_bag_demand": _bag_curves(rows, demand=True),
+        **{name: floors[name] for name in FLOOR_CURVES},
         "latency_ns_by_level": latency,
         "chase": [{"working_set_bytes": ws, "ns_per_load": ns} for ws, ns, _ in chase],
         "stream_by_threads": stream,
@@ -267,6 +255,44 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     limits["doubtful_reasons"] = doubts(limits)
     limits["doubtful"] = bool(limits["doubtful_reasons"])
     return limits
+
+
+# The curves harness.limits.ceiling prices a ceiling from: the gather alone (prefetching,
+# demand loads) and the gather and write (``bag``, ns per row gathered, one output row
+# written per bag).
+FLOOR_CURVES = ("gather", "gather_demand", "gather_bag", "gather_bag_demand")
+
+
+def floor_curves(rows: list[dict]) -> dict:
+    """The gather points of ``rows`` as the curves a ceiling is priced from (limits.json's
+    keys ``FLOOR_CURVES`` and ``gather_step``); also what benchmarks/speed.py builds from
+    the probes it measures beside the kernels. Pure."""
+    # One probe per curve: where several steps were measured, the largest (the floor).
+    step = max((_step(r) for r in rows if r.get("kernel") == "gather" and not _bag(r)),
+               default=None)
+    rows = [r for r in rows if r.get("kernel") != "gather" or _bag(r) or _step(r) == step]
+    # The ceiling: prefetching gathers where measured (older results: whatever there is).
+    gather = curves(rows, "gather", demand=False) or curves(rows, "gather")
+    demand = curves(rows, "gather", demand=True) or gather
+    return {"gather_step": step, "gather": _as_json(gather), "gather_demand": _as_json(demand),
+            "gather_bag": _bag_curves(rows, demand=False),
+            "gather_bag_demand": _bag_curves(rows, demand=True)}
+
+
+def _as_json(found: dict) -> dict[str, list[dict]]:
+    return {f"{row}B/{threads}t": [{"working_set_bytes": ws, "ns_per_row": ns,
+                                    "gbytes_per_s": gb} for ws, ns, gb in curve]
+            for (row, threads), curve in sorted(found.items())}
+
+
+def _curves_of(stored: dict[str, list[dict]]) -> dict[tuple[int, int], list[tuple]]:
+    """``_as_json`` undone: {(row_bytes, threads): [(ws, ns, GB/s), ...]}."""
+    out = {}
+    for key, points in stored.items():
+        row, threads = (int(x.rstrip("Bt")) for x in key.split("/"))
+        out[(row, threads)] = [(p["working_set_bytes"], p["ns_per_row"], p["gbytes_per_s"])
+                               for p in points]
+    return out
 
 
 def _bag_curves(rows: list[dict], demand: bool) -> dict[str, list[dict]]:

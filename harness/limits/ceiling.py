@@ -271,12 +271,20 @@ def limits_notes(limits: dict) -> list[str]:
 
 def fraction_note(parts: dict, baseline_ns: float | None, compressed_ns: float | None,
                   fraction: float | None) -> str:
-    """Why a ceiling_fraction is above ``EXPLAIN_ABOVE`` (empty when it is not): the side
-    that ran slower than its floor, or the side that beat its floor, with the ns."""
-    if fraction is None or fraction <= EXPLAIN_ABOVE or not parts:
+    """Why a ceiling_fraction is above ``EXPLAIN_ABOVE``: the side that ran slower than
+    its floor, or the side that beat its floor, with the ns; or, at any fraction, that
+    the baseline beat its floor by more than that (the ceiling is too high, the fraction
+    understated). Empty when neither."""
+    if fraction is None or not parts:
+        return ""
+    base_floor, comp_floor = parts["baseline_floor_ns"], parts["compressed_floor_ns"]
+    if fraction <= EXPLAIN_ABOVE:
+        if baseline_ns is not None and baseline_ns * EXPLAIN_ABOVE < base_floor:
+            return (f"{fraction:.2f} of the ceiling, understated: the baseline beat its "
+                    f"modelled floor ({baseline_ns:.3g} against {base_floor:.3g} ns/lookup), "
+                    f"so the ceiling is too high here")
         return ""
     # A fraction above 1 needs one of the two (rounding aside, hence the 1e-9).
-    base_floor, comp_floor = parts["baseline_floor_ns"], parts["compressed_floor_ns"]
     said = []
     if baseline_ns is not None and baseline_ns > base_floor * (1 + 1e-9):
         said.append(f"the baseline ran slower than its gather floor ({baseline_ns:.3g} "
