@@ -9,6 +9,11 @@ implementation in its own pinned worker process (torch's and numba's OpenMP pool
 share one). Rounds alternate them so that drift of a shared machine falls on all; the
 figure per point is the median over rounds of each run's median ns/lookup.
 
+Every point is sampled for at least 0.25 s of timed batches (``batches: auto``, as the
+skylake sweep): with 50 batches of ~30 us the timed region was 4 ms, too short for the
+harness to count the ticks that tell CPU sharing, and two of five 2-thread runs of the
+fused kernel ran at the one-thread speed unflagged (benchmarks/results/2026-12-04-write-floor.md).
+
 Printed per (threads, batch, token table size, k), with the targets:
   floor   fused ns/lookup / (k * baseline ns/row on a table of the token table's
           bytes): the gather floor at that residency; target <= 1.3
