@@ -136,7 +136,7 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
     """One row per (threads, batch, token bytes, k) with the ratios and the ceiling of the
     64x comparison: from the floor probes measured in the same rounds where the runs hold
     them, else from ``limits`` (a `harness limits` result) (pure)."""
-    from harness.limits.ceiling import fraction_note
+    from harness.limits.ceiling import judge
 
     first: dict[tuple, dict] = {}
     values = per_point(runs, first)
@@ -177,14 +177,15 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
                                                            token_bytes, k, threads, batch)],
                                  llc_bytes)
         row["ceiling_source"] = "same rounds" if floors else "limits"
-        row["ceiling"], row["ceiling_note"] = ceiling["speedup_ceiling"], ceiling["reason"]
-        row["of_ceiling"] = (row["vs_64x"] / row["ceiling"]
-                             if row["vs_64x"] is not None and row["ceiling"] else None)
+        j = judge(ceiling, big, fused, row["vs_64x"])
+        row["ceiling"], row["ceiling_note"] = j["speedup_ceiling"], ceiling["reason"]
+        row["of_ceiling"] = j["ceiling_fraction"]
         row["ceiling_ok"] = row["of_ceiling"] is not None and row["of_ceiling"] >= CEILING_TARGET
-        # Why the ceiling may not bound (doubtful limits, the old probe), and why a
-        # fraction above 1.05 is (harness/limits/ceiling.py): printed under the table.
+        # Why the ceiling may not bound (doubtful limits, the old probe), which side set
+        # its own floor, and why a fraction above 1.05 is (harness/limits/ceiling.py
+        # ``judge``): printed under the table.
         row["ceiling_notes"] = ceiling["notes"]
-        row["ceiling_why"] = fraction_note(ceiling["parts"], big, fused, row["of_ceiling"])
+        row["ceiling_why"] = j["why"]
         table.append(row)
     return table
 

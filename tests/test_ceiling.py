@@ -252,12 +252,29 @@ def test_a_fraction_above_the_noise_names_the_side_that_left_its_floor():
     assert "baseline" not in beat
     assert fraction_note(parts, 170.0, 25.0, 1.04) == ""       # within noise: nothing
     assert fraction_note(parts, 70.0, 40.0, 1.2) == ""         # no side left its floor
-    # At any fraction: a baseline faster than its floor makes the ceiling too high.
-    assert fraction_note(parts, 70.0, 40.0, 0.6) == (
-        "0.60 of the ceiling, understated: the baseline beat its modelled floor (70 against "
-        "85 ns/lookup), so the ceiling is too high here")
-    assert fraction_note(parts, 82.0, 40.0, 0.6) == ""         # within noise of it
+
     assert fraction_note({}, 160.0, 20.0, 2.0) == ""           # no ceiling priced
+
+
+def test_a_kernel_faster_than_its_modelled_floor_sets_that_side_s_floor():
+    from harness.limits.ceiling import judge
+
+    c = speedup_ceiling(LIMITS, base(), memrec())                 # floors 85 and 25 ns
+    # The baseline at 70 ns did its job cheaper than the 1-row probe: 70 is its floor.
+    j = judge(c, 70.0, 28.0, 70 / 28)
+    assert j["speedup_ceiling"] == pytest.approx(70 / 25)
+    assert j["ceiling_fraction"] == pytest.approx((70 / 28) / (70 / 25))
+    assert j["why"] == ("the baseline kernel ran faster than its modelled floor (70 against "
+                        "85 ns/lookup): its own time is that side's floor")
+    # Within 1.05 of a floor is noise: the modelled floors stand.
+    assert judge(c, 82.0, 25.0, 82 / 25)["speedup_ceiling"] == pytest.approx(85 / 25)
+    # The compressed kernel faster than its probe: its time is its floor, fraction 1 if
+    # the baseline sits at its own.
+    fast = judge(c, 85.0, 20.0, 85 / 20)
+    assert fast["ceiling_fraction"] == pytest.approx(1.0)
+    assert "compressed kernel ran faster than its modelled floor (20 against 25" in fast["why"]
+    assert judge({"speedup_ceiling": None}, 70.0, 28.0, 2.5) == {
+        "speedup_ceiling": None, "ceiling_fraction": None, "why": ""}
 
 
 def test_points_csv_note_explains_a_fraction_above_one():
@@ -282,3 +299,17 @@ def test_a_compared_point_priced_from_given_limits_carries_their_notes():
     assert c["ceiling_note"].startswith("from the given limits result; doubtful limits result")
     assert ceiling_of(memrec(), base(), 2.0, LIMITS)["ceiling_note"] == \
         "from the given limits result"
+
+
+def test_points_csv_ceiling_takes_a_faster_baseline_as_its_floor():
+    from harness.limits.ceiling import ceiling_columns
+
+    ok = {"status": "ok", "table_rows": 1000, "distribution": "uniform", "pages": "thp"}
+    rows = [base(point_id="b", latency_p50_ns=2048 * 70.0, ns_per_lookup=70.0) | ok,
+            memrec(point_id="m", latency_p50_ns=2048 * 28.0, ns_per_lookup=28.0) | ok]
+    col = ceiling_columns(rows, LIMITS)["m"]
+    assert col["speedup_ceiling"] == pytest.approx(70 / 25)
+    assert col["ceiling_fraction"] == pytest.approx(25 / 28)
+    assert col["ceiling_note"] == (
+        "curve 512B/1t; the baseline kernel ran faster than its modelled floor (70 against "
+        "85 ns/lookup): its own time is that side's floor")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.limits.ceiling import (ceiling_fraction, fraction_note, ns_per_lookup,
+from harness.limits.ceiling import (judge, ns_per_lookup,
                                     speedup_ceiling)
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
@@ -42,12 +42,12 @@ def _ceiling(results: Results, p) -> dict:
                           & (results.points["point_id"] == p["base_point_id"])]
     c = speedup_ceiling(results.limits.get(p["machine"]), base.iloc[0].to_dict(), p.to_dict())
     speedup = p["base_p50_ns"] / p["latency_p50_ns"]
-    fraction = ceiling_fraction(speedup, c["speedup_ceiling"])
-    # Above 1.05: which side left its floor (harness.limits.ceiling.fraction_note).
-    why = fraction_note(c["parts"], ns_per_lookup(base.iloc[0]), ns_per_lookup(p), fraction)
-    return {"speedup_ceiling": c["speedup_ceiling"], "ceiling_fraction": fraction,
+    # A side faster than its modelled floor sets it; above 1.05, which side left its
+    # floor (harness.limits.ceiling.judge).
+    j = judge(c, ns_per_lookup(base.iloc[0]), ns_per_lookup(p), speedup)
+    return {"speedup_ceiling": j["speedup_ceiling"], "ceiling_fraction": j["ceiling_fraction"],
             "ceiling_note": c["reason"] or "; ".join(
-                [c["parts"]["curve"], *c["notes"], *([why] if why else [])])}
+                [c["parts"]["curve"], *c["notes"], *([j["why"]] if j["why"] else [])])}
 
 
 def data(results: Results) -> pd.DataFrame:
