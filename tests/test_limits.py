@@ -166,6 +166,9 @@ def test_gather_prefetch_is_a_swept_parameter(tmp_path, zen3_vm):
     # The gather-and-write curves: 1, 2 and 4 rows per output row, both prefetch settings.
     assert {(p.params["bag"], p.params["prefetch"]) for p in plan.points
             if p.params.get("bag")} == {(b, f) for b in (1, 2, 4) for f in (0, 8)}
+    # Unset parameters name nothing: the gather alone keeps its ids of before bags.
+    assert not [p.point_id for p in plan.points if "None" in p.point_id]
+    assert any(p.point_id.startswith("gather-numba-step8-prefetch0.") for p in plan.points)
     g = Gather(4096, 16, seed=1, prefetch=0)
     ids = np.arange(100)
     np.testing.assert_allclose(g.lookup(ids), g.reference(ids), rtol=1e-5)

@@ -274,7 +274,10 @@ def _slug(kernel: str, params: dict) -> str:
     parts = [kernel, params.get("backend", "")]
     short = {"token_rows": "d", "k": "k", "weight_rows": "dw", "k_weight": "kw",
              "combine": "", "hashing": "hash_"}
-    parts += [f"{short.get(k, k)}{v}" for k, v in params.items() if k != "backend"]
+    # A parameter left unset (None) names nothing: the gather probe's ``step`` and ``bag``
+    # are unset in each other's variants, and its ids stay those of before ``bag``.
+    parts += [f"{short.get(k, k)}{v}" for k, v in params.items()
+              if k != "backend" and v is not None]
     return "-".join(str(p) for p in parts if p != "")
 
 
