@@ -109,31 +109,30 @@ def _num(row: dict, key: str) -> float:
         return math.nan
 
 
-def _prefetch(row: dict) -> int:
-    """A gather point's prefetch distance (results from before it existed prefetched 0)."""
+def _param(row: dict, key: str, default: int) -> int:
+    """A gather point's parameter ``key`` from its params JSON; ``default`` where the
+    result predates it (or left it unset)."""
     try:
         params = json.loads(row.get("params") or "{}")
     except (TypeError, ValueError):
         params = {}
-    return int(params.get("prefetch", 0)) if isinstance(params, dict) else 0
+    value = params.get(key) if isinstance(params, dict) else None
+    return default if value is None else int(value)
+
+
+def _prefetch(row: dict) -> int:
+    """A gather point's prefetch distance (results from before it existed prefetched 0)."""
+    return _param(row, "prefetch", 0)
 
 
 def _step(row: dict) -> int:
     """A gather point's rows per pass (results from before issue 17 summed one: 1)."""
-    try:
-        params = json.loads(row.get("params") or "{}")
-    except (TypeError, ValueError):
-        params = {}
-    return int(params.get("step") or 1) if isinstance(params, dict) else 1
+    return _param(row, "step", 1)
 
 
 def _bag(row: dict) -> int:
     """A gather point's rows per output row written (0: none, as before bags existed)."""
-    try:
-        params = json.loads(row.get("params") or "{}")
-    except (TypeError, ValueError):
-        params = {}
-    return int(params.get("bag") or 0) if isinstance(params, dict) else 0
+    return _param(row, "bag", 0)
 
 
 def curves(rows: list[dict], kernel: str, demand: bool | None = None, bag: int = 0,
