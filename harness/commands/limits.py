@@ -76,19 +76,15 @@ def _bag_lines(limits: dict) -> list[str]:
     """The gather-and-write floors the speedup ceiling uses: ns per output row of 1, 2, 4
     rows (the cheaper of prefetching and demand loads) at LLC/8 and at the largest
     working set measured."""
-    from harness.limits.analysis import gather_cost_at
+    from harness.limits.analysis import curve_key, gather_cost_at
 
     by_curve: dict[str, list[int]] = {}
     for key in limits.get("gather_bag") or {}:
         curve, _, bag = key.rpartition("/")
         by_curve.setdefault(curve, []).append(int(bag))
     lines = []
-    def numbers(curve: str) -> tuple[int, int]:  # "512B/2t" -> (512, 2)
-        row, threads = (int(x.rstrip("Bt")) for x in curve.split("/"))
-        return row, threads
-
-    for curve, bags in sorted(by_curve.items(), key=lambda kv: numbers(kv[0])):
-        row, threads = numbers(curve)
+    for curve, bags in sorted(by_curve.items(), key=lambda kv: curve_key(kv[0])):
+        row, threads = curve_key(curve)
         biggest = max(p["working_set_bytes"] for p in limits["gather_bag"][f"{curve}/{bags[0]}"])
         parts = []
         for ws in (limits["sysfs_llc_bytes"] // 8, biggest):

@@ -218,9 +218,7 @@ def analyse(rows: list[dict], machine: dict) -> dict:
     caches = machine.get("caches", [])
     l2 = next((c["size_bytes"] for c in caches if c["level"] == 2), None)
     floors = floor_curves(rows)
-    step = floors["gather_step"]
-    rows = [r for r in rows if r.get("kernel") != "gather" or _bag(r) or _step(r) == step]
-    gather, demand = _curves_of(floors["gather"]), _curves_of(floors["gather_demand"])
+    demand = _curves_of(floors["gather_demand"])
     knees = {row: knee(curve, llc, l2) for (row, threads), curve in demand.items()
              if threads == 1}
     found = [k["effective_llc_bytes"] for k in knees.values() if k.get("effective_llc_bytes")]
@@ -243,7 +241,7 @@ def analyse(rows: list[dict], machine: dict) -> dict:
         "effective_llc_bytes": int(statistics.median(found)) if found else None,
         "method": METHOD,
         # 1: the one-row probe of before issue 17, no floor (harness.limits.ceiling)
-        "gather_step": step,
+        "gather_step": floors["gather_step"],
         "knees_by_row_bytes": {str(k): v for k, v in sorted(knees.items())},
         **{name: floors[name] for name in FLOOR_CURVES},
         "latency_ns_by_level": latency,
@@ -284,14 +282,17 @@ def _as_json(found: dict) -> dict[str, list[dict]]:
             for (row, threads), curve in sorted(found.items())}
 
 
+def curve_key(key: str) -> tuple[int, int]:
+    """A stored curve's key as numbers: "512B/2t" -> (512, 2) (ValueError if not one)."""
+    row, threads = (int(x.rstrip("Bt")) for x in key.split("/"))
+    return row, threads
+
+
 def _curves_of(stored: dict[str, list[dict]]) -> dict[tuple[int, int], list[tuple]]:
     """``_as_json`` undone: {(row_bytes, threads): [(ws, ns, GB/s), ...]}."""
-    out = {}
-    for key, points in stored.items():
-        row, threads = (int(x.rstrip("Bt")) for x in key.split("/"))
-        out[(row, threads)] = [(p["working_set_bytes"], p["ns_per_row"], p["gbytes_per_s"])
-                               for p in points]
-    return out
+    return {curve_key(key): [(p["working_set_bytes"], p["ns_per_row"], p["gbytes_per_s"])
+                             for p in points]
+            for key, points in stored.items()}
 
 
 def _bag_curves(rows: list[dict], demand: bool) -> dict[str, list[dict]]:

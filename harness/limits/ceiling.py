@@ -79,7 +79,7 @@ from __future__ import annotations
 import json
 import math
 
-from harness.limits.analysis import GATHER_STEP, gather_cost_at
+from harness.limits.analysis import GATHER_STEP, curve_key, gather_cost_at
 from harness.limits.doubt import doubts
 from harness.store.models import MATCH_COLUMNS
 
@@ -113,7 +113,7 @@ def _curves(limits: dict, threads: int) -> tuple[int, dict[int, str]] | None:
     measured: dict[int, dict[int, str]] = {}
     for key in limits.get("gather") or {}:
         try:
-            row, t = (int(x.rstrip("Bt")) for x in key.split("/"))
+            row, t = curve_key(key)
         except ValueError:
             continue
         measured.setdefault(t, {})[row] = key

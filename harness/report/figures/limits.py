@@ -14,7 +14,7 @@ import math
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from harness.limits.analysis import gather_cost_at
+from harness.limits.analysis import curve_key, gather_cost_at
 from harness.report.figures import FigureSpec
 from harness.report.load import Results
 from harness.report.select import largest_batch, thread_panels
@@ -29,7 +29,7 @@ COLUMNS = ["what", "machine", "threads", "kernel", "label", "row_bytes", "workin
 
 def _curve_key(limits: dict, row_bytes: int, threads: int) -> tuple[int, int] | None:
     """The measured gather curve nearest this row size, at these threads (else 1)."""
-    measured = {tuple(int(x.rstrip("Bt")) for x in key.split("/"))
+    measured = {curve_key(key)
                 for key in limits.get("gather", {})}
     for t in (threads, 1):
         rows = sorted({r for r, tt in measured if tt == t}, key=lambda r: abs(r - row_bytes))
@@ -62,7 +62,7 @@ def data(results: Results) -> pd.DataFrame:
                 "limit_row_bytes": curve[0] if curve else math.nan,
                 "point_id": p["point_id"]})
         for name, curve in limits.get("gather", {}).items():
-            row_bytes, threads = (int(x.rstrip("Bt")) for x in name.split("/"))
+            row_bytes, threads = curve_key(name)
             if threads not in set(sel["threads"].astype(int)):
                 continue
             for c in curve:
