@@ -214,9 +214,9 @@ class Gather(_Base):
     row of an output of batch / ``bag`` rows, as an embedding lookup writes its result:
     the floor of gathering ``bag`` rows *and* writing one, whose write the 8-row probe
     (``bag`` 0) leaves out. On the 2-vCPU Zen 4 VM (1 thread, 512-byte rows, 4 MiB
-    table, batch 2048) the write alone cost 7 ns per row, and the fused MEM-REC kernel
-    (k = 2) took 24.5 ns per id with its output and 19.2 without; the minimal kernel
-    (indices given, 2 rows summed, one row written) 22 ns, the 8-row probe 16.7 per 2
+    table, batch 2048) the write alone cost 6.7 ns per row, and the fused MEM-REC kernel
+    (k = 2) took 25.1 ns per id with its output and 18.9 without; the minimal kernel
+    (indices given, 2 rows summed, one row written) 21.7 ns, the 8-row probe 17.0 per 2
     rows (``benchmarks/results/2026-12-04-write-floor.md``). ``step`` does not apply.
     The output holds at most ``BAG_OUTPUT_ROWS`` rows, written cyclically and reused by
     every call: the write's working set is a 2048-lookup batch's whatever the bag.

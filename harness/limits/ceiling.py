@@ -33,16 +33,16 @@ Choices, and why:
   loads in flight), so ``g`` is the cheaper of the two curves at each working set.
 - The output row is written in the same loop as the rows are gathered, and it is not
   free: on the 2-vCPU Zen 4 VM (1 thread, token table 4 MiB, batch 2048, 512-byte rows)
-  the fused kernel (k = 2) took 24.5 ns per id, 19.2 with its output write removed,
-  and the minimal kernel (indices given, 2 rows summed, the row written) 22 ns, against
-  16.7 for the 8-row probe's two rows alone (``benchmarks/results/2026-12-04-write-floor.md``).
+  the fused kernel (k = 2) took 25.1 ns per id, 18.9 with its output write removed,
+  and the minimal kernel (indices given, 2 rows summed, the row written) 21.7 ns, against
+  17.0 for the 8-row probe's two rows alone (``benchmarks/results/2026-12-04-write-floor.md``).
   A write priced as an overlapped stream (the maximum of the terms, as until issue 17's
   second round) let the ceiling assume a kernel that writes nothing; priced apart and
   added, it is not a floor either (the core overlaps a part: probe + write came to
   0.8-1.3x the minimal kernel). So the gather and the write are measured together.
 - The weight reads stay an overlapped stream (the maximum): a k'-weight table is small
   and its reads did not cost the fused kernel anything measurable (k' = 2 against
-  k' = 0: 24.3-24.6 against 23.7-25.1 ns per id, same VM). Only the slowest term is a
+  k' = 0: 25.1 against 23.2 ns per id at 1 thread, 12.4 against 12.6 at 2, same VM). Only the slowest term is a
   time no kernel can go below.
 - A k'-weight read touches one cache line, so it costs what one 64-byte row costs at the
   weight table's working set; without a 64 B curve, the smallest measured row's cost
