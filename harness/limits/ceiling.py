@@ -42,7 +42,8 @@ Choices, and why:
   0.8-1.3x the minimal kernel). So the gather and the write are measured together.
 - The weight reads stay an overlapped stream (the maximum): a k'-weight table is small
   and its reads did not cost the fused kernel anything measurable (k' = 2 against
-  k' = 0: 25.1 against 23.2 ns per id at 1 thread, 12.4 against 12.6 at 2, same VM). Only the slowest term is a
+  k' = 0, 1 thread: 25.1 against 23.2 ns per id at batch 2048, 27.0 against 27.6 at
+  16384; 2 threads: 13.6 against 12.8, 12.4 against 12.6; same VM). Only the slowest term is a
   time no kernel can go below.
 - A k'-weight read touches one cache line, so it costs what one 64-byte row costs at the
   weight table's working set; without a 64 B curve, the smallest measured row's cost
