@@ -243,12 +243,9 @@ class Gather(_Base):
     def __init__(self, rows: int, dim: int, seed: int = 0, align: int = PAGE_BYTES,
                  pages: str = "default", prefetch: int = GATHER_PREFETCH,
                  step: int = GATHER_STEP, bag: int = 0):
-        if step not in GATHER_STEPS:
-            raise ValueError(f"step must be one of {GATHER_STEPS}, got {step}")
-        if bag not in GATHER_BAGS:
-            raise ValueError(f"bag must be one of {GATHER_BAGS}, got {bag}")
+        self._set_loop(prefetch, step, bag)
         super().__init__()
-        self.rows, self.dim, self.prefetch, self.step, self.bag = rows, dim, prefetch, step, bag
+        self.rows, self.dim = rows, dim
         self._outputs: dict[tuple, np.ndarray] = {}
         self._array = self.table = random_table((rows, dim), seed, align, pages)
         # Fixed chunking (not per thread) keeps the result independent of threads.
@@ -271,19 +268,25 @@ class Gather(_Base):
     @classmethod
     def from_params(cls, rows: int, dim: int, params: KernelParams, seed: int = 0,
                     pages: str = "default") -> "Gather":
-        prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
-        step = GATHER_STEP if params.step is None else params.step
-        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch, step=step,
-                   bag=params.bag or 0)
+        prefetch, step, bag = cls._loop(params)
+        return cls(rows, dim, seed=seed, pages=pages, prefetch=prefetch, step=step, bag=bag)
 
     def retune(self, params: KernelParams) -> None:
         """Take another point's loop parameters (``RUNTIME_PARAMS``) on this table."""
-        step = GATHER_STEP if params.step is None else params.step
-        if step not in GATHER_STEPS or (params.bag or 0) not in GATHER_BAGS:
-            raise ValueError(f"step must be one of {GATHER_STEPS} and bag one of "
-                             f"{GATHER_BAGS}, got {step} and {params.bag}")
-        self.prefetch = GATHER_PREFETCH if params.prefetch is None else params.prefetch
-        self.step, self.bag = step, params.bag or 0
+        self._set_loop(*self._loop(params))
+
+    @staticmethod
+    def _loop(params: KernelParams) -> tuple[int, int, int]:
+        """(prefetch, step, bag) of a point's params, unset ones at their defaults."""
+        return (GATHER_PREFETCH if params.prefetch is None else params.prefetch,
+                GATHER_STEP if params.step is None else params.step, params.bag or 0)
+
+    def _set_loop(self, prefetch: int, step: int, bag: int) -> None:
+        if step not in GATHER_STEPS:
+            raise ValueError(f"step must be one of {GATHER_STEPS}, got {step}")
+        if bag not in GATHER_BAGS:
+            raise ValueError(f"bag must be one of {GATHER_BAGS}, got {bag}")
+        self.prefetch, self.step, self.bag = prefetch, step, bag
 
     def prepare(self, ids, offsets=None):
         ids = np.ascontiguousarray(ids, dtype=np.int64)
