@@ -115,15 +115,15 @@ def ceiling_vs_64x(limits: dict | None, memrec_row: dict, llc_bytes: int) -> dic
     return speedup_ceiling(limits, baseline, compressed)
 
 
-def same_round_floors(runs: list[list[dict]], batch: int) -> dict | None:
+def same_round_floors(values: dict[tuple, list[float]], first: dict[tuple, dict],
+                      batch: int) -> dict | None:
     """The floor curves (harness.limits.analysis.floor_curves) of the probes measured in
-    the same rounds as the kernels, each point its median over rounds, for kernels timed
-    at ``batch`` lookups: a probe with bag r counts at ``batch`` x r ids, so that it
-    writes as many output rows as the kernels; None when the runs hold no probe (pure)."""
+    the same rounds as the kernels (``per_point``'s values and first rows), each point its
+    median over rounds, for kernels timed at ``batch`` lookups: a probe with bag r counts
+    at ``batch`` x r ids, so that it writes as many output rows as the kernels; None when
+    the runs hold no probe (pure)."""
     from harness.limits.analysis import floor_curves
 
-    first: dict[tuple, dict] = {}
-    values = per_point(runs, first)
     rows = [row | {"ns_per_lookup": str(statistics.median(values[key])), "status": "ok"}
             for key, row in first.items()
             if key[0] == "floor" and key[5] == batch * max(1, key[2])]
@@ -145,6 +145,7 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
     base_4k = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "baseline-4k"}
     table = []
     memrec_points = sorted({k[2:] for k in med if k[0] == "memrec"})
+    floors_by_batch: dict[int, dict | None] = {}
     for token_bytes, k, threads, batch in memrec_points:
         ratio = round(token_bytes / llc_bytes, 5)
         pf = {n: med.get(("memrec", f"fused-pf{n}", token_bytes, k, threads, batch))
@@ -172,7 +173,9 @@ def speed_table(runs: list[list[dict]], llc_bytes: int, limits: dict | None = No
         row["big_applies"] = k == 2 and ratio <= 0.125
         row["big_ok"] = row["vs_64x"] is not None and row["vs_64x"] >= BIG_TARGET
         row["big_4k_ok"] = row["vs_64x_4k"] is not None and row["vs_64x_4k"] >= BIG_TARGET
-        floors = same_round_floors(runs, batch)
+        if batch not in floors_by_batch:
+            floors_by_batch[batch] = same_round_floors(values, first, batch)
+        floors = floors_by_batch[batch]
         ceiling = ceiling_vs_64x(floors or limits, first[("memrec", f"fused-pf{auto}",
                                                            token_bytes, k, threads, batch)],
                                  llc_bytes)
