@@ -23,8 +23,8 @@ Printed per (threads, batch, token table size, k), with the targets:
           table the harness allocates by default (the fair comparison); "64x 4k"
           is the same baseline on 4 KiB pages, as a table torch allocates itself gets.
   ceiling the speedup over that 64x baseline this machine allows (harness/limits/ceiling.py:
-          the baseline's gather-and-write floor over that of k token rows, or k' weight
-          reads if slower), priced from the floor probes of ``speed_floor.yaml``, measured
+          the baseline's gather-and-write floor over that of k token rows plus k' weight
+          reads), priced from the floor probes of ``speed_floor.yaml``, measured
           in the same rounds as the kernels (each point its median over rounds: a limits
           result measured at another time met another DRAM: on the 2-vCPU VM torch's 64x
           baseline took 72 and 97 ns a minute apart); for stored runs without them, from

@@ -41,7 +41,8 @@ def base(**kw):
 
 
 def memrec(**kw):
-    params = {"token_rows": 2048, "k": 2, "weight_rows": 16384, "k_weight": 1}
+    # k' = 0 unless a test sets it: the token rows alone keep every floor a round number.
+    params = {"token_rows": 2048, "k": 2, "weight_rows": 16384, "k_weight": 0}
     params |= kw.pop("params", {})
     kernel_bytes = params["token_rows"] * 512 + params["weight_rows"] * 4
     return base(kernel="memrec", params=json.dumps(params), kernel_bytes=kernel_bytes) | kw
@@ -49,16 +50,18 @@ def memrec(**kw):
 
 def test_the_formula_by_hand():
     # baseline: one 512 B row at 1 GiB and its output row (85 ns); MEM-REC: 2 token rows
-    # at 1 MiB and the output row (25), overlapped with 1 weight line at 64 KiB (the 64 B
-    # curve's first point, 5 ns).
-    c = speedup_ceiling(LIMITS, base(), memrec())
+    # at 1 MiB and the output row (25), plus 1 weight line at 64 KiB (the 64 B curve's
+    # first point, 5 ns), added: the weight reads are not overlapped.
+    c = speedup_ceiling(LIMITS, base(), memrec(params={"k_weight": 1}))
     assert c["reason"] == "" and c["notes"] == []
     assert c["parts"]["baseline_floor_ns"] == pytest.approx(85.0)
-    assert c["parts"]["compressed_floor_ns"] == pytest.approx(25.0)
+    assert c["parts"]["compressed_floor_ns"] == pytest.approx(25.0 + 5.0)
     assert c["parts"]["weight_read_ns"] == pytest.approx(5.0)
     assert c["parts"]["priced_by"] == "gather and write"
-    assert c["speedup_ceiling"] == pytest.approx(85 / 25)
-    assert ceiling_fraction(2.0, c["speedup_ceiling"]) == pytest.approx(2.0 * 25 / 85)
+    assert c["speedup_ceiling"] == pytest.approx(85 / 30)
+    assert ceiling_fraction(2.0, c["speedup_ceiling"]) == pytest.approx(2.0 * 30 / 85)
+    # Without weights, the token rows and the write alone.
+    assert speedup_ceiling(LIMITS, base(), memrec())["speedup_ceiling"] == pytest.approx(85 / 25)
 
 
 def test_without_gather_and_write_curves_the_write_is_overlapped_and_said_so():
@@ -74,13 +77,17 @@ def test_without_gather_and_write_curves_the_write_is_overlapped_and_said_so():
             and "may be too high" in n]
 
 
-def test_each_floor_is_its_slowest_overlapped_stream():
-    # 4 weight reads in a 1 GiB weight table (4 x 40 ns) outlast 2 token rows + write (25).
+def test_weight_reads_add_to_the_floor_on_either_model():
+    # 4 weight reads in a 1 GiB weight table (4 x 40 ns) add to 2 token rows + write (25).
     heavy = memrec(params={"k_weight": 4, "weight_rows": GIB // 4},
                    kernel_bytes=2048 * 512 + GIB)
     c = speedup_ceiling(LIMITS, base(), heavy)
-    assert c["parts"]["compressed_floor_ns"] == pytest.approx(4 * 40.0)
-    assert c["speedup_ceiling"] == pytest.approx(85 / 160)
+    assert c["parts"]["compressed_floor_ns"] == pytest.approx(25.0 + 4 * 40.0)
+    assert c["speedup_ceiling"] == pytest.approx(85 / 185)
+    # Without gather-and-write curves: the slower of 2 x 10 ns and the write (10), plus
+    # the reads.
+    old = speedup_ceiling(OVERLAPPED, base(), heavy)
+    assert old["parts"]["compressed_floor_ns"] == pytest.approx(20.0 + 4 * 40.0)
     # Without gather-and-write curves, a write slower than the baseline's row (tiny
     # pooling-1 batch, huge output) floors both.
     slow_write = {"gather": {"512B/1t": curve((MIB, 10.0), (GIB, 80.0), (4 * GIB, 200.0))},
@@ -127,7 +134,7 @@ def test_log_log_interpolation_between_curve_points():
 
 
 def test_threads_use_their_own_curve_else_one_thread():
-    two = speedup_ceiling(LIMITS, base(threads=2), memrec(threads=2))
+    two = speedup_ceiling(LIMITS, base(threads=2), memrec(threads=2, params={"k_weight": 1}))
     assert two["parts"]["curve"] == "512B/2t"
     assert any("64/512" in n for n in two["notes"])  # no 64 B curve at 2 threads
     four = speedup_ceiling(LIMITS, base(threads=4), memrec(threads=4))
